@@ -1,0 +1,95 @@
+"""Configuration as one declarative table: name, environment variable, type, default, help.
+
+CLI flags and the README's settings table are generated from ``PARAMS``, so the names
+cannot drift. Precedence: CLI flag > environment variable > default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "TOKENTRAIL_" + self.name.upper()
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("data_dir", Path, Path(".tokentrail"), "Local data directory (embedded store, spool)."),
+    Param("storage_url", str, "", "Store: chdb://PATH (default: DATA_DIR/db) or http(s)://user:pass@host:8123/db."),
+    Param("host", str, "127.0.0.1", "Address the server listens on."),
+    Param("port", int, 4318, "Port of the server (4318 is the OTLP/HTTP default)."),
+    Param("url", str, "", "URL of a running server, for commands that go through it (default: http://HOST:PORT)."),
+    Param("prices_file", str, "", "Your price file (JSON or TOML), reloaded on change without restart."),
+    Param("retention_spans_days", int, 30, "Days raw span rows are kept (0 = forever)."),
+    Param("retention_contents_days", int, 7, "Days prompt/response content is kept (0 = forever)."),
+    Param("retention_scores_days", int, 365, "Days scores and feedback are kept (0 = forever)."),
+    Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
+    Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
+    Param("batch_seconds", float, 0.5, "Longest time an acknowledged span waits before its batch is inserted."),
+    Param("default_project", str, "default", "Project of data that names none."),
+)
+
+PARAMS_BY_NAME = {p.name: p for p in PARAMS}
+
+
+def _convert(param: Param, raw: Any) -> Any:
+    if param.type is bool and isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return param.type(raw)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    storage_url: str
+    host: str
+    port: int
+    url: str
+    prices_file: str
+    retention_spans_days: int
+    retention_contents_days: int
+    retention_scores_days: int
+    spool_fsync: bool
+    spool_max_mb: int
+    batch_seconds: float
+    default_project: str
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        for p in PARAMS:
+            raw = overrides.get(p.name)
+            if raw is None:
+                raw = os.environ.get(p.env)
+            if raw is None or raw == "" and p.type is not str:
+                raw = p.default
+            values[p.name] = _convert(p, raw)
+        if not values["storage_url"]:
+            values["storage_url"] = f"chdb://{Path(values['data_dir']).expanduser().resolve() / 'db'}"
+        if not values["url"]:
+            host = "127.0.0.1" if values["host"] in ("0.0.0.0", "::") else values["host"]
+            values["url"] = f"http://{host}:{values['port']}"
+        return cls(**values)
+
+    @property
+    def spool_dir(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve() / "spool"
+
+    @property
+    def retention(self) -> dict[str, int]:
+        return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
+                "scores": self.retention_scores_days}
+
+
+assert [f.name for f in fields(Settings)] == [p.name for p in PARAMS], "Settings and PARAMS must match"

@@ -1,0 +1,172 @@
+"""Realistic demo traffic as OTLP requests: agents calling models and tools.
+
+Each generated trace is one user turn of an app: an agent (or chain) span, one or two
+LLM calls (some streamed, with TTFT), tool and retrieval spans in between, across
+several routes, models, users, customers and sessions, with errors including 429s.
+The spans carry the keys tokentrail's own SDK sends (gen_ai.* plus tokentrail.*).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from tokentrail.ingest.wire import kv as _kv
+
+ROUTES = {  # route -> (models with weights, input tokens range, output tokens range)
+    "support-chat": ([("gpt-4o-mini-2024-07-18", 6), ("claude-3-5-haiku-20241022", 2)], (400, 3000), (50, 400)),
+    "classify-intent": ([("gpt-4o-mini", 9), ("gpt-4.1-nano", 1)], (150, 900), (1, 20)),
+    "summarize-ticket": ([("gpt-4o-2024-08-06", 3), ("claude-sonnet-4-20250514", 2)], (2000, 12000), (150, 700)),
+    "code-review": ([("claude-sonnet-4-20250514", 3), ("o4-mini", 1)], (3000, 20000), (300, 1500)),
+    "search-embed": ([("text-embedding-3-small", 1)], (20, 400), (0, 0)),
+    "legacy-batch": ([("mystery-model-v0", 1)], (200, 800), (50, 200)),
+}
+ROUTE_WEIGHTS = {"support-chat": 40, "classify-intent": 30, "summarize-ticket": 12, "code-review": 8,
+                 "search-embed": 8, "legacy-batch": 2}
+TOOLS = ("search_kb", "get_order", "create_ticket", "run_tests")
+ENVIRONMENTS = (("production", 8), ("staging", 2))
+RELEASES = ("2026.11.3", "2026.11.4")
+
+
+def _pick(weighted: list[tuple[str, int]] | tuple[tuple[str, int], ...], rnd: random.Random) -> str:
+    return rnd.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
+
+
+def _provider(model: str) -> str:
+    if model.startswith("claude"):
+        return "anthropic"
+    if model.startswith("mystery"):
+        return "acme"
+    return "openai"
+
+
+@dataclass
+class Traffic:
+    """A seeded generator of demo traces; ``users`` and ``sessions`` set the cardinality."""
+
+    seed: int = 7
+    users: int = 200
+    customers: int = 25
+    error_rate: float = 0.03
+    rate_limit_rate: float = 0.02
+
+    def __post_init__(self) -> None:
+        self.rnd = random.Random(self.seed)
+
+    def trace_spans(self, start_ns: int) -> list[trace_pb2.Span]:
+        rnd = self.rnd
+        route = _pick(list(ROUTE_WEIGHTS.items()), rnd)
+        models, in_range, out_range = ROUTES[route]
+        user = rnd.randrange(self.users)
+        ctx = {"user.id": f"user-{user:04d}", "session.id": f"sess-{user:04d}-{rnd.randrange(4)}",
+               "tokentrail.route": route, "tokentrail.customer": f"cust-{user % self.customers:02d}",
+               "tokentrail.tags": ["demo", rnd.choice(["web", "mobile", "api"])]}
+        trace_id = os.urandom(16)
+        root_id = os.urandom(8)
+        spans: list[trace_pb2.Span] = []
+        t = start_ns
+        n_llm = 1 if route in ("classify-intent", "search-embed", "legacy-batch") else rnd.choice((1, 2, 2))
+        for i in range(n_llm):
+            if i > 0:  # a tool call between two model calls
+                tool_ms = rnd.uniform(5, 250)
+                spans.append(self._span(trace_id, root_id, rnd.choice(TOOLS), t, tool_ms,
+                                        {"tokentrail.kind": "tool", **ctx}))
+                t += int(tool_ms * 1e6)
+            span, dur_ms = self._llm_span(trace_id, root_id, route, _pick(models, rnd), in_range, out_range, t, ctx)
+            spans.append(span)
+            t += int(dur_ms * 1e6)
+        root_kind = "agent" if n_llm > 1 else "chain"
+        root = self._span(trace_id, b"", route, start_ns, (t - start_ns) / 1e6 + rnd.uniform(1, 15),
+                          {"tokentrail.kind": root_kind, **ctx}, span_id=root_id)
+        if any(s.status.code == 2 for s in spans):
+            root.status.code = 2
+        return [root, *spans]
+
+    def _span(self, trace_id: bytes, parent: bytes, name: str, start_ns: int, dur_ms: float,
+              attrs: dict[str, object], span_id: bytes | None = None) -> trace_pb2.Span:
+        s = trace_pb2.Span(trace_id=trace_id, span_id=span_id or os.urandom(8), parent_span_id=parent,
+                           name=name, kind=trace_pb2.Span.SPAN_KIND_INTERNAL,
+                           start_time_unix_nano=start_ns, end_time_unix_nano=start_ns + int(dur_ms * 1e6))
+        s.attributes.extend(_kv(k, v) for k, v in attrs.items())
+        s.status.code = trace_pb2.Status.STATUS_CODE_OK
+        return s
+
+    def _llm_span(self, trace_id: bytes, parent: bytes, route: str, model: str, in_range: tuple[int, int],
+                  out_range: tuple[int, int], start_ns: int, ctx: dict[str, object]) -> tuple[trace_pb2.Span, float]:
+        rnd = self.rnd
+        embedding = model.startswith("text-embedding")
+        streamed = not embedding and rnd.random() < 0.5
+        inp = rnd.randint(*in_range)
+        out = 0 if embedding else rnd.randint(*out_range)
+        cached = inp // 2 if rnd.random() < 0.2 else 0
+        ttft = rnd.lognormvariate(-1.2, 0.5) * 1000 if streamed else None
+        dur = (rnd.lognormvariate(-3, 0.4) * 1000) if embedding else (
+            (ttft or rnd.lognormvariate(-1.0, 0.5) * 1000) + out * rnd.uniform(8, 25))
+        attrs: dict[str, object] = {
+            "gen_ai.operation.name": "embeddings" if embedding else "chat",
+            "gen_ai.system": _provider(model), "gen_ai.request.model": model.split("-20")[0],
+            "gen_ai.response.model": model, "gen_ai.usage.input_tokens": inp,
+            "gen_ai.usage.output_tokens": out, "gen_ai.request.temperature": 0.2,
+            "gen_ai.request.max_tokens": 1024, "tokentrail.streamed": streamed, **ctx,
+        }
+        if cached:
+            attrs["gen_ai.usage.cache_read.input_tokens"] = cached
+        if ttft is not None:
+            attrs["tokentrail.ttft_ms"] = round(ttft, 3)
+        span = self._span(trace_id, parent, f"{'embeddings' if embedding else 'chat'} {model}", start_ns, dur, attrs)
+        span.kind = trace_pb2.Span.SPAN_KIND_CLIENT
+        roll = rnd.random()
+        if roll < self.rate_limit_rate:
+            self._fail(span, 429, "RateLimitError", "Rate limit reached for requests")
+            dur = rnd.uniform(20, 80)
+        elif roll < self.rate_limit_rate + self.error_rate:
+            code, etype = rnd.choice(((500, "InternalServerError"), (504, "APITimeoutError"), (400, "BadRequestError")))
+            self._fail(span, code, etype, f"upstream returned {code}")
+        else:
+            span.attributes.append(_kv("gen_ai.response.finish_reasons",
+                                       ["length" if out >= out_range[1] * 0.98 else "stop"]))
+            span.attributes.append(_kv("http.response.status_code", 200))
+        span.end_time_unix_nano = start_ns + int(dur * 1e6)
+        return span, dur
+
+    @staticmethod
+    def _fail(span: trace_pb2.Span, code: int, etype: str, message: str) -> None:
+        for kv in list(span.attributes):
+            if kv.key.startswith("gen_ai.usage."):
+                span.attributes.remove(kv)
+        span.attributes.extend([_kv("http.response.status_code", code), _kv("error.type", etype)])
+        span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+        span.status.message = message
+
+    def requests(self, traces: int, per_request: int = 64, start_ns: int | None = None,
+                 span_seconds: float = 3600.0, environment: str | None = None) -> Iterator[bytes]:
+        """Serialized OTLP requests holding ``traces`` traces spread over ``span_seconds``
+        before ``start_ns`` (default: now)."""
+        end = start_ns or time.time_ns()
+        batch: list[trace_pb2.Span] = []
+        for _ in range(traces):
+            t0 = end - int(self.rnd.uniform(0, span_seconds) * 1e9)
+            batch.extend(self.trace_spans(t0))
+            if len(batch) >= per_request:
+                yield self._request(batch, environment)
+                batch = []
+        if batch:
+            yield self._request(batch, environment)
+
+    def _request(self, spans: list[trace_pb2.Span], environment: str | None) -> bytes:
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        env = environment or _pick(ENVIRONMENTS, self.rnd)
+        rs.resource.attributes.extend([_kv("service.name", "demo-app"), _kv("deployment.environment.name", env),
+                                       _kv("service.version", self.rnd.choice(RELEASES)),
+                                       _kv("tokentrail.source", "sdk")])
+        ss = rs.scope_spans.add()
+        ss.scope.name = "tokentrail.demo"
+        ss.spans.extend(spans)
+        return req.SerializeToString()

@@ -1,0 +1,160 @@
+"""tokentrail's own batch format: flat JSON calls for simple clients and log files.
+
+Each item is one LLM call (or span) with plain fields; it is turned into an OTLP span
+carrying the same keys the SDK sends, so it takes the one normalization path. Items
+are checked one by one: a bad item is reported with its index and reason, the good
+ones are kept. With ``request_id`` (and no ids) the ids are derived from it, so a
+re-sent event dedupes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1 import trace_pb2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tokentrail.ingest.otlp import Decoded
+from tokentrail.ingest.wire import kv as _kv
+
+
+class NativeSpan(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    request_id: str | None = None
+    trace_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{32}$")
+    span_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{16}$")
+    parent_span_id: str | None = Field(default=None, pattern=r"^([0-9a-fA-F]{16})?$")
+    name: str | None = None
+    kind: Literal["llm", "embedding", "tool", "retrieval", "agent", "chain", "other"] = "llm"
+    timestamp: datetime = Field(validation_alias="start_time", default_factory=lambda: datetime.now(UTC))
+    end_time: datetime | None = None
+    duration_ms: float | None = Field(default=None, ge=0, validation_alias="latency_total_ms")
+    ttft_ms: float | None = Field(default=None, ge=0, validation_alias="latency_to_first_token_ms")
+    provider: str | None = None
+    model: str | None = None
+    response_model: str | None = None
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cached_input_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    reasoning_tokens: int = Field(default=0, ge=0)
+    status: Literal["ok", "error"] | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    http_status: int | None = Field(default=None, ge=100, le=599, validation_alias="downstream_status")
+    finish_reason: str | None = None
+    stream: bool | None = None
+    cached: bool | None = None
+    schema_validated: bool | None = None
+    user_id: str | None = Field(default=None, validation_alias="user_id")
+    session_id: str | None = None
+    route: str | None = None
+    customer: str | None = None
+    environment: str | None = None
+    release: str | None = None
+    service: str | None = None
+    tags: list[str] = []
+    metadata: dict[str, Any] = {}
+    input: str | None = None
+    output: str | None = None
+
+    @field_validator("timestamp", "end_time", mode="before")
+    @classmethod
+    def _epoch(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):  # epoch seconds, ms or ns
+            v = float(v)
+            v = v / 1e9 if v > 1e14 else v / 1e3 if v > 1e11 else v
+            return datetime.fromtimestamp(v, UTC)
+        return v
+
+    @field_validator("http_status", mode="before")
+    @classmethod
+    def _status_text(cls, v: Any) -> Any:
+        return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
+
+def _ids(item: NativeSpan) -> tuple[bytes, bytes]:
+    if item.trace_id and item.span_id:
+        return bytes.fromhex(item.trace_id), bytes.fromhex(item.span_id)
+    if item.request_id:
+        digest = hashlib.sha256(item.request_id.encode()).digest()
+        trace = bytes.fromhex(item.trace_id) if item.trace_id else digest[:16]
+        return trace, digest[16:24]
+    return (bytes.fromhex(item.trace_id) if item.trace_id else os.urandom(16)), os.urandom(8)
+
+
+def _attributes(item: NativeSpan) -> dict[str, Any]:
+    user_id = item.user_id or (item.model_extra or {}).get("user_id_hash")
+    a: dict[str, Any] = {
+        "tokentrail.kind": item.kind, "gen_ai.provider.name": item.provider,
+        "gen_ai.request.model": item.model, "gen_ai.response.model": item.response_model,
+        "tokentrail.ttft_ms": item.ttft_ms, "tokentrail.streamed": item.stream,
+        "tokentrail.cache_hit": item.cached, "tokentrail.schema_valid": item.schema_validated,
+        "http.response.status_code": item.http_status, "error.type": item.error_type,
+        "gen_ai.response.finish_reasons": [item.finish_reason] if item.finish_reason else None,
+        "user.id": user_id, "session.id": item.session_id, "tokentrail.route": item.route,
+        "tokentrail.customer": item.customer, "tokentrail.tags": item.tags or None,
+        "deployment.environment.name": item.environment, "service.version": item.release,
+        "service.name": item.service, "tokentrail.input": item.input, "tokentrail.output": item.output,
+        "tokentrail.request_id": item.request_id,
+    }
+    for name in ("input_tokens", "output_tokens"):
+        if getattr(item, name):
+            a[f"gen_ai.usage.{name}"] = getattr(item, name)
+    if item.cached_input_tokens:
+        a["gen_ai.usage.cache_read.input_tokens"] = item.cached_input_tokens
+    if item.cache_write_tokens:
+        a["gen_ai.usage.cache_creation.input_tokens"] = item.cache_write_tokens
+    if item.reasoning_tokens:
+        a["gen_ai.usage.reasoning.output_tokens"] = item.reasoning_tokens
+    for k, v in {**item.metadata, **{k: v for k, v in (item.model_extra or {}).items()
+                                     if k != "user_id_hash"}}.items():
+        if isinstance(v, str | int | float | bool):
+            a[f"tokentrail.metadata.{k}"] = v
+    return {k: v for k, v in a.items() if v is not None and v != ""}
+
+
+def to_span(item: NativeSpan) -> trace_pb2.Span:
+    trace_id, span_id = _ids(item)
+    start = item.timestamp if item.timestamp.tzinfo else item.timestamp.replace(tzinfo=UTC)
+    end = item.end_time or start + timedelta(milliseconds=item.duration_ms or 0)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    span = trace_pb2.Span(
+        trace_id=trace_id, span_id=span_id,
+        parent_span_id=bytes.fromhex(item.parent_span_id) if item.parent_span_id else b"",
+        name=item.name or (f"{item.kind} {item.model}" if item.model else item.kind),
+        start_time_unix_nano=int(start.timestamp() * 1e9), end_time_unix_nano=int(end.timestamp() * 1e9))
+    span.attributes.extend(_kv(k, v) for k, v in _attributes(item).items())
+    failed = item.status == "error" or bool(item.error_type) or (item.http_status or 0) >= 400
+    span.status.code = trace_pb2.Status.STATUS_CODE_ERROR if failed else trace_pb2.Status.STATUS_CODE_OK
+    if item.error_message:
+        span.status.message = item.error_message
+    return span
+
+
+def _problem(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'item'}: {err['msg']}" for err in e.errors()[:5])
+
+
+def decode_items(items: list[Any]) -> tuple[Decoded, list[dict[str, Any]]]:
+    """Convert native items; return the OTLP payload of the good ones and the problems."""
+    req = ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    scope.scope.name = "tokentrail.native"
+    problems: list[dict[str, Any]] = []
+    for i, raw in enumerate(items):
+        try:
+            item = NativeSpan.model_validate(raw)
+            scope.spans.append(to_span(item))
+        except ValidationError as e:
+            problems.append({"index": i, "error": _problem(e)})
+        except (ValueError, OverflowError) as e:
+            problems.append({"index": i, "error": str(e)})
+    decoded = Decoded(payload=req.SerializeToString(), spans=len(scope.spans), rejected=len(problems),
+                      errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]])
+    return decoded, problems

@@ -1,0 +1,158 @@
+"""Where an OTLP span becomes a row: the engine-side SQL that normalizes spooled OTLP.
+
+The engine reads spool segments (``wire.py``), flattens resource -> scope -> span,
+turns attribute values into strings, and fills each column from the first attribute
+key that has a value (``conventions``), span attributes first, then the resource's,
+then span events' (exceptions, content events). Cost comes from an ASOF join on the
+price table by model key and start time. Nothing here loops in Python per span.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from tokentrail.ingest.conventions import candidates, kind_values, mapped_keys
+from tokentrail.pricing.models import model_key_sql
+from tokentrail.pricing.store import COST_COLUMNS, priced_join
+from tokentrail.storage.schema import SPANS_IN
+
+_SCALAR = ("coalesce({v}.string_value, toString({v}.int_value), toString({v}.double_value), "
+           "if(isNull({v}.bool_value), NULL, if({v}.bool_value, 'true', 'false')))")
+
+
+def _value(v: str) -> str:
+    """SQL turning one AnyValue tuple into a string (arrays as JSON)."""
+    scalar = _SCALAR.format(v=v)
+    inner = _SCALAR.format(v="x")
+    return (f"coalesce({scalar}, if(notEmpty({v}.array_value.values), "
+            f"toJSONString(arrayMap(x -> coalesce({inner}, ''), {v}.array_value.values)), NULL), "
+            f"if({v}.bytes_value != '', base64Encode({v}.bytes_value), NULL), '')")
+
+
+def _attr_map(kvs: str) -> str:
+    return f"mapFromArrays({kvs}.key, arrayMap(v -> {_value('v')}, {kvs}.value))"
+
+
+def _lookup(column: str, maps: tuple[str, ...] = ("a", "r")) -> list[str]:
+    """Nullable string expressions for every candidate key of ``column``, in priority order."""
+    out = []
+    for m in maps:
+        for key, scale in candidates(column):
+            lit = "'" + key.replace("'", "\\'") + "'"
+            expr = f"nullIf({m}[{lit}], '')"
+            if scale != 1.0:
+                expr = f"toString(toFloat64OrNull({expr}) * {scale})"
+            out.append(expr)
+    return out
+
+
+def _first(column: str, maps: tuple[str, ...] = ("a", "r"), default: str = "''") -> str:
+    exprs = _lookup(column, maps)
+    return f"coalesce({', '.join(exprs + [default])})" if exprs else default
+
+
+def _tokens(column: str) -> str:
+    return f"toUInt32(greatest(0, round(toFloat64OrZero({_first(column)}))))"
+
+
+def _bool(column: str) -> str:
+    return f"({_first(column)} IN ('true', '1', 'True'))"
+
+
+def _kind() -> str:
+    branches = []
+    for key, mapping in kind_values().items():
+        src = ", ".join(f"'{k}'" for k in mapping)
+        dst = ", ".join(f"'{v}'" for v in mapping.values())
+        branches.append(f"nullIf(transform(a['{key}'], [{src}], [{dst}], ''), '')")
+    fallback = "if(request_model != '' OR response_model != '' OR input_tokens > 0, 'llm', 'other')"
+    return f"coalesce({', '.join(branches)}, {fallback})"
+
+
+def _keys_literal() -> str:
+    return "[" + ", ".join("'" + k + "'" for k in mapped_keys()) + "]"
+
+
+def _normalized_select() -> str:
+    """One row per span with every spans_in column except the cost columns."""
+    ev_keys = "arrayFlatten(arrayMap(e -> e.attributes.key, sp.events))"
+    ev_vals = f"arrayFlatten(arrayMap(e -> arrayMap(v -> {_value('v')}, e.attributes.value), sp.events))"
+    error_type = (f"coalesce({', '.join(_lookup('error_type', ('a',)))}, nullIf(ev['exception.type'], ''), "
+                  "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
+    finish = _first("finish_reason")
+    tags = _first("tags")
+    hidden = "['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version']"
+    return f"""
+SELECT
+    coalesce(nullIf(tt_project, ''), nullIf(a['tokentrail.project'], ''), nullIf(r['tokentrail.project'], ''),
+             'default') AS project,
+    lower(hex(sp.trace_id)) AS trace_id,
+    lower(hex(sp.span_id)) AS span_id,
+    if(sp.parent_span_id = '', '', lower(hex(sp.parent_span_id))) AS parent_span_id,
+    sp.name AS name,
+    {_kind()} AS kind,
+    toDateTime64(sp.start_time_unix_nano / 1e9, 6, 'UTC') AS start_time,
+    toDateTime64(greatest(sp.end_time_unix_nano, sp.start_time_unix_nano) / 1e9, 6, 'UTC') AS end_time,
+    greatest(toInt64(sp.end_time_unix_nano) - toInt64(sp.start_time_unix_nano), 0) / 1e6 AS duration_ms,
+    toFloat64OrNull({_first('ttft_ms')}) AS ttft_ms,
+    lower({_first('provider')}) AS provider,
+    {_first('operation')} AS operation,
+    {_first('request_model')} AS request_model,
+    {_first('response_model')} AS response_model,
+    {_tokens('input_tokens')} AS input_tokens,
+    {_tokens('output_tokens')} AS output_tokens,
+    {_tokens('cached_input_tokens')} AS cached_input_tokens,
+    {_tokens('cache_write_tokens')} AS cache_write_tokens,
+    {_tokens('reasoning_tokens')} AS reasoning_tokens,
+    {_bool('tokens_estimated')} AS tokens_estimated,
+    if(sp.status.code = 2 OR http_status >= 400 OR error_type != '', 'error', 'ok') AS status,
+    {error_type} AS error_type,
+    coalesce(nullIf(sp.status.message, ''), nullIf(ev['exception.message'], ''), '') AS error_message,
+    toUInt16OrZero({_first('http_status')}) AS http_status,
+    if(startsWith({finish}, '['), JSONExtractString({finish}, 1), {finish}) AS finish_reason,
+    ({_bool('streamed')} OR ttft_ms IS NOT NULL) AS streamed,
+    {_bool('cache_hit')} AS cache_hit,
+    if({_first('schema_valid', default='NULL')} IS NULL, NULL,
+       {_first('schema_valid')} IN ('true', '1', 'True')) AS schema_valid,
+    {_first('user_id')} AS user_id,
+    {_first('session_id')} AS session_id,
+    {_first('route')} AS route,
+    {_first('customer')} AS customer,
+    {_first('environment')} AS environment,
+    {_first('release')} AS release,
+    {_first('service')} AS service,
+    if({tags} = '', [], if(startsWith({tags}, '['), JSONExtract({tags}, 'Array(String)'),
+       splitByChar(',', {tags}))) AS tags,
+    mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k), mapUpdate(r, a)) AS attributes,
+    multiIf(tt_source IN ('gateway', 'batch'), tt_source, nullIf(r['tokentrail.source'], '') IS NOT NULL,
+            r['tokentrail.source'], tt_source != '', tt_source, 'otlp') AS source,
+    {_first('input', ('a', 'ev'))} AS input,
+    {_first('output', ('a', 'ev'))} AS output,
+    {_first('captured_reason')} AS captured_reason,
+    {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
+FROM (
+    SELECT tt_project, tt_source, sp,
+           {_attr_map('sp.attributes')} AS a,
+           {_attr_map('rs.resource.attributes')} AS r,
+           mapFromArrays({ev_keys}, {ev_vals}) AS ev
+    FROM {{source}}
+    ARRAY JOIN resource_spans AS rs
+    ARRAY JOIN rs.scope_spans AS ss
+    ARRAY JOIN ss.spans AS sp
+)"""
+
+
+@cache
+def insert_sql(database: str, price_version: str) -> str:
+    """INSERT ... SELECT reading ``{source}`` (spooled OTLP) into the spans_in table."""
+    plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
+    costs, join = priced_join(database, price_version, "n")
+    return f"""
+INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
+SELECT {', '.join('n.' + c for c in plain)}, {', '.join(costs)}
+FROM ({_normalized_select()}) AS n
+{join}"""
+
+
+# join_use_nulls: a span whose model has no price gets NULL prices, hence NULL cost.
+INSERT_SETTINGS = {"join_use_nulls": "1"}

@@ -1,0 +1,147 @@
+"""Decoding and checking OTLP/HTTP trace requests (protobuf or JSON, gzip or plain).
+
+The request is parsed once to check it; a span that cannot become a row (bad ids,
+no start time) is removed and reported in ``partial_success`` while its neighbours
+are kept. What remains is spooled as protobuf bytes; the engine does the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tokentrail.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+MAX_BODY_BYTES = 64 << 20
+
+
+@dataclass
+class Decoded:
+    payload: bytes  # a serialized ExportTraceServiceRequest holding the good spans
+    spans: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def decompress(body: bytes, encoding: str | None) -> bytes:
+    encoding = (encoding or "identity").lower().strip()
+    if encoding in ("identity", ""):
+        return body
+    try:
+        if encoding == "gzip":
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            d = zlib.decompressobj()
+        else:
+            raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}: use gzip, deflate or none")
+        out = d.decompress(body, MAX_BODY_BYTES + 1)
+    except (zlib.error, gzip.BadGzipFile) as e:
+        raise BadRequest(f"body is not valid {encoding}: {e}") from e
+    if len(out) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"decompressed body is over {MAX_BODY_BYTES} bytes")
+    return out
+
+
+def decode_request(body: bytes, content_type: str | None) -> Decoded:
+    """Parse an OTLP trace export request; keep the good spans."""
+    ctype = (content_type or "application/x-protobuf").split(";")[0].strip().lower()
+    if ctype in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
+        try:
+            req = ExportTraceServiceRequest.FromString(body)
+        except DecodeError as e:
+            raise BadRequest(f"body is not an OTLP ExportTraceServiceRequest protobuf: {e}") from e
+        return _checked(req, body)
+    if ctype == "application/json":
+        req = parse_json_request(body)
+        return _checked(req, None)
+    raise UnsupportedMediaType(f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json")
+
+
+def _hex_to_b64(value: Any) -> Any:
+    if not isinstance(value, str) or value == "":
+        return value
+    try:
+        return base64.b64encode(bytes.fromhex(value)).decode()
+    except ValueError:
+        return ""  # the span is then rejected on its own (bad id), not the whole request
+
+
+def parse_json_request(body: bytes) -> ExportTraceServiceRequest:
+    """OTLP/JSON: like protobuf JSON mapping but ids are hex and enums may be ints."""
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from e
+    if not isinstance(doc, dict):
+        raise BadRequest("body must be a JSON object with 'resourceSpans'")
+    for rs in doc.get("resourceSpans") or doc.get("resource_spans") or []:
+        for ss in (rs or {}).get("scopeSpans") or (rs or {}).get("scope_spans") or []:
+            for sp in (ss or {}).get("spans") or []:
+                if not isinstance(sp, dict):
+                    continue
+                for k in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
+                    if k in sp:
+                        sp[k] = _hex_to_b64(sp[k])
+                for link in sp.get("links") or []:
+                    for k in ("traceId", "spanId"):
+                        if isinstance(link, dict) and k in link:
+                            link[k] = _hex_to_b64(link[k])
+    req = ExportTraceServiceRequest()
+    try:
+        json_format.ParseDict(doc, req, ignore_unknown_fields=True)
+    except json_format.ParseError as e:
+        raise BadRequest(f"body is not an OTLP JSON trace request: {e}") from e
+    return req
+
+
+def _span_problem(span: Any) -> str | None:
+    if len(span.trace_id) != 16 or span.trace_id == b"\0" * 16:
+        return "trace_id must be 16 bytes and not all zero"
+    if len(span.span_id) != 8 or span.span_id == b"\0" * 8:
+        return "span_id must be 8 bytes and not all zero"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return "parent_span_id must be empty or 8 bytes"
+    if span.start_time_unix_nano == 0:
+        return "start_time_unix_nano is missing"
+    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+        return "end_time_unix_nano is before start_time_unix_nano"
+    return None
+
+
+def _checked(req: ExportTraceServiceRequest, raw: bytes | None) -> Decoded:
+    total = rejected = 0
+    errors: list[str] = []
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            bad = []
+            for i, span in enumerate(ss.spans):
+                problem = _span_problem(span)
+                if problem is not None:
+                    bad.append(i)
+                    if len(errors) < 10:
+                        errors.append(f"span {span.name!r} ({span.span_id.hex() or 'no id'}): {problem}")
+            total += len(ss.spans)
+            for i in reversed(bad):
+                del ss.spans[i]
+            rejected += len(bad)
+    payload = raw if (raw is not None and rejected == 0) else req.SerializeToString()
+    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors)
+
+
+def response_body(as_json: bool) -> tuple[bytes, str]:
+    """The OTLP success response (every span accepted)."""
+    resp = ExportTraceServiceResponse()
+    if as_json:
+        return json_format.MessageToJson(resp, indent=None).encode(), "application/json"
+    return resp.SerializeToString(), "application/x-protobuf"

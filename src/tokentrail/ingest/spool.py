@@ -1,0 +1,185 @@
+"""The write-ahead spool: an acknowledged request is on disk before the client hears OK.
+
+Records (length-delimited protobuf) are appended to numbered segment files. ``append``
+returns once the record is written and, with ``fsync`` on, flushed to the device;
+concurrent appends share one fsync (group commit). The inserter takes closed segments,
+loads them into the store in one INSERT and deletes them. After a crash every
+remaining segment is loaded again on start (rows dedupe in the store), so an
+acknowledged record is never lost. When the backlog passes ``max_backlog_bytes`` new
+records are refused with ``Overloaded`` (HTTP 503 + Retry-After) instead of growing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from google.protobuf.internal.decoder import _DecodeVarint
+
+from tokentrail.errors import Overloaded
+from tokentrail.ingest.wire import frame
+
+_PREFIX, _SUFFIX = "seg-", ".pb"
+
+
+def _segment_no(path: Path) -> int:
+    return int(path.name[len(_PREFIX):-len(_SUFFIX)])
+
+
+def valid_length(data: bytes) -> int:
+    """Length of the longest prefix of ``data`` made of whole framed records."""
+    pos = 0
+    while pos < len(data):
+        try:
+            size, start = _DecodeVarint(data, pos)
+        except Exception:  # a torn varint at the very end
+            break
+        if start + size > len(data):
+            break
+        pos = start + size
+    return pos
+
+
+class Spool:
+    def __init__(self, directory: Path, *, segment_bytes: int = 16 << 20, segment_age: float = 0.5,
+                 max_backlog_bytes: int = 1 << 30, fsync: bool = True) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self.segment_age = segment_age
+        self.max_backlog_bytes = max_backlog_bytes
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._closed_segments: list[tuple[Path, int]] = []
+        self._backlog = 0
+        self._written = 0  # bytes ever appended (a global position)
+        self._synced = 0
+        self.records = 0
+        self._recover()
+        self._open_next()
+
+    # -- recovery -------------------------------------------------------------
+    def _recover(self) -> None:
+        self._next_no = 0
+        for path in sorted(self.dir.glob(f"{_PREFIX}*{_SUFFIX}"), key=_segment_no):
+            data = path.read_bytes()
+            keep = valid_length(data)
+            if keep != len(data):  # a record torn by a crash was never acknowledged
+                with open(path, "r+b") as f:
+                    f.truncate(keep)
+            self._next_no = _segment_no(path) + 1
+            if keep:
+                self._closed_segments.append((path, keep))
+                self._backlog += keep
+            else:
+                path.unlink()
+
+    def _open_next(self) -> None:
+        self._path = self.dir / f"{_PREFIX}{self._next_no:012d}{_SUFFIX}"
+        self._next_no += 1
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = 0
+        self._opened = time.monotonic()
+
+    def _rotate_locked(self) -> None:
+        if self.fsync:
+            os.fsync(self._fd)
+        os.close(self._fd)
+        self._synced = max(self._synced, self._written)
+        self._closed_segments.append((self._path, self._size))
+        self._open_next()
+        self._ready.notify_all()
+
+    # -- writing --------------------------------------------------------------
+    def append(self, record: bytes) -> None:
+        """Write one record durably; raise ``Overloaded`` when the backlog is full."""
+        data = frame(record)
+        with self._lock:
+            if self._backlog + len(data) > self.max_backlog_bytes:
+                raise Overloaded("ingest backlog is full; retry later", retry_after=2)
+            os.write(self._fd, data)
+            self._size += len(data)
+            self._backlog += len(data)
+            self._written += len(data)
+            self.records += 1
+            position = self._written
+            if self._size >= self.segment_bytes:
+                self._rotate_locked()
+        if self.fsync:
+            self._sync_to(position)
+
+    def _sync_to(self, position: int) -> None:
+        with self._sync_lock:  # whoever holds it syncs for everyone queued behind
+            if self._synced >= position:
+                return
+            with self._lock:
+                fd, upto = self._fd, self._written
+                if self._synced >= position:
+                    return
+                fd = os.dup(fd)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with self._lock:
+                self._synced = max(self._synced, upto)
+
+    # -- reading (the inserter) -------------------------------------------------
+    def take(self, max_bytes: int, wait: float) -> list[tuple[Path, int]]:
+        """Closed segments (up to ``max_bytes``, at least one), rotating an old current one.
+
+        Waits up to ``wait`` seconds for something to become ready."""
+        deadline = time.monotonic() + wait
+        with self._lock:
+            while True:
+                if self._size and time.monotonic() - self._opened >= self.segment_age:
+                    self._rotate_locked()
+                if self._closed_segments:
+                    out, total = [], 0
+                    while self._closed_segments and (not out or total + self._closed_segments[0][1] <= max_bytes):
+                        seg = self._closed_segments.pop(0)
+                        out.append(seg)
+                        total += seg[1]
+                    return out
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._ready.wait(min(left, self.segment_age / 2 or 0.05))
+
+    def done(self, segments: list[tuple[Path, int]]) -> None:
+        for path, size in segments:
+            path.unlink(missing_ok=True)
+            with self._lock:
+                self._backlog -= size
+
+    def put_back(self, segments: list[tuple[Path, int]]) -> None:
+        """Return segments that could not be loaded yet (they are retried first)."""
+        with self._lock:
+            self._closed_segments[:0] = segments
+
+    def quarantine(self, segment: tuple[Path, int], reason: str) -> Path:
+        """Move a segment the store refuses outright aside, with the reason beside it."""
+        bad = self.dir / "failed"
+        bad.mkdir(exist_ok=True)
+        target = bad / segment[0].name
+        segment[0].rename(target)
+        target.with_suffix(".reason.txt").write_text(reason)
+        with self._lock:
+            self._backlog -= segment[1]
+        return target
+
+    @property
+    def backlog_bytes(self) -> int:
+        return self._backlog
+
+    def close(self) -> None:
+        with self._lock:
+            if self.fsync:
+                os.fsync(self._fd)
+            os.close(self._fd)
+            if self._size == 0:
+                self._path.unlink(missing_ok=True)

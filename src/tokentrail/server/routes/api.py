@@ -1,0 +1,79 @@
+"""Query and admin API (JSON). Each route calls a named query; none holds SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from tokentrail.pricing.store import recompute_costs
+from tokentrail.query import stats
+from tokentrail.query.filters import Filters
+from tokentrail.server.auth import authenticate
+from tokentrail.server.runtime import Runtime
+
+router = APIRouter(prefix="/api", tags=["query"])
+
+
+def _filters(request: Request, hours: float, project: str | None) -> Filters:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    return Filters(project=principal.project or project or rt.settings.default_project,
+                   since=datetime.now(UTC) - timedelta(hours=hours))
+
+
+@router.get("/stats/routes", summary="Tokens, cost, p50/p99 latency and error rate by route")
+async def route_stats(request: Request, hours: float = Query(24, gt=0, le=24 * 400),
+                      project: str | None = None) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = _filters(request, hours, project)
+    rows = await run_in_threadpool(stats.by_route, rt.store, f)
+    total = await run_in_threadpool(stats.totals, rt.store, f)
+    return {"project": f.project, "hours": hours, "routes": rows, "totals": total}
+
+
+@router.get("/pricing", summary="Price table version, size and models seen without a price")
+async def pricing(request: Request, hours: float = Query(24 * 7, gt=0), project: str | None = None) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = _filters(request, hours, project)
+    unpriced = await run_in_threadpool(stats.unpriced_models, rt.store, f)
+    return {"version": rt.prices.version, "models": len(rt.prices.rows),
+            "user_file": str(rt.prices.user_file or ""), "unpriced_models": unpriced}
+
+
+class RecomputeRequest(BaseModel):
+    since: datetime
+    until: datetime | None = None
+    project: str | None = None
+
+
+@router.post("/admin/recompute-costs", summary="Re-price calls in a time range with the current prices")
+async def recompute(request: Request, body: RecomputeRequest) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    await run_in_threadpool(rt.reload_prices)
+    await run_in_threadpool(rt.inserter.flush)
+    project = principal.project or body.project or rt.settings.default_project
+    until = body.until or datetime.now(UTC) + timedelta(minutes=1)
+    return await run_in_threadpool(recompute_costs, rt.store, rt.prices, project, body.since, until)
+
+
+@router.post("/admin/flush", summary="Wait until every acknowledged span is queryable")
+async def flush(request: Request, timeout: float = Query(30, gt=0, le=300)) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    done = await run_in_threadpool(rt.inserter.flush, timeout)
+    return {"flushed": done, "backlog_bytes": rt.spool.backlog_bytes}
+
+
+@router.get("/ingest/status", summary="Ingest counters: accepted, refused by reason, backlog, inserts")
+async def ingest_status(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    s = rt.inserter.stats
+    return {"accepted_spans": rt.counters.accepted_spans, "requests": rt.counters.requests,
+            "refused": dict(rt.counters.totals), "backlog_bytes": rt.spool.backlog_bytes,
+            "inserts": {"batches": s.batches, "segments": s.segments, "bytes": s.bytes, "failures": s.failures,
+                        "quarantined": s.quarantined, "last_error": s.last_error,
+                        "last_insert_seconds": round(s.last_insert_seconds, 4)}}

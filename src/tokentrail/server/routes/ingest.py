@@ -1,0 +1,84 @@
+"""Ingest routes: OTLP/HTTP traces (protobuf and JSON) and the native JSON batch."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from tokentrail.errors import BadRequest, PayloadTooLarge
+from tokentrail.ingest import native, otlp, wire
+from tokentrail.server.auth import authenticate
+from tokentrail.server.runtime import Runtime
+
+router = APIRouter(tags=["ingest"])
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > otlp.MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is over {otlp.MAX_BODY_BYTES} bytes")
+    body = await request.body()
+    if len(body) > otlp.MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is over {otlp.MAX_BODY_BYTES} bytes")
+    return otlp.decompress(body, request.headers.get("content-encoding"))
+
+
+async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) -> None:
+    if decoded.spans:
+        record = wire.envelope(decoded.payload, project, source, time.time_ns())
+        await run_in_threadpool(rt.spool.append, record)
+        rt.counters.accepted_spans += decoded.spans
+    rt.counters.requests += 1
+    if decoded.rejected:
+        rt.counters.refused(project or rt.settings.default_project, "rejected_span",
+                            decoded.errors[0] if decoded.errors else "invalid span", decoded.rejected)
+
+
+def _partial(decoded: otlp.Decoded) -> JSONResponse:
+    """Some spans were refused: 400 saying which, while the good ones are stored."""
+    return JSONResponse(status_code=400, content={
+        "error": f"{decoded.rejected} span(s) rejected; the other {decoded.spans} were accepted",
+        "accepted_spans": decoded.spans, "rejected_spans": decoded.rejected, "details": decoded.errors})
+
+
+@router.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, gzip accepted)")
+async def otlp_traces(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    try:
+        body = await _body(request)
+        decoded = otlp.decode_request(body, request.headers.get("content-type"))
+    except BadRequest as e:
+        rt.counters.refused(principal.project or rt.settings.default_project, "rejected_request", e.message)
+        raise
+    await _spool(rt, decoded, principal.project, "otlp")
+    if decoded.rejected:
+        return _partial(decoded)
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    content, media = otlp.response_body(as_json)
+    return Response(content=content, media_type=media)
+
+
+@router.post("/api/ingest/batch", summary="Native JSON batch: {\"spans\": [...]} or a JSON list")
+async def native_batch(request: Request) -> JSONResponse:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    body = await _body(request)
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from e
+    items = doc.get("spans") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise BadRequest("body must be a JSON list of calls or an object {\"spans\": [...]}")
+    decoded, problems = await run_in_threadpool(native.decode_items, items)
+    await _spool(rt, decoded, principal.project, "sdk")
+    status = 200 if not problems else 400
+    body_out = {"accepted": decoded.spans, "rejected": decoded.rejected, "errors": problems[:100]}
+    if problems:
+        body_out["error"] = f"{len(problems)} item(s) rejected; the other {decoded.spans} were accepted"
+    return JSONResponse(body_out, status_code=status)

@@ -1,0 +1,93 @@
+"""Everything a running server holds: store, spool, inserter, prices, jobs, counters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+from tokentrail.pricing.store import sync_prices
+
+from tokentrail.config import Settings
+from tokentrail.ingest.inserter import Inserter
+from tokentrail.ingest.spool import Spool
+from tokentrail.pricing import PriceBook
+from tokentrail.server.jobs import Scheduler
+from tokentrail.storage.backend import Store, open_store
+from tokentrail.storage.migrations import migrate
+
+log = logging.getLogger("tokentrail.server")
+
+
+@dataclass
+class IngestCounters:
+    """What came in and what was refused, by reason (flushed to the ingest_events table)."""
+
+    accepted_spans: int = 0
+    requests: int = 0
+    pending: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refused(self, project: str, kind: str, reason: str, count: int = 1) -> None:
+        with self.lock:
+            key = (project, kind, reason[:300])
+            self.pending[key] = self.pending.get(key, 0) + count
+            self.totals[kind] = self.totals.get(kind, 0) + count
+
+    def drain(self) -> dict[tuple[str, str, str], int]:
+        with self.lock:
+            out, self.pending = self.pending, {}
+        return out
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.started = time.time()
+        self.store = store or open_store(settings.storage_url)
+        migrate(self.store, settings.retention)
+        self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
+        sync_prices(self.store, self.prices, prune=True)
+        self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,
+                           max_backlog_bytes=settings.spool_max_mb << 20, fsync=settings.spool_fsync)
+        self.inserter = Inserter(self.store, self.spool, price_version=lambda: self.prices.version)
+        self.counters = IngestCounters()
+        self.scheduler = Scheduler()
+        self.scheduler.add("reload-prices", 3.0, self.reload_prices)
+        self.scheduler.add("flush-ingest-events", 10.0, self.flush_ingest_events)
+
+    def start(self) -> None:
+        self.inserter.start()
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.inserter.stop(drain=True)
+        self.flush_ingest_events()
+        self.spool.close()
+        self.store.close()
+
+    def reload_prices(self) -> bool:
+        if self.prices.maybe_reload():
+            sync_prices(self.store, self.prices)
+            log.info("price table reloaded: version %s", self.prices.version)
+            return True
+        return False
+
+    def flush_ingest_events(self) -> None:
+        pending = self.counters.drain()
+        if not pending:
+            return
+        now = datetime.now(UTC)
+        keys = list(pending)
+        table = pa.table({
+            "time": pa.array([now] * len(keys), pa.timestamp("ms", tz="UTC")),
+            "project": [k[0] for k in keys], "kind": [k[1] for k in keys],
+            "count": pa.array([pending[k] for k in keys], pa.uint64()), "reason": [k[2] for k in keys],
+        })
+        self.store.insert_arrow("ingest_events", table)

@@ -1,0 +1,57 @@
+"""The small interface both storage backends implement, and the factory choosing one.
+
+``chdb://PATH`` (default) runs the ClickHouse engine in-process on a data directory;
+``http(s)://user:pass@host:8123/db`` talks to a ClickHouse server. Both run the same SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from tokentrail.errors import StorageError
+
+Params = dict[str, Any] | None
+
+
+class Store(Protocol):
+    database: str
+
+    def command(self, sql: str, params: Params = None) -> None: ...
+
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]: ...
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None: ...
+
+    def insert_select_protobuf(self, sql_template: str, paths: list[Path], structure: str, schema: str,
+                               message: str, settings: dict[str, str]) -> None:
+        """Run ``sql_template`` with ``{source}`` replaced by a table reading the files
+        ``paths`` (length-delimited protobuf messages of type ``message``, ``schema`` text),
+        all in ONE insert."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def rows_from_json_compact(raw: bytes) -> list[dict[str, Any]]:
+    if not raw:
+        return []
+    doc = json.loads(raw)
+    names = [m["name"] for m in doc["meta"]]
+    return [dict(zip(names, row, strict=True)) for row in doc["data"]]
+
+
+def open_store(url: str) -> Store:
+    """Open the store named by ``url`` (see module docstring)."""
+    if url.startswith("chdb://"):
+        from tokentrail.storage.chdb_backend import ChdbStore
+
+        return ChdbStore(Path(url[len("chdb://"):]).expanduser())
+    if url.startswith(("http://", "https://", "clickhouse://")):
+        from tokentrail.storage.server_backend import ServerStore
+
+        return ServerStore(url)
+    raise StorageError(f"unsupported storage URL {url!r}: use chdb://PATH or http(s)://host:8123/db")

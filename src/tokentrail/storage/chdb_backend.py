@@ -1,0 +1,88 @@
+"""Embedded backend: chDB (the ClickHouse engine in-process) on a data directory.
+
+One process owns a data directory (chDB locks it); other processes reach the data
+through the running server.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from tokentrail.errors import DataDirLocked, StorageError
+from tokentrail.storage.backend import Params, rows_from_json_compact
+
+DATABASE = "tokentrail"
+
+
+def _quote(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ChdbStore:
+    database = DATABASE
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._tmp = path / "tmp"
+        self._tmp.mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._sess = session.Session(str(path))
+        except Exception as e:  # chDB raises a plain RuntimeError for a locked directory
+            if "lock" in str(e).lower() or "another server" in str(e).lower():
+                raise DataDirLocked(path) from e
+            raise StorageError(f"cannot open chDB data directory {path}: {e}") from e
+        self.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+
+    def _run(self, sql: str, fmt: str, params: Params) -> bytes:
+        try:
+            with self._lock:
+                res = self._sess.query(sql, fmt, params=params or None)
+        except Exception as e:
+            raise StorageError(str(e).strip().splitlines()[0][:2000]) from e
+        return res.bytes() if res is not None else b""
+
+    def command(self, sql: str, params: Params = None) -> None:
+        self._run(sql, "TSV", params)
+
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        return rows_from_json_compact(self._run(sql, "JSONCompact", params))
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        with tempfile.NamedTemporaryFile(dir=self._tmp, suffix=".arrow", delete=True) as f:
+            with ipc.new_file(f, data.schema) as w:
+                w.write_table(data)
+            f.flush()
+            cols = ", ".join(data.column_names)
+            self.command(f"INSERT INTO {DATABASE}.{table} ({cols}) SELECT {cols} FROM file({_quote(f.name)}, 'Arrow')")
+
+    def insert_select_protobuf(self, sql_template: str, paths: list[Path], structure: str, schema: str,
+                               message: str, settings: dict[str, str]) -> None:
+        if len({p.parent for p in paths}) != 1:
+            raise StorageError("segments of one insert must share a directory")
+        names = ",".join(p.name for p in paths)
+        pattern = str(paths[0].parent / (f"{{{names}}}" if len(paths) > 1 else names))
+        source = f"file({_quote(pattern)}, 'Protobuf', {_quote(structure)})"
+        sql = sql_template.replace("{source}", source)
+        sql += (f" SETTINGS format_schema_source='string', format_schema={_quote(schema)},"
+                f" format_schema_message_name={_quote(message)}")
+        sql += "".join(f", {k} = {v}" for k, v in settings.items())
+        self.command(sql)
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._sess.close()
+            except Exception:  # closing twice or after a failed open is harmless
+                pass

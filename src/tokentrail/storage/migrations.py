@@ -1,0 +1,66 @@
+"""Versioned, idempotent migrations: named functions applied once, their names stored.
+
+Add a migration by appending a function decorated with ``@migration``; never edit one
+that has shipped. ``migrate`` is safe to run at every start and from several processes
+(each statement is itself idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tokentrail.storage.backend import Store
+from tokentrail.storage.schema import MIGRATIONS, TABLES, TABLES_BY_NAME, VIEWS
+
+Migration = Callable[[Store], None]
+MIGRATION_LIST: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATION_LIST.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(store: Store) -> None:
+    for table in TABLES:
+        if table is not MIGRATIONS:
+            store.command(table.create_sql(store.database))
+    for view in VIEWS:
+        store.command(view.create_sql(store.database))
+
+
+def applied(store: Store) -> set[str]:
+    rows = store.query(f"SELECT name FROM {store.database}.schema_migrations FINAL")
+    return {r["name"] for r in rows}
+
+
+def migrate(store: Store, retention_days: dict[str, int] | None = None) -> list[str]:
+    """Apply pending migrations and the configured retention; return the names applied."""
+    store.command(MIGRATIONS.create_sql(store.database))
+    done = applied(store)
+    ran = []
+    for name, fn in MIGRATION_LIST:
+        if name in done:
+            continue
+        fn(store)
+        store.command(
+            f"INSERT INTO {store.database}.schema_migrations VALUES ({{n:String}}, {{t:DateTime64(3)}})",
+            {"n": name, "t": datetime.now(UTC).replace(tzinfo=None)},
+        )
+        ran.append(name)
+    apply_retention(store, retention_days or {})
+    return ran
+
+
+def apply_retention(store: Store, retention_days: dict[str, int]) -> None:
+    """Set (or remove, with 0) the TTL of each table named in ``retention_days``."""
+    for name, days in retention_days.items():
+        table = TABLES_BY_NAME[name]
+        if not table.ttl_column:
+            continue
+        if days > 0:
+            store.command(f"ALTER TABLE {store.database}.{name} MODIFY TTL {table.ttl_expression(days)}")
+        else:
+            store.command(f"ALTER TABLE {store.database}.{name} REMOVE TTL")

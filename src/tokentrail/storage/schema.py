@@ -1,0 +1,253 @@
+"""The ONE schema definition: every table's columns, engine, keys and TTL.
+
+DDL is generated from these definitions (``Table.create_sql``) for both backends
+(embedded chDB and a ClickHouse server): same SQL everywhere. ``tests/storage``
+snapshots the generated DDL so a schema change is always a visible diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SPAN_KINDS = ("llm", "embedding", "tool", "retrieval", "agent", "chain", "other")
+SOURCES = ("sdk", "otlp", "gateway", "batch")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    comment: str = ""
+    codec: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    engine: str
+    order_by: str
+    partition_by: str = ""
+    ttl_column: str = ""  # a DateTime expression; retention days come from config
+    indexes: tuple[str, ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def create_sql(self, database: str, ttl_days: int | None = None) -> str:
+        cols = []
+        for c in self.columns:
+            line = f"    {c.name} {c.type}"
+            if c.codec:
+                line += f" CODEC({c.codec})"
+            if c.comment:
+                line += " COMMENT '" + c.comment.replace("'", "\\'") + "'"
+            cols.append(line)
+        cols += [f"    {ix}" for ix in self.indexes]
+        sql = f"CREATE TABLE IF NOT EXISTS {database}.{self.name}\n(\n" + ",\n".join(cols) + "\n)\n"
+        sql += f"ENGINE = {self.engine}\n"
+        if self.partition_by:
+            sql += f"PARTITION BY {self.partition_by}\n"
+        if self.order_by:
+            sql += f"ORDER BY {self.order_by}\n"
+        if self.ttl_column and ttl_days:
+            sql += f"TTL {self.ttl_expression(ttl_days)}\n"
+        if self.settings:
+            sql += "SETTINGS " + ", ".join(f"{k} = {v}" for k, v in self.settings.items()) + "\n"
+        return sql
+
+    def ttl_expression(self, ttl_days: int) -> str:
+        return f"{self.ttl_column} + INTERVAL {int(ttl_days)} DAY"
+
+
+def _c(name: str, type_: str, comment: str = "", codec: str = "") -> Column:
+    return Column(name, type_, comment, codec)
+
+
+# Dedupe: ReplacingMergeTree keyed on (project, day, trace, span) keeps the newest
+# version of a re-sent span; queries read it with FINAL (see query/).
+SPANS = Table(
+    name="spans",
+    columns=(
+        # identity
+        _c("project", "LowCardinality(String)"),
+        _c("trace_id", "String", "32 hex chars"),
+        _c("span_id", "String", "16 hex chars"),
+        _c("parent_span_id", "String", "empty for a root span"),
+        _c("name", "LowCardinality(String)"),
+        _c("kind", "LowCardinality(String)", "llm, embedding, tool, retrieval, agent, chain, other"),
+        # time
+        _c("start_time", "DateTime64(6, 'UTC')", codec="DoubleDelta, ZSTD(1)"),
+        _c("end_time", "DateTime64(6, 'UTC')", codec="DoubleDelta, ZSTD(1)"),
+        _c("duration_ms", "Float64"),
+        _c("ttft_ms", "Nullable(Float64)", "time to first token, streams"),
+        # model
+        _c("provider", "LowCardinality(String)"),
+        _c("operation", "LowCardinality(String)", "chat, text_completion, embeddings, responses ..."),
+        _c("request_model", "LowCardinality(String)"),
+        _c("response_model", "LowCardinality(String)"),
+        # usage and cost
+        _c("input_tokens", "UInt32", "includes cached and cache-write input tokens"),
+        _c("output_tokens", "UInt32", "includes reasoning tokens"),
+        _c("cached_input_tokens", "UInt32"),
+        _c("cache_write_tokens", "UInt32"),
+        _c("reasoning_tokens", "UInt32"),
+        _c("tokens_estimated", "Bool", "counted with a tokenizer, not reported by the provider"),
+        _c("input_cost", "Nullable(Float64)", "USD; NULL when the model has no price"),
+        _c("output_cost", "Nullable(Float64)", "USD"),
+        _c("total_cost", "Nullable(Float64)", "USD"),
+        _c("price_version", "LowCardinality(String)"),
+        # outcome
+        _c("status", "LowCardinality(String)", "ok, error, unset"),
+        _c("error_type", "LowCardinality(String)"),
+        _c("error_message", "String"),
+        _c("http_status", "UInt16"),
+        _c("finish_reason", "LowCardinality(String)"),
+        _c("streamed", "Bool"),
+        _c("cache_hit", "Bool"),
+        _c("schema_valid", "Nullable(Bool)"),
+        # context
+        _c("user_id", "String"),
+        _c("session_id", "String"),
+        _c("route", "LowCardinality(String)", "feature"),
+        _c("customer", "String"),
+        _c("environment", "LowCardinality(String)"),
+        _c("release", "LowCardinality(String)"),
+        _c("service", "LowCardinality(String)"),
+        _c("tags", "Array(LowCardinality(String))"),
+        _c("attributes", "Map(LowCardinality(String), String)", "every attribute not mapped to a column"),
+        _c("source", "LowCardinality(String)", "sdk, otlp, gateway, batch"),
+        _c("ingested_at", "DateTime64(3, 'UTC')", "version: the newest copy of a span wins"),
+    ),
+    engine="ReplacingMergeTree(ingested_at)",
+    partition_by="toDate(start_time)",
+    order_by="(project, toDate(start_time), trace_id, span_id)",
+    ttl_column="toDateTime(start_time)",
+    indexes=(
+        "INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4",
+        "INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4",
+        "INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4",
+    ),
+    settings={"ttl_only_drop_parts": "1", "index_granularity": "8192"},
+)
+
+# Prompt / response text, kept apart from spans (later: encrypted, sampled).
+CONTENTS = Table(
+    name="contents",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("trace_id", "String"),
+        _c("span_id", "String"),
+        _c("start_time", "DateTime64(6, 'UTC')"),
+        _c("input", "String", codec="ZSTD(3)"),
+        _c("output", "String", codec="ZSTD(3)"),
+        _c("captured_reason", "LowCardinality(String)", "always, sampled, error, flagged ..."),
+        _c("ingested_at", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(ingested_at)",
+    partition_by="toDate(start_time)",
+    order_by="(project, toDate(start_time), trace_id, span_id)",
+    ttl_column="toDateTime(start_time)",
+    settings={"ttl_only_drop_parts": "1"},
+)
+
+SCORES = Table(
+    name="scores",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("score_id", "String"),
+        _c("trace_id", "String"),
+        _c("span_id", "String", "empty: the score is about the whole trace"),
+        _c("name", "LowCardinality(String)"),
+        _c("value", "Nullable(Float64)", "numeric value"),
+        _c("label", "String", "categorical value"),
+        _c("source", "LowCardinality(String)", "feedback, sdk, eval, api"),
+        _c("comment", "String"),
+        _c("user_id", "String"),
+        _c("timestamp", "DateTime64(3, 'UTC')"),
+        _c("ingested_at", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(ingested_at)",
+    partition_by="toYYYYMM(timestamp)",
+    order_by="(project, trace_id, score_id)",
+    ttl_column="toDateTime(timestamp)",
+)
+
+# Price rows, rewritten from the price files on start and on change (pricing/).
+PRICES = Table(
+    name="prices",
+    columns=(
+        _c("model_key", "String"),
+        _c("provider", "LowCardinality(String)"),
+        _c("effective_from", "DateTime64(6, 'UTC')"),
+        _c("input", "Float64", "USD per 1M input tokens"),
+        _c("output", "Float64"),
+        _c("cached_input", "Nullable(Float64)"),
+        _c("cache_write", "Nullable(Float64)"),
+        _c("source", "LowCardinality(String)"),
+        _c("version", "LowCardinality(String)"),
+    ),
+    engine="MergeTree",
+    order_by="(model_key, effective_from)",
+)
+
+# Durable ingest counters (rejections, drops) so nothing is lost silently.
+INGEST_EVENTS = Table(
+    name="ingest_events",
+    columns=(
+        _c("time", "DateTime64(3, 'UTC')"),
+        _c("project", "LowCardinality(String)"),
+        _c("kind", "LowCardinality(String)", "rejected_span, rejected_request, ..."),
+        _c("count", "UInt64"),
+        _c("reason", "String"),
+    ),
+    engine="MergeTree",
+    partition_by="toYYYYMM(time)",
+    order_by="(kind, time)",
+    ttl_column="toDateTime(time)",
+)
+
+# Ingest lands in this Null table once; materialized views split each row into
+# spans and contents, so one INSERT feeds both tables.
+SPANS_IN = Table(
+    name="spans_in",
+    columns=SPANS.columns[:-1] + (
+        _c("input", "String"),
+        _c("output", "String"),
+        _c("captured_reason", "LowCardinality(String)"),
+        SPANS.columns[-1],
+    ),
+    engine="Null",
+    order_by="",
+)
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    target: str
+    select: str
+
+    def create_sql(self, database: str) -> str:
+        sql = self.select.format(db=database)
+        return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{self.name} TO {database}.{self.target} AS {sql}"
+
+
+VIEWS: tuple[View, ...] = (
+    View("spans_in_to_spans", "spans",
+         "SELECT " + ", ".join(SPANS.column_names) + " FROM {db}.spans_in"),
+    View("spans_in_to_contents", "contents",
+         "SELECT " + ", ".join(CONTENTS.column_names) + " FROM {db}.spans_in WHERE input != '' OR output != ''"),
+)
+
+MIGRATIONS = Table(
+    name="schema_migrations",
+    columns=(_c("name", "String"), _c("applied_at", "DateTime64(3, 'UTC')")),
+    engine="ReplacingMergeTree(applied_at)",
+    order_by="name",
+)
+
+TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS)
+TABLES_BY_NAME = {t.name: t for t in TABLES}

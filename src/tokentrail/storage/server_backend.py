@@ -1,0 +1,62 @@
+"""ClickHouse server backend (clickhouse-connect over HTTP). Same SQL as chDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+
+from tokentrail.errors import StorageError
+from tokentrail.storage.backend import Params
+
+
+class ServerStore:
+    def __init__(self, url: str) -> None:
+        import clickhouse_connect
+
+        u = urlparse(url.replace("clickhouse://", "http://", 1))
+        self.database = (u.path or "/").strip("/") or "tokentrail"
+        try:
+            admin = clickhouse_connect.get_client(
+                host=u.hostname or "localhost", port=u.port or 8123, username=u.username or "default",
+                password=u.password or "", secure=u.scheme == "https")
+            admin.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+            admin.close()
+            self._client = clickhouse_connect.get_client(
+                host=u.hostname or "localhost", port=u.port or 8123, username=u.username or "default",
+                password=u.password or "", database=self.database, secure=u.scheme == "https",
+                autogenerate_session_id=False)
+        except Exception as e:
+            raise StorageError(f"cannot connect to ClickHouse at {u.hostname}:{u.port}: {e}") from e
+
+    def command(self, sql: str, params: Params = None) -> None:
+        try:
+            self._client.command(sql, parameters=params)
+        except Exception as e:
+            raise StorageError(str(e)[:2000]) from e
+
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        try:
+            res = self._client.query(sql, parameters=params)
+        except Exception as e:
+            raise StorageError(str(e)[:2000]) from e
+        return list(res.named_results())
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows:
+            self._client.insert_arrow(table, data, database=self.database)
+
+    def insert_select_protobuf(self, sql_template: str, paths: list[Path], structure: str, schema: str,
+                               message: str, settings: dict[str, str]) -> None:
+        sql = sql_template.replace("{source}", f"input('{structure}')") + " FORMAT Protobuf"
+        settings = {"format_schema_source": "string", "format_schema": schema,
+                    "format_schema_message_name": message, **settings}
+        try:
+            self._client.command(sql, data=b"".join(p.read_bytes() for p in paths), settings=settings)
+        except Exception as e:
+            raise StorageError(str(e)[:2000]) from e
+
+    def close(self) -> None:
+        self._client.close()
