@@ -16,10 +16,10 @@ from .scenarios import (
     parse_scenario,
     plan_reply,
 )
-from .streaming import SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
-MODELS = ("claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest")
+MODELS = ("claude-opus-4-7", "claude-sonnet-4-6", "claude-haiku-4-5")
 
 
 def _texts(messages: list, system: Any) -> tuple[list[str], str]:
@@ -68,7 +68,7 @@ def _blocks(reply: Reply) -> list[dict]:
 
 
 def _parse(request: web.Request) -> tuple[Scenario, str, Reply] | web.Response:
-    body, seq = request["fake_json"], request["fake_seq"]
+    body, seq = request[BODY], request[SEQ]
     model, messages = body.get("model"), body.get("messages")
     for field, ok in (("model", isinstance(model, str) and model), ("messages", isinstance(messages, list))):
         if not ok:
@@ -112,7 +112,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if isinstance(parsed, web.Response):
         return parsed
     scenario, model, reply = parsed
-    seq = request["fake_seq"]
+    seq = request[SEQ]
     message: dict[str, Any] = {
         "id": f"msg_fake{seq}",
         "type": "message",
@@ -124,7 +124,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     }
     if not scenario.no_usage:
         message["usage"] = _usage(reply)
-    if request["fake_json"].get("stream"):
+    if request[BODY].get("stream"):
         return await _stream(request, scenario, reply, message)
     await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
     return json_response(message, headers=anthropic_headers(seq))
@@ -134,9 +134,9 @@ async def _stream(
     request: web.Request, scenario: Scenario, reply: Reply, message: dict
 ) -> web.StreamResponse:
     def error_event() -> bytes:
-        return sse_bytes(anthropic_error_body(529, seq=request["fake_seq"]), "error")
+        return sse_bytes(anthropic_error_body(529, seq=request[SEQ]), "error")
 
-    writer = SSEWriter(request, scenario, anthropic_headers(request["fake_seq"]), error_event)
+    writer = SSEWriter(request, scenario, anthropic_headers(request[SEQ]), error_event)
 
     async def send(kind: str, content: bool = False, **fields: Any) -> None:
         await writer.send({"type": kind, **fields}, kind, content=content)
@@ -180,9 +180,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     if isinstance(parsed, web.Response):
         return parsed
     _, _, reply = parsed
-    return json_response(
-        {"input_tokens": reply.prompt_tokens}, headers=anthropic_headers(request["fake_seq"])
-    )
+    return json_response({"input_tokens": reply.prompt_tokens}, headers=anthropic_headers(request[SEQ]))
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -191,4 +189,4 @@ async def list_models(request: web.Request) -> web.Response:
         for name in MODELS
     ]
     body = {"data": data, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
-    return json_response(body, headers=anthropic_headers(request["fake_seq"]))
+    return json_response(body, headers=anthropic_headers(request[SEQ]))

@@ -10,7 +10,7 @@ from aiohttp import web
 from .errors import openai_error, openai_error_body, openai_headers
 from .openai_routes import Rejected, last_user_text, start_request, tool_choice
 from .scenarios import Reply, Scenario, content_texts, plan_reply
-from .streaming import SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
 
 
 def _responses_texts(body: dict) -> list[str]:
@@ -92,7 +92,7 @@ def _response_object(body: dict, model: str, seq: int, reply: Reply | None, scen
 
 
 async def responses(request: web.Request) -> web.StreamResponse:
-    items = request["fake_json"].get("input")
+    items = request[BODY].get("input")
     try:
         body, scenario, model, seq = start_request(request, last_user_text(items))
     except Rejected as rejected:
@@ -126,7 +126,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
 async def _stream_responses(
     request: web.Request, body: dict, model: str, scenario: Scenario, reply: Reply
 ) -> web.StreamResponse:
-    seq = request["fake_seq"]
+    seq = request[SEQ]
 
     def error_event() -> bytes:
         data = {

@@ -20,7 +20,7 @@ from .scenarios import (
     parse_scenario,
     plan_reply,
 )
-from .streaming import SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
 
 FINGERPRINT = "fp_fake"
 DEFAULT_EMBEDDING_DIMENSIONS = 8
@@ -34,7 +34,7 @@ class Rejected(Exception):
 
 def start_request(request: web.Request, last_user_text: str) -> tuple[dict, Scenario, str, int]:
     """Validate the common fields and resolve the scenario; raises Rejected with an error response."""
-    body, seq = request["fake_json"], request["fake_seq"]
+    body, seq = request[BODY], request[SEQ]
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise Rejected(openai_error(400, "you must provide a model parameter", seq=seq, param="model"))
@@ -92,7 +92,7 @@ def _chat_tool_calls(reply: Reply) -> list[dict]:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    messages = request["fake_json"].get("messages")
+    messages = request[BODY].get("messages")
     try:
         body, scenario, model, seq = start_request(request, last_user_text(messages))
     except Rejected as rejected:
@@ -158,7 +158,7 @@ async def _stream_chat(
             data["usage"] = None
         return data
 
-    writer = SSEWriter(request, scenario, openai_headers(request["fake_seq"]), _stream_error)
+    writer = SSEWriter(request, scenario, openai_headers(request[SEQ]), _stream_error)
     await writer.start()
     if reply.tool_calls:
         for index, call in enumerate(reply.tool_calls):
@@ -197,7 +197,7 @@ def _embedding(text: str, dimensions: int) -> list[float]:
 
 
 async def embeddings(request: web.Request) -> web.Response:
-    items = request["fake_json"].get("input")
+    items = request[BODY].get("input")
     try:
         body, scenario, model, seq = start_request(request, items if isinstance(items, str) else "")
     except Rejected as rejected:
@@ -235,9 +235,9 @@ def _model(name: str) -> dict:
 
 async def list_models(request: web.Request) -> web.Response:
     data = [_model(name) for name in MODELS]
-    return json_response({"object": "list", "data": data}, headers=openai_headers(request["fake_seq"]))
+    return json_response({"object": "list", "data": data}, headers=openai_headers(request[SEQ]))
 
 
 async def get_model(request: web.Request) -> web.Response:
     name = request.match_info["model"]
-    return json_response(_model(name), headers=openai_headers(request["fake_seq"]))
+    return json_response(_model(name), headers=openai_headers(request[SEQ]))

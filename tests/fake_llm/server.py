@@ -87,7 +87,7 @@ from aiohttp import web
 
 from . import anthropic_routes, openai_responses, openai_routes
 from .errors import error_for_path
-from .streaming import StreamStopped, json_response
+from .streaming import BODY, SEQ, StreamStopped, json_response
 
 
 @dataclass
@@ -124,7 +124,7 @@ async def _record(request: web.Request, handler: Any) -> web.StreamResponse:
             "time": time.time(),
         }
     )
-    request["fake_seq"], request["fake_json"] = seq, body
+    request[SEQ], request[BODY] = seq, body
     if request.method == "POST" and (invalid or not isinstance(body, dict)):
         message = "We could not parse the JSON body of your request. (The body must be a JSON object.)"
         return error_for_path(request.path, 400, message, seq=seq)

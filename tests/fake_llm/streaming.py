@@ -11,6 +11,9 @@ from aiohttp import web
 
 from .scenarios import Scenario
 
+SEQ = web.RequestKey("fake_llm_seq", int)  # sequence number of the recorded request
+BODY = web.RequestKey("fake_llm_body", dict)  # its parsed JSON body (a dict for POST routes)
+
 try:
     import orjson
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
-import chdb
 import pytest
 
 from tokentrail.pricing import model_key_sql, normalize_model
@@ -68,18 +69,11 @@ def test_normalize_model_is_idempotent() -> None:
         assert normalize_model(normalize_model(name)) == normalize_model(name), name
 
 
-def test_model_key_sql_agrees_with_normalize_model_in_clickhouse() -> None:
-    sql = f"SELECT name, {model_key_sql('name')} AS key FROM (SELECT arrayJoin({_JSON_NAMES}) AS name)"
-    rows = _query(sql, names=json.dumps(AGREEMENT))
+def test_model_key_sql_agrees_with_normalize_model_in_clickhouse(
+    clickhouse: Callable[..., list[dict[str, Any]]],
+) -> None:
+    names = "JSONExtract({names:String}, 'Array(String)')"
+    sql = f"SELECT name, {model_key_sql('name')} AS key FROM (SELECT arrayJoin({names}) AS name)"
+    rows = clickhouse(sql, names=json.dumps(AGREEMENT))
     assert [row["name"] for row in rows] == AGREEMENT
     assert {row["name"]: row["key"] for row in rows} == {name: normalize_model(name) for name in AGREEMENT}
-
-
-_JSON_NAMES = "JSONExtract({names:String}, 'Array(String)')"
-
-
-def _query(sql: str, **params: str) -> list[dict[str, object]]:
-    # Query parameters are read in ClickHouse's escaped format: a backslash must be doubled.
-    escaped = {key: value.replace("\\", "\\\\") for key, value in params.items()}
-    result = chdb.query(sql, "JSONEachRow", params=escaped)
-    return [json.loads(line) for line in result.bytes().decode().splitlines()]

@@ -58,6 +58,8 @@ class Traffic:
 
     def __post_init__(self) -> None:
         self.rnd = random.Random(self.seed)
+        self.traces_made = 0
+        self.spans_made = 0
 
     def trace_spans(self, start_ns: int) -> list[trace_pb2.Span]:
         rnd = self.rnd
@@ -86,6 +88,8 @@ class Traffic:
                           {"tokentrail.kind": root_kind, **ctx}, span_id=root_id)
         if any(s.status.code == 2 for s in spans):
             root.status.code = 2
+        self.traces_made += 1
+        self.spans_made += len(spans) + 1
         return [root, *spans]
 
     def _span(self, trace_id: bytes, parent: bytes, name: str, start_ns: int, dur_ms: float,

@@ -77,6 +77,19 @@ def _hex_to_b64(value: Any) -> Any:
         return ""  # the span is then rejected on its own (bad id), not the whole request
 
 
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _json_spans(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every span object of an OTLP/JSON document; wrong shapes are left for the parser to report."""
+    out = []
+    for rs in _items(doc.get("resourceSpans", doc.get("resource_spans"))):
+        for ss in _items(rs.get("scopeSpans", rs.get("scope_spans"))):
+            out += _items(ss.get("spans"))
+    return out
+
+
 def parse_json_request(body: bytes) -> ExportTraceServiceRequest:
     """OTLP/JSON: like protobuf JSON mapping but ids are hex and enums may be ints."""
     try:
@@ -85,18 +98,14 @@ def parse_json_request(body: bytes) -> ExportTraceServiceRequest:
         raise BadRequest(f"body is not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise BadRequest("body must be a JSON object with 'resourceSpans'")
-    for rs in doc.get("resourceSpans") or doc.get("resource_spans") or []:
-        for ss in (rs or {}).get("scopeSpans") or (rs or {}).get("scope_spans") or []:
-            for sp in (ss or {}).get("spans") or []:
-                if not isinstance(sp, dict):
-                    continue
-                for k in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
-                    if k in sp:
-                        sp[k] = _hex_to_b64(sp[k])
-                for link in sp.get("links") or []:
-                    for k in ("traceId", "spanId"):
-                        if isinstance(link, dict) and k in link:
-                            link[k] = _hex_to_b64(link[k])
+    for sp in _json_spans(doc):
+        for k in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
+            if k in sp:
+                sp[k] = _hex_to_b64(sp[k])
+        for link in _items(sp.get("links")):
+            for k in ("traceId", "spanId"):
+                if k in link:
+                    link[k] = _hex_to_b64(link[k])
     req = ExportTraceServiceRequest()
     try:
         json_format.ParseDict(doc, req, ignore_unknown_fields=True)

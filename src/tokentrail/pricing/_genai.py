@@ -4,8 +4,9 @@ For each provider below (first-party labs first, then hosts), each model's id an
 (the literal strings of its equals / starts-with / contains / ends-with match clauses) become price keys via
 `normalize_model`. When one key comes from several names, the model genai-prices itself matches for the
 name that needed no normalization wins ("gpt-4o" over "gpt-4o-2024-05-13"); across providers the first
-provider in `PROVIDERS` wins. Tiered prices contribute their base tier, time-of-day prices (off-peak
-discounts) are ignored, and start-date prices become extra rows with that `effective_from`.
+provider in `PROVIDERS` wins. Tiered prices contribute their base tier; of time-of-day prices (off-peak
+discounts, peak surcharges) the one in effect for most of the day is taken; start-date prices become
+extra rows with that `effective_from`. Other price variants (batch, flex, priority tiers) are not used.
 """
 
 from __future__ import annotations
@@ -107,12 +108,14 @@ def _most_of_the_day(
     price: types.ModelPrice, windows: list[tuple[types.TimeOfDateConstraint, types.ModelPrice]]
 ) -> types.ModelPrice:
     """The price in effect for most of the day: off-peak discounts and peak surcharges are not the base."""
-    minutes = {repr(price): [24 * 60, price]}
+    share = {repr(price): 24 * 60}  # minutes of the day, by price
+    prices = {repr(price): price}
     for window, window_price in windows:
         length = (_minute(window.end_time) - _minute(window.start_time)) % (24 * 60)
-        minutes[repr(price)][0] -= length
-        minutes.setdefault(repr(window_price), [0, window_price])[0] += length
-    return max(minutes.values(), key=lambda item: item[0])[1]
+        share[repr(price)] -= length
+        share[repr(window_price)] = share.get(repr(window_price), 0) + length
+        prices[repr(window_price)] = window_price
+    return prices[max(share, key=share.__getitem__)]
 
 
 def _minute(time: datetime.time) -> int:

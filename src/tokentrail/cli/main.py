@@ -1,0 +1,164 @@
+"""The ``tokentrail`` command: serve, demo, stats, recompute-costs, prices."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tokentrail.cli.access import call_server, open_local, server_running
+from tokentrail.cli.options import load_settings, settings_options
+
+console = Console()
+
+
+@click.group()
+@click.version_option(package_name="tokentrail")
+def main() -> None:
+    """tokentrail: self-hosted LLM observability."""
+
+
+@main.command()
+@settings_options("data_dir", "storage_url", "host", "port", "prices_file", "retention_spans_days",
+                  "retention_contents_days", "retention_scores_days", "spool_fsync", "spool_max_mb",
+                  "batch_seconds", "default_project")
+@click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(demo: bool, log_level: str, **values: Any) -> None:
+    """Run the server: OTLP/HTTP + native ingest, query API."""
+    import uvicorn
+
+    from tokentrail.errors import TokentrailError
+    from tokentrail.server.app import create_app
+    from tokentrail.server.runtime import Runtime
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(values)
+    try:
+        runtime = Runtime(settings)
+    except TokentrailError as e:
+        raise click.ClickException(e.message) from e
+    console.print(f"tokentrail serving on [bold]{settings.url}[/] (store {settings.storage_url})")
+    console.print(f"  OTLP/HTTP: {settings.url}/v1/traces   API docs: {settings.url}/docs")
+    if demo:
+        threading.Thread(target=_demo_when_up, args=(settings.url,), daemon=True).start()
+    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level=log_level,
+                access_log=False, timeout_graceful_shutdown=10)
+
+
+def _demo_when_up(url: str) -> None:
+    from tokentrail.demo.send import send_backfill, send_live
+
+    for _ in range(600):
+        if server_running(url):
+            break
+        time.sleep(0.1)
+    n = send_backfill(url, traces=20_000, days=7)
+    logging.getLogger("tokentrail.demo").info("demo: sent %d spans covering the last 7 days", n)
+    send_live(url, per_second=2.0)
+
+
+@main.command()
+@settings_options("url", "host", "port")
+@click.option("--traces", default=20_000, show_default=True, help="Traces to send (1-4 spans each).")
+@click.option("--days", default=7.0, show_default=True, help="Spread them over this many past days.")
+@click.option("--project", default=None, help="Project to send them to (X-Tokentrail-Project).")
+def demo(traces: int, days: float, project: str | None, **values: Any) -> None:
+    """Send realistic demo traffic to a running server through its OTLP endpoint."""
+    from tokentrail.demo.send import send_backfill
+
+    settings = load_settings(values)
+    if not server_running(settings.url):
+        raise click.ClickException(f"no tokentrail server at {settings.url}: start `tokentrail serve` "
+                                   "(or `tokentrail serve --demo`)")
+    n = send_backfill(settings.url, traces=traces, days=days, project=project, progress=True)
+    console.print(f"sent {n} spans in {traces} traces over {days:g} days to {settings.url}")
+
+
+@main.command()
+@settings_options("url", "host", "port", "data_dir", "storage_url", "default_project")
+@click.option("--hours", default=24.0, show_default=True, help="Look back this many hours.")
+@click.option("--project", default=None, help="Project (default: the default project).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def stats(hours: float, project: str | None, as_json: bool, **values: Any) -> None:
+    """Tokens per request, cost, p50/p99 latency and error rate by route."""
+    settings = load_settings(values)
+    project = project or settings.default_project
+    if server_running(settings.url):
+        doc = call_server("GET", settings.url, "/api/stats/routes", params={"hours": hours, "project": project})
+    else:
+        from tokentrail.query import stats as q
+        from tokentrail.query.filters import Filters
+
+        store = open_local(settings)
+        f = Filters(project=project, since=datetime.now(UTC) - timedelta(hours=hours))
+        doc = {"project": project, "hours": hours, "routes": q.by_route(store, f), "totals": q.totals(store, f)}
+        store.close()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return
+    _print_stats(doc)
+
+
+def _print_stats(doc: dict[str, Any]) -> None:
+    t = Table(title=f"LLM calls by route, last {doc['hours']:g} h (project {doc['project']})")
+    cols = [("route", "route"), ("requests", "requests"), ("tokens/req", "tokens_per_request"),
+            ("input tok", "tokens_in"), ("output tok", "tokens_out"), ("cost $", "cost_usd"),
+            ("unpriced", "unpriced"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+            ("errors", "error_rate"), ("429s", "rate_limited_rate")]
+    for title, _ in cols:
+        t.add_column(title, justify="left" if title == "route" else "right")
+    for row in doc["routes"]:
+        cells = []
+        for _, key in cols:
+            v = row.get(key)
+            if key in ("error_rate", "rate_limited_rate"):
+                cells.append(f"{(v or 0) * 100:.1f}%")
+            elif key == "cost_usd":
+                cells.append("-" if v is None else f"{v:,.4f}")
+            else:
+                cells.append(str(v if v not in (None, "") else "(none)"))
+        t.add_row(*cells)
+    console.print(t)
+    tot = doc.get("totals") or {}
+    if tot:
+        console.print(f"total: {tot.get('requests', 0)} calls, ${tot.get('cost_usd') or 0:,.4f}, "
+                      f"error rate {(tot.get('error_rate') or 0) * 100:.1f}%")
+
+
+@main.command("recompute-costs")
+@settings_options("url", "host", "port", "data_dir", "storage_url", "prices_file", "default_project")
+@click.option("--since", required=True, type=click.DateTime(), help="Start of the range (UTC).")
+@click.option("--until", type=click.DateTime(), default=None, help="End of the range (UTC, default now).")
+@click.option("--project", default=None)
+def recompute_costs_cmd(since: datetime, until: datetime | None, project: str | None, **values: Any) -> None:
+    """Re-price past calls with the current price table (after a price change)."""
+    settings = load_settings(values)
+    since_utc = since.replace(tzinfo=UTC)
+    until_utc = (until or datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)).replace(tzinfo=UTC)
+    if server_running(settings.url):
+        body = {"since": since_utc.isoformat(), "until": until_utc.isoformat(), "project": project}
+        doc = call_server("POST", settings.url, "/api/admin/recompute-costs", json=body)
+    else:
+        from pathlib import Path
+
+        from tokentrail.pricing import PriceBook
+        from tokentrail.pricing.store import recompute_costs
+
+        store = open_local(settings)
+        book = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
+        doc = recompute_costs(store, book, project or settings.default_project, since_utc, until_utc)
+        store.close()
+    console.print(doc)
+
+
+if __name__ == "__main__":
+    main()

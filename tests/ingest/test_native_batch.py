@@ -1,0 +1,52 @@
+"""The native JSON batch: flat calls for simple clients; bad items reported by index."""
+
+from __future__ import annotations
+
+from tests.support import ServerThread
+
+SEED_EVENT = {  # the flat per-request event of the seeds
+    "timestamp": "2026-11-24T15:32:11Z", "request_id": "req_abc123", "service": "support-assistant",
+    "route": "classify_intent", "user_id_hash": "h_deadbeef", "model": "gpt-4o-mini-2024-07-18",
+    "input_tokens": 1240, "output_tokens": 87, "latency_total_ms": 1180, "latency_to_first_token_ms": 320,
+    "cached": False, "downstream_status": "200", "schema_validated": True,
+}
+
+
+def _rows(server: ServerThread, project: str) -> list[dict]:
+    return server.query("SELECT * FROM tokentrail.spans FINAL WHERE project = {p:String} ORDER BY start_time",
+                        {"p": project})
+
+
+def test_seed_style_event_becomes_a_row(server: ServerThread, project: str) -> None:
+    r = server.client.post("/api/ingest/batch", json={"spans": [SEED_EVENT]}, headers={"x-tokentrail-project": project})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    (row,) = _rows(server, project)
+    assert (row["route"], row["user_id"], row["service"]) == ("classify_intent", "h_deadbeef", "support-assistant")
+    assert (row["input_tokens"], row["output_tokens"], row["http_status"]) == (1240, 87, 200)
+    assert row["duration_ms"] == 1180 and row["ttft_ms"] == 320 and row["streamed"] is True
+    assert row["schema_valid"] is True and row["cache_hit"] is False
+    assert row["total_cost"] > 0 and row["kind"] == "llm"
+
+
+def test_resent_event_with_request_id_dedupes(server: ServerThread, project: str) -> None:
+    for _ in range(2):
+        server.client.post("/api/ingest/batch", json=[SEED_EVENT], headers={"x-tokentrail-project": project})
+    assert len(_rows(server, project)) == 1
+
+
+def test_bad_items_are_reported_and_good_ones_kept(server: ServerThread, project: str) -> None:
+    items = [dict(SEED_EVENT, request_id="a"), {"model": "gpt-4o", "input_tokens": -5},
+             dict(SEED_EVENT, request_id="b"), "not an object", {"model": "x", "trace_id": "nothex"}]
+    r = server.client.post("/api/ingest/batch", json=items, headers={"x-tokentrail-project": project})
+    assert r.status_code == 400
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (2, 3)
+    assert [e["index"] for e in body["errors"]] == [1, 3, 4]
+    assert "input_tokens" in body["errors"][0]["error"]
+    assert len(_rows(server, project)) == 2
+
+
+def test_batch_must_be_a_list(server: ServerThread) -> None:
+    r = server.client.post("/api/ingest/batch", json={"calls": 1})
+    assert r.status_code == 400 and "list" in r.json()["error"]
