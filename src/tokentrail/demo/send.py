@@ -14,7 +14,7 @@ HEADERS = {"content-type": "application/x-protobuf"}
 
 def _post(client: httpx.Client, body: bytes, project: str | None) -> None:
     headers = dict(HEADERS, **({"x-tokentrail-project": project} if project else {}))
-    for attempt in range(20):
+    for _attempt in range(20):
         r = client.post("/v1/traces", content=body, headers=headers)
         if r.status_code == 503:  # backpressure: wait as told
             time.sleep(float(r.headers.get("retry-after", "1")))
