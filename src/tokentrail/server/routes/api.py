@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.pricing.store import recompute_costs
-from tokentrail.query import stats
+from tokentrail.query import scores, stats
 from tokentrail.query.filters import Filters
 from tokentrail.server.auth import authenticate
 from tokentrail.server.runtime import Runtime
@@ -77,3 +77,12 @@ async def ingest_status(request: Request) -> dict[str, Any]:
             "inserts": {"batches": s.batches, "segments": s.segments, "bytes": s.bytes, "failures": s.failures,
                         "quarantined": s.quarantined, "last_error": s.last_error,
                         "last_insert_seconds": round(s.last_insert_seconds, 4)}}
+
+
+@router.get("/scores", summary="Scores of a trace or of a span / request id")
+async def get_scores(request: Request, trace_id: str = "", span_id: str = "",
+                     project: str | None = None) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = _filters(request, 1, project)
+    rows = await run_in_threadpool(scores.for_trace_or_span, rt.store, f.project, trace_id, span_id)
+    return {"scores": rows}

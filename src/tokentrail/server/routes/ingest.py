@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.errors import BadRequest, PayloadTooLarge
-from tokentrail.ingest import native, otlp, wire
+from tokentrail.ingest import native, otlp, scores, wire
 from tokentrail.server.auth import authenticate
 from tokentrail.server.runtime import Runtime
 
@@ -82,3 +82,24 @@ async def native_batch(request: Request) -> JSONResponse:
     if problems:
         body_out["error"] = f"{len(problems)} item(s) rejected; the other {decoded.spans} were accepted"
     return JSONResponse(body_out, status_code=status)
+
+
+@router.post("/api/scores", summary="Scores and feedback linked to a trace, span or request id")
+async def post_scores(request: Request) -> JSONResponse:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    body = await _body(request)
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from e
+    items = doc if isinstance(doc, list) else doc.get("scores", [doc]) if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise BadRequest("body must be a score object, a list of them, or {\"scores\": [...]}")
+    good, problems = scores.parse_scores(items)
+    project = principal.project or rt.settings.default_project
+    ids = await run_in_threadpool(scores.write_scores, rt.store, project, good)
+    out: dict = {"accepted": len(ids), "rejected": len(problems), "score_ids": ids, "errors": problems}
+    if problems:
+        out["error"] = f"{len(problems)} score(s) rejected; the other {len(ids)} were accepted"
+    return JSONResponse(out, status_code=400 if problems else 200)
