@@ -19,10 +19,7 @@ import anthropic
 import openai
 import pytest
 
-try:
-    from tests.fake_llm import BASE_SENTENCE, TOOL_CALL_TOKENS, FakeLLM, start_fake_llm
-except ModuleNotFoundError:  # pytest without the repo root on sys.path: tests/ itself is on it
-    from fake_llm import BASE_SENTENCE, TOOL_CALL_TOKENS, FakeLLM, start_fake_llm
+from tests.fake_llm import BASE_SENTENCE, TOOL_CALL_TOKENS, FakeLLM, start_fake_llm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEATHER_TOOL_SCHEMA = {
@@ -40,15 +37,15 @@ USER = [{"role": "user", "content": "What is the weather in Paris"}]  # 6 words
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeLLM]:
+def fake_server() -> Iterator[FakeLLM]:
     with start_fake_llm() as fake:
         yield fake
 
 
 @pytest.fixture
-def fake(server: FakeLLM) -> FakeLLM:
-    server.reset()
-    return server
+def fake(fake_server: FakeLLM) -> FakeLLM:
+    fake_server.reset()
+    return fake_server
 
 
 @pytest.fixture
@@ -427,6 +424,9 @@ def test_aborted_stream_raises_in_clients(oai: openai.OpenAI, claude: anthropic.
             )
         )
     assert type(caught.value).__name__ in ("RemoteProtocolError", "APIConnectionError")
+
+    with pytest.raises(openai.APIConnectionError):  # non-streaming: dropped without any response
+        oai.chat.completions.create(model="gpt-4o-mini+abort-after:0", messages=USER)
 
     # the server survives and still answers
     assert (

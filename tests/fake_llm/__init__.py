@@ -39,10 +39,10 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
 class FakeLLM:
     """A fake provider served from a daemon thread with its own event loop."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, max_recorded: int | None = None) -> None:
         self.host = host
         self.port = port
-        self.app = create_app()
+        self.app = create_app(max_recorded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -124,9 +124,12 @@ class FakeLLM:
         self.app[STATE].requests.clear()
 
 
-def start_fake_llm(host: str = "127.0.0.1", port: int = 0) -> FakeLLM:
-    """Start a fake provider in a background thread; also usable as a context manager."""
-    return FakeLLM(host, port).start()
+def start_fake_llm(host: str = "127.0.0.1", port: int = 0, max_recorded: int | None = None) -> FakeLLM:
+    """Start a fake provider in a background thread; also usable as a context manager.
+
+    ``port=0`` picks a free port; ``max_recorded`` bounds the recorded requests (default: keep all).
+    """
+    return FakeLLM(host, port, max_recorded).start()
 
 
 __all__ = [

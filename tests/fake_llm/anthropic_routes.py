@@ -16,7 +16,7 @@ from .scenarios import (
     parse_scenario,
     plan_reply,
 )
-from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, json_response, reply_json, sse_bytes
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 MODELS = ("claude-opus-4-7", "claude-sonnet-4-6", "claude-haiku-4-5")
@@ -28,8 +28,8 @@ def _texts(messages: list, system: Any) -> tuple[list[str], str]:
     last_user = ""
     for message in messages:
         if isinstance(message, dict):
-            texts.extend(content_texts(message.get("content")))
             content = message.get("content")
+            texts.extend(content_texts(content))
             if isinstance(content, list):  # tool results are not "user text"
                 content = [p for p in content if not (isinstance(p, dict) and p.get("type") == "tool_result")]
             if message.get("role") == "user" and (text := " ".join(content_texts(content))):
@@ -126,8 +126,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         message["usage"] = _usage(reply)
     if request[BODY].get("stream"):
         return await _stream(request, scenario, reply, message)
-    await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
-    return json_response(message, headers=anthropic_headers(seq))
+    return await reply_json(request, scenario, message, anthropic_headers(seq))
 
 
 async def _stream(

@@ -10,7 +10,7 @@ from aiohttp import web
 from .errors import openai_error, openai_error_body, openai_headers
 from .openai_routes import Rejected, last_user_text, start_request, tool_choice
 from .scenarios import Reply, Scenario, content_texts, plan_reply
-from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, reply_json, sse_bytes
 
 
 def _responses_texts(body: dict) -> list[str]:
@@ -47,7 +47,7 @@ def _responses_output(reply: Reply, seq: int, status: str) -> list[dict]:
                 "id": f"fc_fake{seq}_{i}",
                 "call_id": c.id,
                 "name": c.name,
-                "arguments": c.arguments,
+                "arguments": "" if status == "in_progress" else c.arguments,
                 "status": status,
             }
             for i, c in enumerate(reply.tool_calls)
@@ -119,8 +119,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
     )
     if body.get("stream"):
         return await _stream_responses(request, body, model, scenario, reply)
-    await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
-    return json_response(_response_object(body, model, seq, reply, scenario), headers=openai_headers(seq))
+    return await reply_json(
+        request, scenario, _response_object(body, model, seq, reply, scenario), openai_headers(seq)
+    )
 
 
 async def _stream_responses(

@@ -20,7 +20,7 @@ from .scenarios import (
     parse_scenario,
     plan_reply,
 )
-from .streaming import BODY, SEQ, SSEWriter, json_response, sleep_ms, sse_bytes
+from .streaming import BODY, SEQ, SSEWriter, json_response, reply_json, sse_bytes
 
 FINGERPRINT = "fp_fake"
 DEFAULT_EMBEDDING_DIMENSIONS = 8
@@ -131,7 +131,6 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
         return await _stream_chat(request, scenario, reply, base, include_usage)
 
-    await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": reply.text or None,
@@ -144,7 +143,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     result = {**base, "object": "chat.completion", "choices": [choice]}
     if not scenario.no_usage:
         result["usage"] = _chat_usage(reply)
-    return json_response(result, headers=openai_headers(seq))
+    return await reply_json(request, scenario, result, openai_headers(seq))
 
 
 async def _stream_chat(
@@ -219,14 +218,13 @@ async def embeddings(request: web.Request) -> web.Response:
         data.append({"object": "embedding", "index": index, "embedding": vector})
     if scenario.prompt_tokens is not None:
         tokens = scenario.prompt_tokens
-    await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
     result = {
         "object": "list",
         "data": data,
         "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
-    return json_response(result, headers=openai_headers(seq))
+    return await reply_json(request, scenario, result, openai_headers(seq))
 
 
 def _model(name: str) -> dict:

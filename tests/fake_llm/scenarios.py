@@ -230,7 +230,7 @@ def plan_reply(
     target = max(target, scenario.chunks or 0)
     words = [source[i % len(source)] for i in range(target)]
     finish = "stop"
-    if max_tokens is not None and len(words) > max_tokens:
+    if isinstance(max_tokens, int) and len(words) > max_tokens:
         words, finish = words[: max(max_tokens, 0)], "length"
     groups = split_evenly(words, scenario.chunks or len(words)) if words else []
     pieces = [(" " if i else "") + " ".join(group) for i, group in enumerate(groups)]

@@ -62,24 +62,28 @@ Scenarios (combine freely; unknown tokens are answered with HTTP 400)
       chunk-delay:<ms>      wait between content deltas of a stream
       chunks:<n>            number of content deltas (text split into n nearly equal word groups)
       abort-after:<n>       stream n content deltas then close the TCP connection without finishing
+                            (non-streaming: the connection is closed without any response)
       stream-error-after:<n> stream n content deltas then the provider's in-stream error event
                             (OpenAI chat ``data: {"error":...}``, Responses ``event: error``,
                             Anthropic ``event: error`` overloaded_error)
       no-usage              no usage anywhere (chat: no usage chunk even with include_usage; non-streaming:
-                            no ``usage`` key; Responses: usage null; Anthropic: no usage objects at all)
+                            no ``usage`` key; Responses: usage null; Anthropic: no usage objects at all,
+                            which the anthropic SDK's messages.stream() helper cannot accumulate: use
+                            messages.create(stream=True) there)
       words:<n>, echo, no-tool-call, tool-calls:<n>, cached:<n>, cache-write:<n>, reasoning:<n>,
       prompt-tokens:<n>     see "Deterministic output"
 
 Recording
     Every request except /_fake/* is recorded as a dict {"seq", "method", "path", "query", "headers"
-    (lower-case names), "json" (parsed body or None), "time"} in ``app[STATE].requests``, also served by
-    GET /_fake/requests; POST /_fake/reset clears it.
+    (lower-case names), "json" (parsed body or None), "time"} in ``app[STATE].requests`` (a deque, bounded by
+    ``create_app(max_recorded=...)``), also served by GET /_fake/requests; POST /_fake/reset clears it.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +96,7 @@ from .streaming import BODY, SEQ, StreamStopped, json_response
 
 @dataclass
 class FakeState:
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: deque[dict[str, Any]] = field(default_factory=deque)
     seq: int = 0
 
 
@@ -146,7 +150,7 @@ async def _models(request: web.Request) -> web.Response:
 
 
 async def _recorded(request: web.Request) -> web.Response:
-    return json_response(request.app[STATE].requests)
+    return json_response(list(request.app[STATE].requests))
 
 
 async def _reset(request: web.Request) -> web.Response:
@@ -158,9 +162,10 @@ async def _health(request: web.Request) -> web.Response:
     return json_response({"ok": True, "requests": len(request.app[STATE].requests)})
 
 
-def create_app() -> web.Application:
+def create_app(max_recorded: int | None = None) -> web.Application:
+    """The fake provider app; only the last ``max_recorded`` requests are kept (default: all)."""
     app = web.Application(middlewares=[_record], client_max_size=64 * 1024 * 1024)
-    app[STATE] = FakeState()
+    app[STATE] = FakeState(deque(maxlen=max_recorded))
     app.router.add_post("/v1/chat/completions", openai_routes.chat_completions)
     app.router.add_post("/v1/responses", openai_responses.responses)
     app.router.add_post("/v1/embeddings", openai_routes.embeddings)

@@ -41,6 +41,18 @@ async def sleep_ms(milliseconds: int) -> None:
         await asyncio.sleep(milliseconds / 1000)
 
 
+async def reply_json(
+    request: web.Request, scenario: Scenario, value: Any, headers: dict[str, str]
+) -> web.Response:
+    """Non-streaming answer: waits ``delay`` + ``slow-first-token``; ``abort-after`` drops the connection."""
+    await sleep_ms(scenario.delay_ms + scenario.slow_first_token_ms)
+    if scenario.abort_after is not None:
+        if request.transport is not None:
+            request.transport.close()
+        raise StreamStopped(web.Response(status=599))
+    return json_response(value, headers=headers)
+
+
 class StreamStopped(Exception):
     """Unwinds a handler whose stream ended early (dropped on purpose, errored, or client gone)."""
 
