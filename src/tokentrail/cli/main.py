@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from rich.table import Table
 from tokentrail.cli.access import call_server, open_local, server_running
 from tokentrail.cli.options import load_settings, settings_options
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
 
 
 @click.group()

@@ -34,7 +34,7 @@ def by_route(store: Store, f: Filters) -> list[dict[str, Any]]:
 def totals(store: Store, f: Filters) -> dict[str, Any]:
     where, params = f.where()
     rows = store.query(f"""
-        SELECT count() AS requests, uniqExact(trace_id) AS traces,
+        SELECT count() AS requests, uniq(trace_id) AS traces,
                sum(input_tokens) AS tokens_in, sum(output_tokens) AS tokens_out,
                round(sum(total_cost), 6) AS cost_usd,
                round(countIf(status = 'error') / greatest(count(), 1), 4) AS error_rate

@@ -6,6 +6,7 @@ through the running server.
 
 from __future__ import annotations
 
+import fcntl
 import tempfile
 import threading
 from pathlib import Path
@@ -24,6 +25,20 @@ def _quote(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _locked_by_another_process(path: Path) -> bool:
+    """The engine holds an exclusive flock on ``status`` while a process owns the directory."""
+    status = path / "status"
+    if not status.exists():
+        return False
+    with open(status, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
 class ChdbStore:
     database = DATABASE
 
@@ -35,6 +50,8 @@ class ChdbStore:
         self._tmp = path / "tmp"
         self._tmp.mkdir(exist_ok=True)
         self._lock = threading.Lock()
+        if _locked_by_another_process(path):
+            raise DataDirLocked(path)
         try:
             self._sess = session.Session(str(path))
         except Exception as e:  # chDB raises a plain RuntimeError for a locked directory

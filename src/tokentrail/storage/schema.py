@@ -251,3 +251,15 @@ MIGRATIONS = Table(
 
 TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
+
+
+def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = None) -> str:
+    """Every CREATE statement, in order: the committed docs/schema.sql is this output."""
+    retention = retention or {}
+    parts = [t.create_sql(database, retention.get(t.name)) for t in TABLES]
+    parts += [v.create_sql(database) + "\n" for v in VIEWS]
+    return ";\n\n".join(p.rstrip("\n") for p in parts) + ";\n"
+
+
+if __name__ == "__main__":
+    print(render_ddl(retention={"spans": 30, "contents": 7, "scores": 365}), end="")

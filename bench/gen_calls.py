@@ -1,0 +1,68 @@
+"""Generate N realistic LLM calls over D days straight into a store (in the engine, fast).
+
+Used by the query benchmarks: routes, models, users, sessions, customers, environments,
+streaming with TTFT, errors and 429s, costs from the price table, like the demo traffic.
+"""
+
+from __future__ import annotations
+
+from tokentrail.pricing import PriceBook
+from tokentrail.pricing.store import sync_prices
+from tokentrail.storage.backend import Store
+from tokentrail.storage.migrations import migrate
+
+ROUTES = ["support-chat", "classify-intent", "summarize-ticket", "code-review", "search-embed",
+          "legacy-batch", "onboarding", "sql-assistant"]
+MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4", "claude-3-5-haiku", "gpt-4.1-nano", "o4-mini",
+          "text-embedding-3-small", "mystery-model-v0"]
+
+
+def generate(store: Store, calls: int, days: int, project: str = "default", chunk: int = 2_000_000) -> None:
+    migrate(store, {"spans": days + 5})
+    book = PriceBook(None)
+    sync_prices(store, book)
+    db = store.database
+    routes = "[" + ",".join(f"'{r}'" for r in ROUTES) + "]"
+    models = "[" + ",".join(f"'{m}'" for m in MODELS) + "]"
+    for offset in range(0, calls, chunk):
+        n = min(chunk, calls - offset)
+        store.command(f"""
+        INSERT INTO {db}.spans
+        SELECT '{project}' AS project,
+            lower(hex(MD5(toString(number)))) AS trace_id,
+            substring(lower(hex(MD5(concat('s', toString(number))))), 1, 16) AS span_id,
+            '' AS parent_span_id, 'chat' AS name,
+            if(r = 4, 'embedding', 'llm') AS kind,
+            now64(6) - toIntervalMicrosecond(toUInt64(rand64(1) % ({days} * 86400000000))) AS start_time,
+            start_time + toIntervalMicrosecond(toUInt64(duration_ms * 1000)) AS end_time,
+            if(r = 4, 20 + rand(2) % 80, 200 + exp(randNormal(7.2, 0.6))) AS duration_ms,
+            if(rand(3) % 2 = 0 AND r != 4, 100 + exp(randNormal(5.5, 0.5)), NULL) AS ttft_ms,
+            if(m IN (2, 3), 'anthropic', 'openai') AS provider, 'chat' AS operation,
+            {models}[m + 1] AS request_model, {models}[m + 1] AS response_model,
+            toUInt32(100 + rand(4) % 4000) AS input_tokens,
+            toUInt32(if(r = 4, 0, 5 + rand(5) % 800)) AS output_tokens,
+            toUInt32(if(rand(6) % 5 = 0, input_tokens / 2, 0)) AS cached_input_tokens,
+            0 AS cache_write_tokens, 0 AS reasoning_tokens, false AS tokens_estimated,
+            NULL AS input_cost, NULL AS output_cost, NULL AS total_cost, '' AS price_version,
+            if(e < 3, 'error', 'ok') AS status,
+            multiIf(e < 2, 'RateLimitError', e < 3, 'InternalServerError', '') AS error_type,
+            '' AS error_message, toUInt16(multiIf(e < 2, 429, e < 3, 500, 200)) AS http_status,
+            if(e < 3, '', 'stop') AS finish_reason, ttft_ms IS NOT NULL AS streamed,
+            rand(7) % 10 = 0 AS cache_hit, if(rand(8) % 3 = 0, rand(9) % 20 != 0, NULL) AS schema_valid,
+            concat('user-', toString(rand(10) % 20000)) AS user_id,
+            concat('sess-', toString(rand(11) % 200000)) AS session_id,
+            {routes}[r + 1] AS route, concat('cust-', toString(rand(12) % 300)) AS customer,
+            if(rand(13) % 10 < 8, 'production', 'staging') AS environment,
+            ['2026.11.3', '2026.11.4'][rand(14) % 2 + 1] AS release, 'demo-app' AS service,
+            ['demo'] AS tags, map('app.experiment', toString(rand(15) % 3)) AS attributes,
+            'sdk' AS source, now64(3) AS ingested_at
+        FROM (SELECT number + {offset} AS number, rand(20) % 8 AS r, rand(21) % 8 AS m, rand(22) % 100 AS e
+              FROM numbers({n}))""")
+    # price them with the real price table, through the same path as a price change
+    from datetime import UTC, datetime, timedelta
+
+    from tokentrail.pricing.store import recompute_costs
+
+    recompute_costs(store, book, project, datetime.now(UTC) - timedelta(days=days + 1),
+                    datetime.now(UTC) + timedelta(hours=1))
+    store.command(f"OPTIMIZE TABLE {db}.spans FINAL")

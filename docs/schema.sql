@@ -1,0 +1,181 @@
+CREATE TABLE IF NOT EXISTS tokentrail.spans
+(
+    project LowCardinality(String),
+    trace_id String COMMENT '32 hex chars',
+    span_id String COMMENT '16 hex chars',
+    parent_span_id String COMMENT 'empty for a root span',
+    name LowCardinality(String),
+    kind LowCardinality(String) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
+    start_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    end_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    duration_ms Float64,
+    ttft_ms Nullable(Float64) COMMENT 'time to first token, streams',
+    provider LowCardinality(String),
+    operation LowCardinality(String) COMMENT 'chat, text_completion, embeddings, responses ...',
+    request_model LowCardinality(String),
+    response_model LowCardinality(String),
+    input_tokens UInt32 COMMENT 'includes cached and cache-write input tokens',
+    output_tokens UInt32 COMMENT 'includes reasoning tokens',
+    cached_input_tokens UInt32,
+    cache_write_tokens UInt32,
+    reasoning_tokens UInt32,
+    tokens_estimated Bool COMMENT 'counted with a tokenizer, not reported by the provider',
+    input_cost Nullable(Float64) COMMENT 'USD; NULL when the model has no price',
+    output_cost Nullable(Float64) COMMENT 'USD',
+    total_cost Nullable(Float64) COMMENT 'USD',
+    price_version LowCardinality(String),
+    status LowCardinality(String) COMMENT 'ok, error, unset',
+    error_type LowCardinality(String),
+    error_message String,
+    http_status UInt16,
+    finish_reason LowCardinality(String),
+    streamed Bool,
+    cache_hit Bool,
+    schema_valid Nullable(Bool),
+    user_id String,
+    session_id String,
+    route LowCardinality(String) COMMENT 'feature',
+    customer String,
+    environment LowCardinality(String),
+    release LowCardinality(String),
+    service LowCardinality(String),
+    tags Array(LowCardinality(String)),
+    attributes Map(LowCardinality(String), String) COMMENT 'every attribute not mapped to a column',
+    source LowCardinality(String) COMMENT 'sdk, otlp, gateway, batch',
+    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins',
+    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toDate(start_time)
+ORDER BY (project, toDate(start_time), trace_id, span_id)
+TTL toDateTime(start_time) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS tokentrail.contents
+(
+    project LowCardinality(String),
+    trace_id String,
+    span_id String,
+    start_time DateTime64(6, 'UTC'),
+    input String CODEC(ZSTD(3)),
+    output String CODEC(ZSTD(3)),
+    captured_reason LowCardinality(String) COMMENT 'always, sampled, error, flagged ...',
+    ingested_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toDate(start_time)
+ORDER BY (project, toDate(start_time), trace_id, span_id)
+TTL toDateTime(start_time) + INTERVAL 7 DAY
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS tokentrail.scores
+(
+    project LowCardinality(String),
+    score_id String,
+    trace_id String,
+    span_id String COMMENT 'empty: the score is about the whole trace',
+    name LowCardinality(String),
+    value Nullable(Float64) COMMENT 'numeric value',
+    label String COMMENT 'categorical value',
+    source LowCardinality(String) COMMENT 'feedback, sdk, eval, api',
+    comment String,
+    user_id String,
+    timestamp DateTime64(3, 'UTC'),
+    ingested_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(ingested_at)
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (project, trace_id, score_id)
+TTL toDateTime(timestamp) + INTERVAL 365 DAY;
+
+CREATE TABLE IF NOT EXISTS tokentrail.prices
+(
+    model_key String,
+    provider LowCardinality(String),
+    effective_from DateTime64(6, 'UTC'),
+    input Float64 COMMENT 'USD per 1M input tokens',
+    output Float64,
+    cached_input Nullable(Float64),
+    cache_write Nullable(Float64),
+    source LowCardinality(String),
+    version LowCardinality(String)
+)
+ENGINE = MergeTree
+ORDER BY (model_key, effective_from);
+
+CREATE TABLE IF NOT EXISTS tokentrail.ingest_events
+(
+    time DateTime64(3, 'UTC'),
+    project LowCardinality(String),
+    kind LowCardinality(String) COMMENT 'rejected_span, rejected_request, ...',
+    count UInt64,
+    reason String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (kind, time);
+
+CREATE TABLE IF NOT EXISTS tokentrail.spans_in
+(
+    project LowCardinality(String),
+    trace_id String COMMENT '32 hex chars',
+    span_id String COMMENT '16 hex chars',
+    parent_span_id String COMMENT 'empty for a root span',
+    name LowCardinality(String),
+    kind LowCardinality(String) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
+    start_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    end_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+    duration_ms Float64,
+    ttft_ms Nullable(Float64) COMMENT 'time to first token, streams',
+    provider LowCardinality(String),
+    operation LowCardinality(String) COMMENT 'chat, text_completion, embeddings, responses ...',
+    request_model LowCardinality(String),
+    response_model LowCardinality(String),
+    input_tokens UInt32 COMMENT 'includes cached and cache-write input tokens',
+    output_tokens UInt32 COMMENT 'includes reasoning tokens',
+    cached_input_tokens UInt32,
+    cache_write_tokens UInt32,
+    reasoning_tokens UInt32,
+    tokens_estimated Bool COMMENT 'counted with a tokenizer, not reported by the provider',
+    input_cost Nullable(Float64) COMMENT 'USD; NULL when the model has no price',
+    output_cost Nullable(Float64) COMMENT 'USD',
+    total_cost Nullable(Float64) COMMENT 'USD',
+    price_version LowCardinality(String),
+    status LowCardinality(String) COMMENT 'ok, error, unset',
+    error_type LowCardinality(String),
+    error_message String,
+    http_status UInt16,
+    finish_reason LowCardinality(String),
+    streamed Bool,
+    cache_hit Bool,
+    schema_valid Nullable(Bool),
+    user_id String,
+    session_id String,
+    route LowCardinality(String) COMMENT 'feature',
+    customer String,
+    environment LowCardinality(String),
+    release LowCardinality(String),
+    service LowCardinality(String),
+    tags Array(LowCardinality(String)),
+    attributes Map(LowCardinality(String), String) COMMENT 'every attribute not mapped to a column',
+    source LowCardinality(String) COMMENT 'sdk, otlp, gateway, batch',
+    input String,
+    output String,
+    captured_reason LowCardinality(String),
+    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins'
+)
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS tokentrail.schema_migrations
+(
+    name String,
+    applied_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY name;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_contents TO tokentrail.contents AS SELECT project, trace_id, span_id, start_time, input, output, captured_reason, ingested_at FROM tokentrail.spans_in WHERE input != '' OR output != '';

@@ -1,0 +1,88 @@
+"""Content at the source: which calls have their prompt and response captured, and redaction.
+
+The decision is made on the app's thread when a call ends (a few attribute reads and one
+random draw); the content itself is serialized, redacted and cut in the export thread,
+before anything leaves the process. Precedence: ``tokentrail.context(capture=...)``
+(a flagged block), then the per-route mode, then the global mode. Errors are captured
+in every mode but ``off``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tokentrail.sdk._context import Ctx
+
+
+class Policy:
+    __slots__ = ("mode", "rate", "routes", "max_chars", "redact")
+
+    def __init__(self, mode: str, rate: float, routes: dict[str, str], max_chars: int,
+                 redact: Callable[[str], str] | None) -> None:
+        self.mode, self.rate, self.routes, self.max_chars, self.redact = mode, rate, dict(routes), max_chars, redact
+
+    def decide(self, failed: bool, ctx: Ctx | None) -> str | None:
+        """The capture reason for a finished call, or None (not captured)."""
+        mode = self.mode
+        flagged = False
+        if ctx is not None:
+            if ctx.capture:
+                mode, flagged = ctx.capture, True
+            elif ctx.route and self.routes:
+                mode = self.routes.get(ctx.route, mode)
+        if mode == "off":
+            return None
+        if failed:
+            return "error"
+        if mode == "always":
+            return "flagged" if flagged else "always"
+        if mode == "sampled" and self.rate and random.random() < self.rate:
+            return "sampled"
+        return None
+
+    def text(self, value: Any) -> str:
+        """Serialize, cut and redact one piece of content (export thread)."""
+        text = value if isinstance(value, str) else dumps(value)
+        if len(text) > self.max_chars:
+            text = text[: self.max_chars] + f"...[cut {len(text) - self.max_chars} chars]"
+        return self.redact(text) if self.redact is not None else text
+
+
+def _plain(o: Any) -> Any:
+    dump = getattr(o, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_unset=True)
+        except TypeError:
+            return dump()
+    if isinstance(o, bytes | bytearray):
+        return f"<{len(o)} bytes>"
+    if isinstance(o, set | frozenset | tuple):
+        return list(o)
+    return repr(o)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:sk|pk|rk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), "[REDACTED_KEY]"),
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "[REDACTED_KEY]"),
+    (re.compile(r"\b(?:ghp|gho|ghs|github_pat|xox[abpr])_[A-Za-z0-9_\-]{16,}"), "[REDACTED_KEY]"),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-~+/]{16,}=*"), "Bearer [REDACTED_KEY]"),
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),
+    (re.compile(r"\b(?:\d[ \-]?){12,18}\d\b"), "[REDACTED_NUMBER]"),
+    (re.compile(r"(?<![\w.])\+?\d{1,3}[ .\-]?\(?\d{2,4}\)?[ .\-]\d{3,4}[ .\-]?\d{3,4}\b"), "[REDACTED_PHONE]"),
+)
+
+
+def redact_pii(text: str) -> str:
+    """The default redaction hook: masks API keys, bearer tokens, e-mails, card-like numbers, phone numbers."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text

@@ -1,0 +1,104 @@
+"""What the app's thread hands to the export thread, and the span the export thread makes of it.
+
+The app's thread only fills a few slots (ids, times, references to the request body
+and the response); ``span()`` runs in the export thread and returns a ``SpanOut``, the
+one in-process shape both encoders (OTLP protobuf, JSON lines) read.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+
+try:  # the key under which OTel keeps the current span (stable since opentelemetry-api 1.0)
+    from opentelemetry.trace.propagation import _SPAN_KEY
+except ImportError:  # pragma: no cover
+    _SPAN_KEY = None
+
+SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
+
+SPAN_KIND_INTERNAL, SPAN_KIND_CLIENT = 1, 3
+STATUS_UNSET, STATUS_OK, STATUS_ERROR = 0, 1, 2
+
+_ids = random.Random(int.from_bytes(os.urandom(16), "big"))
+getrandbits = _ids.getrandbits
+draw = _ids.random
+
+
+def reseed_ids() -> None:
+    """After fork: the child must not repeat the parent's ids."""
+    _ids.seed(int.from_bytes(os.urandom(16), "big"))
+
+
+def parent_context() -> tuple[int, int] | None:
+    """(trace id, parent span id) of the current OTel span; None when instrumentation is suppressed.
+
+    (0, 0) when there is no valid current span: the new span starts a trace.
+    """
+    ctx = otel_context.get_current()
+    if ctx.get(SUPPRESS_KEY):
+        return None
+    span = ctx.get(_SPAN_KEY) if _SPAN_KEY is not None else otel_trace.get_current_span()
+    if span is None:
+        return 0, 0
+    sc = span.get_span_context()
+    if not sc.is_valid:
+        return 0, 0
+    return sc.trace_id, sc.span_id
+
+
+@dataclass
+class SpanOut:
+    trace_id: int
+    span_id: int
+    parent_id: int
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    status: int
+    message: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorded:
+    """Base of what goes through the queue: it knows its ids and how to become a span."""
+
+    __slots__ = ("trace_id", "span_id", "parent_id", "ctx", "start_ns", "t0", "t1", "error", "capture",
+                 "schema", "__weakref__")
+
+    def span(self, policy: Any) -> SpanOut:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def trace_hex(self) -> str:
+        return format(self.trace_id, "032x")
+
+    @property
+    def span_hex(self) -> str:
+        return format(self.span_id, "016x")
+
+
+class CallRef:
+    """The ids of a finished call, as returned by ``tokentrail.last_call()``."""
+
+    __slots__ = ("trace_id", "span_id", "_record")
+
+    def __init__(self, record: Recorded) -> None:
+        self.trace_id, self.span_id, self._record = record.trace_hex, record.span_hex, record
+
+    @property
+    def request_id(self) -> str:
+        return self.span_id
+
+    def __repr__(self) -> str:
+        return f"CallRef(trace_id={self.trace_id!r}, span_id={self.span_id!r})"
+
+
+LAST_CALL: contextvars.ContextVar[Recorded | None] = contextvars.ContextVar("tokentrail_last_call", default=None)
