@@ -45,8 +45,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--data", type=Path, default=None, help="reuse a generated store")
     args = ap.parse_args()
-    tmp = None
-    data = args.data or Path(tmp := tempfile.mkdtemp()) / "db"
+    data = args.data or Path(tempfile.mkdtemp()) / "db"
     store = open_store(f"chdb://{data}")
     have = store.query("SELECT count() AS n FROM system.tables WHERE database = 'tokentrail' AND name = 'spans'")
     n = store.query("SELECT count() AS n FROM tokentrail.spans")[0]["n"] if have[0]["n"] else 0
