@@ -42,10 +42,11 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     tags Array(LowCardinality(String)),
     attributes Map(LowCardinality(String), String) COMMENT 'every attribute not mapped to a column',
     source LowCardinality(String) COMMENT 'sdk, otlp, gateway, batch',
-    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins',
+    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins; one value per insert',
     INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4
+    INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toDate(start_time)
@@ -164,7 +165,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_in
     input String,
     output String,
     captured_reason LowCardinality(String),
-    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins'
+    ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins; one value per insert'
 )
 ENGINE = Null;
 
@@ -175,6 +176,63 @@ CREATE TABLE IF NOT EXISTS tokentrail.schema_migrations
 )
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY name;
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
+(
+    project LowCardinality(String),
+    minute DateTime('UTC'),
+    kind LowCardinality(String),
+    route LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String) COMMENT 'response model, else requested model',
+    environment LowCardinality(String),
+    release LowCardinality(String),
+    status LowCardinality(String),
+    http_status UInt16,
+    error_type LowCardinality(String),
+    requests UInt64,
+    streamed UInt64,
+    cache_hits UInt64,
+    schema_checked UInt64,
+    schema_valid UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost Float64 COMMENT 'USD of priced calls',
+    unpriced UInt64 COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64,
+    duration_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    ttft_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    tpot_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64),
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(minute)
+ORDER BY (project, minute, kind, route, provider, model, environment, release, status, http_status, error_type);
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_user
+(
+    project LowCardinality(String),
+    hour DateTime('UTC'),
+    user_id String,
+    customer String,
+    route LowCardinality(String),
+    model LowCardinality(String),
+    requests UInt64,
+    errors UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cost Float64,
+    sessions AggregateFunction(uniq, String),
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (project, hour, user_id, customer, route, model);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 

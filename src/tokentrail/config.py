@@ -38,6 +38,16 @@ PARAMS: tuple[Param, ...] = (
     Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
     Param("batch_seconds", float, 0.5, "Longest time an acknowledged span waits before its batch is inserted."),
     Param("default_project", str, "default", "Project of data that names none."),
+    Param("rollup_seconds", float, 5.0, "How often per-minute rollups catch up with new data."),
+    Param("budget_daily_usd", float, 0.0, "Daily spend budget shown against cost (0 = none)."),
+    Param("gateway_config", str, "", "Gateway upstreams file (TOML or JSON): names, base URLs, formats, optional "
+          "per-project provider keys. Built in: openai, anthropic."),
+    Param("gateway_capture", str, "errors", "Gateway content capture: off, errors (failed calls and calls sent "
+          "with X-Tokentrail-Capture: true) or always."),
+    Param("gateway_cache_mb", int, 64, "Memory for the gateway's opt-in response cache (X-Tokentrail-Cache: true); 0 = off."),
+    Param("gateway_cache_ttl", float, 3600.0, "Seconds a cached gateway response is served."),
+    Param("gateway_timeout", float, 600.0, "Seconds the gateway waits for upstream data (first byte, next chunk) "
+          "before it answers 504."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
@@ -64,6 +74,13 @@ class Settings:
     spool_max_mb: int
     batch_seconds: float
     default_project: str
+    rollup_seconds: float
+    budget_daily_usd: float
+    gateway_config: str
+    gateway_capture: str
+    gateway_cache_mb: int
+    gateway_cache_ttl: float
+    gateway_timeout: float
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

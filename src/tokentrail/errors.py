@@ -17,6 +17,10 @@ class BadRequest(TokentrailError):
     status = 400
 
 
+class NotFound(TokentrailError):
+    status = 404
+
+
 class PayloadTooLarge(TokentrailError):
     status = 413
 

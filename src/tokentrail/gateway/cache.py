@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -31,9 +32,10 @@ class Entry:
 
 
 class ResponseCache:
-    def __init__(self, max_bytes: int, ttl: float) -> None:
+    def __init__(self, max_bytes: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
         self.ttl = ttl
+        self.clock = clock
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._bytes = 0
         self.hits = 0
@@ -55,7 +57,7 @@ class ResponseCache:
 
     def get(self, key: bytes) -> Entry | None:
         entry = self._entries.get(key)
-        if entry is not None and entry.expires < time.monotonic():
+        if entry is not None and entry.expires < self.clock():
             self._remove(key)
             entry = None
         if entry is None:
@@ -68,7 +70,7 @@ class ResponseCache:
     def put(self, key: bytes, headers: list[tuple[bytes, bytes]], body: bytes, streamed: bool,
             content_encoding: str, ttl: float | None = None) -> bool:
         ttl = self.ttl if ttl is None else ttl
-        entry = Entry(headers, body, streamed, content_encoding, time.monotonic() + ttl)
+        entry = Entry(headers, body, streamed, content_encoding, self.clock() + ttl)
         if ttl <= 0 or entry.size > self.max_bytes // 4:
             return False
         if key in self._entries:

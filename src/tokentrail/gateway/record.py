@@ -120,7 +120,6 @@ class Recorder:
     def _spool(self, project: str, spans: list[trace_pb2.Span]) -> None:
         req = ExportTraceServiceRequest()
         rs = req.resource_spans.add()
-        rs.resource.attributes.append(wire.kv("tokentrail.source", "gateway"))
         ss = rs.scope_spans.add()
         ss.scope.name = "tokentrail.gateway"
         ss.spans.extend(spans)

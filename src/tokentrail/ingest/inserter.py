@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from tokentrail.errors import StorageError
 from tokentrail.ingest import wire
@@ -44,6 +45,8 @@ class Inserter:
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tokentrail-inserter", daemon=True)
         self._price_version = price_version
+        self._last_version: datetime | None = None
+        self.on_loaded: list[Callable[[datetime], None]] = []  # called with each batch's version
 
     def start(self) -> None:
         self._thread.start()
@@ -52,12 +55,28 @@ class Inserter:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def _next_version(self) -> datetime:
+        """A DateTime64(3) unique to this batch and increasing (the rows' ``ingested_at``)."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        if self._last_version is not None and now <= self._last_version:
+            now = self._last_version + timedelta(milliseconds=1)
+        self._last_version = now
+        return now
+
     def _load(self, segments: list[tuple]) -> None:
         t0 = time.perf_counter()
-        sql = insert_sql(self.store.database, self._price_version())
+        version = self._next_version()
+        sql = insert_sql(self.store.database, self._price_version()).replace(
+            "{batch_version}", f"toDateTime64('{version.isoformat(sep=' ', timespec='milliseconds')}', 3, 'UTC')")
         self.store.insert_select_protobuf(sql, [p for p, _ in segments], wire.STRUCTURE, wire.SCHEMA,
                                           wire.MESSAGE, INSERT_SETTINGS)
         self.stats.last_insert_seconds = time.perf_counter() - t0
+        for hook in self.on_loaded:
+            try:
+                hook(version)
+            except Exception:  # a follower (rollups, metrics) must not fail the insert
+                log.exception("after-insert hook failed")
         self.stats.batches += 1
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)

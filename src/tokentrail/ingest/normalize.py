@@ -81,7 +81,7 @@ def _normalized_select() -> str:
                   "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
     finish = _first("finish_reason")
     tags = _first("tags")
-    hidden = "['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version']"
+    hidden = "['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version', 'tokentrail.source']"
     return f"""
 SELECT
     coalesce(nullIf(tt_project, ''), nullIf(a['tokentrail.project'], ''), nullIf(r['tokentrail.project'], ''),
@@ -144,9 +144,12 @@ FROM (
 
 @cache
 def insert_sql(database: str, price_version: str) -> str:
-    """INSERT ... SELECT reading ``{source}`` (spooled OTLP) into the spans_in table."""
+    """INSERT ... SELECT reading ``{source}`` (spooled OTLP) into the spans_in table.
+
+    ``{batch_version}`` is to be replaced by the batch's DateTime64(3) literal: every row
+    of one insert shares it, so what an insert touched can be found afterwards."""
     plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
-    costs, join = priced_join(database, price_version, "n")
+    costs, join = priced_join(database, price_version, "n", ingested_at="{batch_version}")
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
 SELECT {', '.join('n.' + c for c in plain)}, {', '.join(costs)}

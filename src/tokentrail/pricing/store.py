@@ -43,8 +43,10 @@ def sync_prices(store: Store, book: PriceBook, prune: bool = False) -> None:
         store.command(f"DELETE FROM {store.database}.prices WHERE version != {{v:String}}", {"v": version})
 
 
-def priced_join(database: str, version: str, spans_alias: str = "n") -> tuple[list[str], str]:
-    """Cost column expressions and the ASOF join clause pricing ``spans_alias`` rows."""
+def priced_join(database: str, version: str, spans_alias: str = "n",
+                ingested_at: str = "now64(3)") -> tuple[list[str], str]:
+    """Cost column expressions (then ``ingested_at``) and the ASOF join clause pricing
+    ``spans_alias`` rows."""
     input_cost, output_cost, total_cost = cost_sql(
         f"{spans_alias}.input_tokens", f"{spans_alias}.output_tokens",
         f"{spans_alias}.cached_input_tokens", f"{spans_alias}.cache_write_tokens",
@@ -53,7 +55,7 @@ def priced_join(database: str, version: str, spans_alias: str = "n") -> tuple[li
     join = (f"ASOF LEFT JOIN (SELECT model_key, effective_from, input, output, cached_input, cache_write, version "
             f"FROM {database}.prices WHERE version = '{version}') AS p "
             f"ON {spans_alias}.model_key = p.model_key AND {spans_alias}.start_time >= p.effective_from")
-    costs = [input_cost, output_cost, total_cost, "coalesce(p.version, '')", "now64(3)"]
+    costs = [input_cost, output_cost, total_cost, "coalesce(p.version, '')", ingested_at]
     return costs, join
 
 

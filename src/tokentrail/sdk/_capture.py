@@ -86,3 +86,26 @@ def redact_pii(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def set_capture(mode: str | None = None, *, route: str | None = None, rate: float | None = None) -> None:
+    """Change the capture policy at run time: the global mode/rate, or one route's mode (None: remove it)."""
+    from tokentrail.sdk import _state
+    from tokentrail.sdk._config import CAPTURE_MODES
+
+    policy = _state.STATE.policy
+    if policy is None:
+        return
+    if mode is not None and mode not in CAPTURE_MODES:
+        raise ValueError(f"capture mode must be one of {', '.join(CAPTURE_MODES)}")
+    if route is not None:
+        routes = dict(policy.routes)
+        if mode is None:
+            routes.pop(route, None)
+        else:
+            routes[route] = mode
+        policy.routes = routes
+    elif mode is not None:
+        policy.mode = mode
+    if rate is not None:
+        policy.rate = min(1.0, max(0.0, float(rate)))

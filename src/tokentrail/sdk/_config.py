@@ -84,9 +84,6 @@ PARAMS: tuple[Param, ...] = (
           "started with threading.Thread or ThreadPoolExecutor.submit.", _env("TOKENTRAIL_PROPAGATE_THREADS")),
     Param("app_spans", "bool", False, "Also export the app's own OpenTelemetry spans to tokentrail (adds a span "
           "processor to the app's TracerProvider, or installs one if the app has none).", _env("TOKENTRAIL_APP_SPANS")),
-    Param("openai_stream_usage", "bool", False, "Ask OpenAI streams for usage (stream_options.include_usage) when the "
-          "app did not; the extra usage chunk is hidden from the app. Off: tokens of such streams are estimated.",
-          _env("TOKENTRAIL_OPENAI_STREAM_USAGE")),
     Param("enabled", "bool", True, "False: init() does nothing and calls are not recorded.", _env("TOKENTRAIL_ENABLED")),
 )
 
@@ -123,7 +120,6 @@ class Config:
     instrument: tuple[str, ...]
     propagate_threads: bool
     app_spans: bool
-    openai_stream_usage: bool
     enabled: bool
     problems: tuple[str, ...] = field(default=(), compare=False)
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tokentrail import gateway
 from tokentrail.errors import Overloaded, TokentrailError
-from tokentrail.server.routes import api, health, ingest
+from tokentrail.server.prometheus import TokentrailCollector
+from tokentrail.server.routes import api, dashboards, health, ingest
 from tokentrail.server.runtime import Runtime
+
+log = logging.getLogger("tokentrail.server")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -25,13 +34,31 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="tokentrail", version="0.1.0", lifespan=lifespan,
                   description="Self-hosted LLM observability: ingest (OTLP, native) and query API.")
     app.state.runtime = runtime
+    app.state.prometheus = CollectorRegistry()
+    app.state.prometheus.register(TokentrailCollector(runtime))
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(api.router)
+    app.include_router(dashboards.router)
+    app.include_router(gateway.router(runtime))
 
     @app.exception_handler(TokentrailError)
     async def _error(request: Request, exc: TokentrailError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        return JSONResponse({"error": problems, "details": jsonable_encoder(exc.errors())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}: {exc}"[:500]}, status_code=500)
 
     return app

@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-from tokentrail.pricing.store import sync_prices
 
 from tokentrail.config import Settings
 from tokentrail.ingest.inserter import Inserter
 from tokentrail.ingest.spool import Spool
 from tokentrail.pricing import PriceBook
+from tokentrail.pricing.store import sync_prices
+from tokentrail.query import rollups
+from tokentrail.query.rollups import RollupQueue
 from tokentrail.server.jobs import Scheduler
+from tokentrail.server.prometheus import SpanMetrics
 from tokentrail.storage.backend import Store, open_store
 from tokentrail.storage.migrations import migrate
 
@@ -57,9 +60,13 @@ class Runtime:
                            max_backlog_bytes=settings.spool_max_mb << 20, fsync=settings.spool_fsync)
         self.inserter = Inserter(self.store, self.spool, price_version=lambda: self.prices.version)
         self.counters = IngestCounters()
+        self.span_metrics = SpanMetrics()
+        self.rollup_queue = RollupQueue()
+        self.inserter.on_loaded.append(self._after_insert)
         self.scheduler = Scheduler()
         self.scheduler.add("reload-prices", 3.0, self.reload_prices)
         self.scheduler.add("flush-ingest-events", 10.0, self.flush_ingest_events)
+        self.scheduler.add("rollups", settings.rollup_seconds, self.refresh_rollups)
 
     def start(self) -> None:
         self.inserter.start()
@@ -68,9 +75,31 @@ class Runtime:
     def stop(self) -> None:
         self.scheduler.stop()
         self.inserter.stop(drain=True)
+        self.refresh_rollups()
         self.flush_ingest_events()
         self.spool.close()
         self.store.close()
+
+    def _after_insert(self, version: datetime) -> None:
+        self.rollup_queue.add(rollups.touched_minutes(self.store, version))
+        self.span_metrics.add_batch(self.store, version)
+
+    def refresh_rollups(self) -> int:
+        """Recompute the rollups of every minute touched since the last run."""
+        touched = self.rollup_queue.drain()
+        if not touched:
+            return 0
+        try:
+            return rollups.refresh(self.store, touched)
+        except Exception:
+            self.rollup_queue.add(list(touched))  # try again next run
+            raise
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Everything acknowledged so far is in the store and in the rollups."""
+        done = self.inserter.flush(timeout)
+        self.refresh_rollups()
+        return done
 
     def reload_prices(self) -> bool:
         if self.prices.maybe_reload():

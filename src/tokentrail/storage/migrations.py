@@ -64,3 +64,11 @@ def apply_retention(store: Store, retention_days: dict[str, int]) -> None:
             store.command(f"ALTER TABLE {store.database}.{name} MODIFY TTL {table.ttl_expression(days)}")
         else:
             store.command(f"ALTER TABLE {store.database}.{name} REMOVE TTL")
+
+
+@migration
+def m003_rollups(store: Store) -> None:
+    from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+
+    for table in ROLLUP_TABLES:
+        store.command(table.create_sql(store.database))

@@ -119,7 +119,7 @@ SPANS = Table(
         _c("tags", "Array(LowCardinality(String))"),
         _c("attributes", "Map(LowCardinality(String), String)", "every attribute not mapped to a column"),
         _c("source", "LowCardinality(String)", "sdk, otlp, gateway, batch"),
-        _c("ingested_at", "DateTime64(3, 'UTC')", "version: the newest copy of a span wins"),
+        _c("ingested_at", "DateTime64(3, 'UTC')", "version: the newest copy of a span wins; one value per insert"),
     ),
     engine="ReplacingMergeTree(ingested_at)",
     partition_by="toDate(start_time)",
@@ -129,6 +129,7 @@ SPANS = Table(
         "INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4",
+        "INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1",
     ),
     settings={"ttl_only_drop_parts": "1", "index_granularity": "8192"},
 )
@@ -255,8 +256,10 @@ TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = None) -> str:
     """Every CREATE statement, in order: the committed docs/schema.sql is this output."""
+    from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+
     retention = retention or {}
-    parts = [t.create_sql(database, retention.get(t.name)) for t in TABLES]
+    parts = [t.create_sql(database, retention.get(t.name)) for t in TABLES + ROLLUP_TABLES]
     parts += [v.create_sql(database) + "\n" for v in VIEWS]
     return ";\n\n".join(p.rstrip("\n") for p in parts) + ";\n"
 

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from tokentrail.sdk.instrument._adapter import Adapter, get
-
 from tokentrail.sdk import _state
 from tokentrail.sdk._context import CURRENT
 from tokentrail.sdk._guard import internal_error
@@ -35,6 +33,7 @@ from tokentrail.sdk._records import (
     getrandbits,
     parent_context,
 )
+from tokentrail.sdk.instrument._adapter import Adapter, get
 
 MARKER = "__tokentrail_original__"
 MAX_CHUNKS = 4096  # chunks kept per stream; past it the first MAX-4 and the last 4 are kept
@@ -47,7 +46,8 @@ class LLMCall(Recorded):
     def span(self, policy: Any) -> SpanOut:
         adapter: Adapter = self.adapter
         body = self.body if isinstance(self.body, dict) else {}
-        a: dict[str, Any] = {"tokentrail.kind": self.kind, "gen_ai.operation.name": self.operation,
+        operation = adapter.operation_names.get(self.operation, self.operation)
+        a: dict[str, Any] = {"tokentrail.kind": self.kind, "gen_ai.operation.name": operation,
                              "gen_ai.provider.name": adapter.provider}
         a.update(adapter.request_attributes(self.operation, body))
         status, message = STATUS_OK, ""
@@ -82,7 +82,7 @@ class LLMCall(Recorded):
             a.update(self.schema)
         model = a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or ""
         end = self.start_ns + (self.t1 - self.t0)
-        return SpanOut(self.trace_id, self.span_id, self.parent_id, f"{self.operation} {model}".strip(),
+        return SpanOut(self.trace_id, self.span_id, self.parent_id, f"{operation} {model}".strip(),
                        SPAN_KIND_CLIENT, self.start_ns, end, status, message, {k: v for k, v in a.items()
                                                                                if v is not None})
 

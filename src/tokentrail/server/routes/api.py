@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.pricing.store import recompute_costs
-from tokentrail.query import scores, stats
+from tokentrail.query import rollups, scores, stats
 from tokentrail.query.filters import Filters
 from tokentrail.server.auth import authenticate
 from tokentrail.server.runtime import Runtime
@@ -58,13 +58,17 @@ async def recompute(request: Request, body: RecomputeRequest) -> dict[str, Any]:
     await run_in_threadpool(rt.inserter.flush)
     project = principal.project or body.project or rt.settings.default_project
     until = body.until or datetime.now(UTC) + timedelta(minutes=1)
-    return await run_in_threadpool(recompute_costs, rt.store, rt.prices, project, body.since, until)
+    result = await run_in_threadpool(recompute_costs, rt.store, rt.prices, project, body.since, until)
+    touched = await run_in_threadpool(rollups.minutes_in_range, rt.store, project, body.since, until)
+    rt.rollup_queue.add(touched)
+    await run_in_threadpool(rt.refresh_rollups)
+    return result
 
 
 @router.post("/admin/flush", summary="Wait until every acknowledged span is queryable")
 async def flush(request: Request, timeout: float = Query(30, gt=0, le=300)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    done = await run_in_threadpool(rt.inserter.flush, timeout)
+    done = await run_in_threadpool(rt.settle, timeout)
     return {"flushed": done, "backlog_bytes": rt.spool.backlog_bytes}
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tokentrail.errors import StorageError
 
@@ -32,3 +33,10 @@ def readyz(request: Request) -> JSONResponse:
     body = {"status": "ok" if not problems else "unavailable", "problems": problems,
             "backlog_bytes": rt.spool.backlog_bytes}
     return JSONResponse(body, status_code=200 if not problems else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    registry = request.app.state.prometheus
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,193 @@
+"""Health, cost and usage metrics: one definition per metric, for raw spans and rollups.
+
+``summary``, ``timeseries`` and ``breakdown`` pick the source (raw spans for about a
+day, the per-minute rollup beyond) and return plain JSON-able dicts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tokentrail.errors import BadRequest
+from tokentrail.query.filters import DIMENSIONS, Filters, array_param
+from tokentrail.storage.backend import Store
+from tokentrail.storage.rollup_tables import QUANTILES
+
+_TIMEOUT = "(http_status IN (408, 504) OR positionCaseInsensitive(error_type, 'timeout') > 0)"
+
+# metric -> (raw spans expression, rollup_minute expression)
+METRICS: dict[str, tuple[str, str]] = {
+    "requests": ("count()", "sum(requests)"),
+    "errors": ("countIf(status = 'error')", "sumIf(requests, status = 'error')"),
+    "rate_limited": ("countIf(http_status = 429)", "sumIf(requests, http_status = 429)"),
+    "timeouts": (f"countIf({_TIMEOUT})", f"sumIf(requests, {_TIMEOUT})"),
+    "input_tokens": ("sum(input_tokens)", "sum(input_tokens)"),
+    "output_tokens": ("sum(output_tokens)", "sum(output_tokens)"),
+    "cached_input_tokens": ("sum(cached_input_tokens)", "sum(cached_input_tokens)"),
+    "cost_usd": ("sum(coalesce(total_cost, 0))", "sum(cost)"),
+    "unpriced": ("countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding'))", "sum(unpriced)"),
+    "streamed": ("countIf(streamed)", "sum(streamed)"),
+    "cache_hits": ("countIf(cache_hit)", "sum(cache_hits)"),
+    "schema_checked": ("countIf(schema_valid IS NOT NULL)", "sum(schema_checked)"),
+    "schema_valid": ("countIf(schema_valid = true)", "sum(schema_valid)"),
+    "latency_ms": (f"quantilesTDigest({QUANTILES})(duration_ms)", f"quantilesTDigestMerge({QUANTILES})(duration_q)"),
+    "ttft_ms": (f"quantilesTDigestIf({QUANTILES})(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL)",
+                f"quantilesTDigestMerge({QUANTILES})(ttft_q)"),
+    "tpot_ms": (f"quantilesTDigestIf({QUANTILES})((duration_ms - assumeNotNull(ttft_ms)) / "
+                "greatest(output_tokens - 1, 1), ttft_ms IS NOT NULL AND output_tokens > 1)",
+                f"quantilesTDigestMerge({QUANTILES})(tpot_q)"),
+}
+QUANTILE_METRICS = ("latency_ms", "ttft_ms", "tpot_ms")
+
+
+def _select(names: list[str], rollup: bool) -> str:
+    # aliases get a prefix: an alias named like a column would shadow it in other expressions
+    return ", ".join(f"{METRICS[n][1 if rollup else 0]} AS m_{n}" for n in names)
+
+
+def _unprefix(row: dict[str, Any]) -> dict[str, Any]:
+    return {(k[2:] if k.startswith("m_") else k): v for k, v in row.items()}
+
+
+def _derive(row: dict[str, Any]) -> dict[str, Any]:
+    """Rates and percentiles from the raw sums (one place, so every view agrees)."""
+    row = _unprefix(row)
+    out = dict(row)
+    n = row.get("requests") or 0
+    for q in QUANTILE_METRICS:
+        if q in row:
+            values = list(row[q] or []) + [None] * 3
+            out[q] = {p: (round(v, 1) if isinstance(v, int | float) and v == v else None)
+                      for p, v in zip(("p50", "p95", "p99"), values[:3], strict=True)}
+    if "cost_usd" in row:
+        out["cost_usd"] = round(row["cost_usd"] or 0.0, 6)
+        out["cost_per_1k_requests"] = round(1000 * out["cost_usd"] / n, 6) if n else None
+    for num, rate in (("errors", "error_rate"), ("rate_limited", "rate_limited_rate"), ("timeouts", "timeout_rate"),
+                      ("cache_hits", "cache_hit_rate"), ("streamed", "streamed_rate")):
+        if num in row:
+            out[rate] = round(row[num] / n, 4) if n else None
+    if "schema_checked" in row:
+        out["schema_valid_rate"] = round(row["schema_valid"] / row["schema_checked"], 4) if row["schema_checked"] else None
+    return out
+
+
+def _table(store: Store, rollup: bool) -> str:
+    return f"{store.database}.rollup_minute FINAL" if rollup else f"{store.database}.spans FINAL"
+
+
+def summary(store: Store, f: Filters) -> dict[str, Any]:
+    rollup = f.use_rollup()
+    where, params = f.where(rollup)
+    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {_table(store, rollup)} WHERE {where}", params)
+    out = _derive(rows[0]) if rows else {}
+    if not rollup:
+        extra = store.query(f"SELECT uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
+                            f"uniq(session_id) - (countIf(session_id = '') > 0) AS sessions "
+                            f"FROM {store.database}.spans FINAL WHERE {where}", params)
+        out.update(extra[0] if extra else {})
+    out["source"] = "rollup" if rollup else "raw"
+    return out
+
+
+def auto_interval(hours: float) -> int:
+    """Bucket width in seconds giving roughly 50-200 points."""
+    for limit, seconds in ((1.5, 60), (6.5, 300), (26, 900), (24 * 3.5, 3600), (24 * 8, 3 * 3600),
+                           (24 * 35, 6 * 3600)):
+        if hours <= limit:
+            return seconds
+    return 86400
+
+
+def _buckets(f: Filters, step: int) -> list[datetime]:
+    start = datetime.fromtimestamp(int(f.since.timestamp()) // step * step, UTC)
+    out = []
+    t = start
+    while t < f.end:
+        out.append(t)
+        t += timedelta(seconds=step)
+    return out
+
+
+def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requests") -> list[str]:
+    rollup = f.use_rollup()
+    where, params = f.where(rollup)
+    expr = DIMENSIONS[by][1 if rollup else 0]
+    if expr is None:
+        raise BadRequest(f"{by} is not available for this range")
+    rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v FROM {_table(store, rollup)} "
+                       f"WHERE {where} GROUP BY g ORDER BY m_v DESC LIMIT {int(limit)}", params)
+    return [r["g"] for r in rows]
+
+
+def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None = None, top: int = 8,
+               step: int | None = None) -> dict[str, Any]:
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    if group_by is not None and group_by not in DIMENSIONS:
+        raise BadRequest(f"cannot group by {group_by!r}")
+    step = step or auto_interval(f.hours)
+    rollup = f.use_rollup()
+    where, params = f.where(rollup)
+    time_col = "minute" if rollup else "start_time"
+    wanted = list(dict.fromkeys(names + ["requests"]))
+    group_sql = "'all'"
+    if group_by:
+        groups = top_groups(store, f, group_by, top)
+        expr = DIMENSIONS[group_by][1 if rollup else 0]
+        params["groups"] = array_param(groups)
+        group_sql = f"if({expr} IN {{groups:Array(String)}}, {expr}, 'other')"
+    rows = store.query(f"""
+        SELECT toStartOfInterval({time_col}, INTERVAL {int(step)} SECOND) AS t, {group_sql} AS g,
+               {_select(wanted, rollup)}
+        FROM {_table(store, rollup)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
+    buckets = _buckets(f, step)
+    index = {b.strftime("%Y-%m-%d %H:%M:%S"): i for i, b in enumerate(buckets)}
+    series: dict[str, dict[str, list[Any]]] = {}
+    for row in rows:
+        i = index.get(row["t"])
+        if i is None:
+            continue
+        d = _derive(row)
+        s = series.setdefault(row["g"], {n: [None if n in QUANTILE_METRICS else 0] * len(buckets) for n in _flat(names)})
+        for n in names:
+            if n in QUANTILE_METRICS:
+                for p in ("p50", "p95", "p99"):
+                    s[f"{n}_{p}"][i] = d[n][p]
+            else:
+                s[n][i] = d[n]
+        for rate in ("error_rate", "rate_limited_rate", "cache_hit_rate", "cost_per_1k_requests", "schema_valid_rate"):
+            if rate in s and rate in d:
+                s[rate][i] = d[rate]
+    return {"step_seconds": step, "source": "rollup" if rollup else "raw",
+            "timestamps": [b.isoformat().replace("+00:00", "Z") for b in buckets],
+            "series": [{"group": g, "metrics": m} for g, m in sorted(series.items(), key=lambda kv: kv[0] == "other")]}
+
+
+def _flat(names: list[str]) -> list[str]:
+    out = []
+    for n in names:
+        out += [f"{n}_{p}" for p in ("p50", "p95", "p99")] if n in QUANTILE_METRICS else [n]
+    return out
+
+
+def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "cost_usd") -> dict[str, Any]:
+    if by not in DIMENSIONS:
+        raise BadRequest(f"cannot break down by {by!r}; use one of {', '.join(DIMENSIONS)}")
+    if order not in METRICS or order in QUANTILE_METRICS:
+        raise BadRequest(f"cannot order by {order!r}")
+    rollup = f.use_rollup() and DIMENSIONS[by][1] is not None
+    where, params = f.where(rollup)
+    expr = DIMENSIONS[by][1 if rollup else 0]
+    names = ["requests", "errors", "rate_limited", "timeouts", "input_tokens", "output_tokens", "cost_usd",
+             "unpriced", "latency_ms", "ttft_ms"]
+    rows = store.query(f"""
+        SELECT {expr} AS key, {_select(names, rollup)}
+        FROM {_table(store, rollup)} WHERE {where}
+        GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
+    out = [_derive(r) for r in rows]
+    total_cost = sum(d["cost_usd"] for d in out)
+    for d in out:
+        d["cost_share"] = round(d["cost_usd"] / total_cost, 4) if total_cost else None
+    return {"by": by, "source": "rollup" if rollup else "raw", "rows": out}

@@ -1,0 +1,137 @@
+"""Traces and sessions: search, one trace's span tree (waterfall), a session's turns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tokentrail.query.filters import Filters, array_param
+from tokentrail.storage.backend import Store
+
+_TRACE_SUMMARY = """
+    trace_id,
+    min(start_time) AS start_time,
+    argMin(name, if(parent_span_id = '', 0, 1)) AS name,
+    anyIf(route, route != '') AS route,
+    anyIf(user_id, user_id != '') AS user_id,
+    anyIf(session_id, session_id != '') AS session_id,
+    anyIf(environment, environment != '') AS environment,
+    round((toUnixTimestamp64Micro(max(end_time)) - toUnixTimestamp64Micro(min(start_time))) / 1000, 3) AS duration_ms,
+    count() AS spans,
+    countIf(kind IN ('llm', 'embedding')) AS llm_calls,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    round(sum(coalesce(total_cost, 0)), 6) AS cost_usd,
+    countIf(kind IN ('llm', 'embedding') AND total_cost IS NULL AND status = 'ok') AS unpriced,
+    if(countIf(status = 'error') > 0, 'error', 'ok') AS status,
+    groupUniqArrayIf(if(response_model != '', response_model, request_model), request_model != '') AS models
+"""
+
+
+def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time") -> dict[str, Any]:
+    """Traces with at least one span matching the filters, newest first (or most costly, slowest)."""
+    where, params = f.where(llm_only=False)
+    order_sql = {"start_time": "min(start_time) DESC", "cost": "sum(coalesce(total_cost, 0)) DESC",
+                 "duration": "max(end_time) - min(start_time) DESC"}[order]
+    rows = store.query(f"""
+        SELECT {_TRACE_SUMMARY}
+        FROM (SELECT * FROM {store.database}.spans FINAL
+              WHERE project = {{project:String}} AND start_time >= {{since:DateTime64(6)}} - INTERVAL 1 HOUR
+                AND trace_id IN (SELECT trace_id FROM {store.database}.spans WHERE {where}))
+        GROUP BY trace_id
+        ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}
+        SETTINGS prefer_column_name_to_alias = 1""", params)
+    return {"traces": rows, "limit": limit, "offset": offset}
+
+
+def detail(store: Store, project: str, trace_id: str, with_content: bool) -> dict[str, Any] | None:
+    """Every span of the trace as a tree in time order, with depth and offset for a waterfall."""
+    params = {"p": project, "t": trace_id.lower()}
+    spans = store.query(f"""
+        SELECT * EXCEPT (project, ingested_at)
+        FROM {store.database}.spans FINAL
+        WHERE project = {{p:String}} AND trace_id = {{t:String}}
+        ORDER BY start_time""", params)
+    if not spans:
+        return None
+    ordered = _tree_order(spans)
+    t0 = datetime.fromisoformat(ordered[0]["start_time"])
+    for s in ordered:
+        s["offset_ms"] = round((datetime.fromisoformat(s["start_time"]) - t0).total_seconds() * 1000, 3)
+    content: dict[str, dict[str, str]] = {}
+    if with_content:
+        for c in store.query(f"""
+                SELECT span_id, input, output, captured_reason FROM {store.database}.contents FINAL
+                WHERE project = {{p:String}} AND trace_id = {{t:String}}""", params):
+            content[c["span_id"]] = {"input": c["input"], "output": c["output"], "captured_reason": c["captured_reason"]}
+    summary = store.query(f"SELECT {_TRACE_SUMMARY} FROM (SELECT * FROM {store.database}.spans FINAL "
+                          "WHERE project = {p:String} AND trace_id = {t:String}) GROUP BY trace_id "
+                          "SETTINGS prefer_column_name_to_alias = 1", params)
+    return {"trace": summary[0], "spans": ordered, "content": content, "content_permitted": with_content}
+
+
+def _tree_order(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Depth-first order, children by start time; orphans (parent not received) become roots."""
+    ids = {s["span_id"] for s in spans}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for s in spans:
+        parent = s["parent_span_id"]
+        if parent and parent in ids and parent != s["span_id"]:
+            children.setdefault(parent, []).append(s)
+        else:
+            roots.append(s)
+    out: list[dict[str, Any]] = []
+    stack = [(r, 0) for r in reversed(roots)]
+    seen: set[str] = set()
+    while stack:
+        node, depth = stack.pop()
+        if node["span_id"] in seen:
+            continue
+        seen.add(node["span_id"])
+        node["depth"] = depth
+        out.append(node)
+        stack += [(c, depth + 1) for c in reversed(children.get(node["span_id"], []))]
+    return out
+
+
+def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    where, params = f.where(llm_only=False)
+    rows = store.query(f"""
+        SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniq(trace_id) AS turns,
+               min(start_time) AS first_seen, max(end_time) AS last_seen,
+               countIf(kind IN ('llm', 'embedding')) AS llm_calls,
+               sum(input_tokens) + sum(output_tokens) AS tokens,
+               round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
+               groupUniqArrayIf(route, route != '') AS routes
+        FROM {store.database}.spans FINAL
+        WHERE {where} AND session_id != ''
+        GROUP BY session_id ORDER BY last_seen DESC LIMIT {int(limit)} OFFSET {int(offset)}""", params)
+    return {"sessions": rows, "limit": limit, "offset": offset}
+
+
+def session_turns(store: Store, project: str, session_id: str, with_content: bool) -> dict[str, Any] | None:
+    """The session's traces in order, each with its first input and last output where captured."""
+    params = {"p": project, "s": session_id}
+    turns = store.query(f"""
+        SELECT {_TRACE_SUMMARY}
+        FROM (SELECT * FROM {store.database}.spans FINAL
+              WHERE project = {{p:String}} AND trace_id IN (
+                  SELECT DISTINCT trace_id FROM {store.database}.spans
+                  WHERE project = {{p:String}} AND session_id = {{s:String}}))
+        GROUP BY trace_id ORDER BY min(start_time)
+        SETTINGS prefer_column_name_to_alias = 1""", params)
+    if not turns:
+        return None
+    if with_content:
+        texts = store.query(f"""
+            SELECT trace_id, argMinIf(input, start_time, input != '') AS input,
+                   argMaxIf(output, start_time, output != '') AS output
+            FROM {store.database}.contents FINAL
+            WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
+            GROUP BY trace_id""", dict(params, ids=array_param([t["trace_id"] for t in turns])))
+        by_trace = {t["trace_id"]: t for t in texts}
+        for t in turns:
+            c = by_trace.get(t["trace_id"])
+            t["input"], t["output"] = (c["input"], c["output"]) if c else ("", "")
+    return {"session_id": session_id, "turns": turns, "content_permitted": with_content}

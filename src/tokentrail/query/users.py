@@ -1,0 +1,47 @@
+"""Users and customers: who uses and who costs most (raw for a day, hourly rollup beyond)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokentrail.errors import BadRequest
+from tokentrail.query.filters import Filters
+from tokentrail.storage.backend import Store
+
+ORDERS = {"cost": "cost_usd", "requests": "requests", "tokens": "tokens", "errors": "errors"}
+
+
+def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost", limit: int = 50) -> dict[str, Any]:
+    if by not in ("user", "customer"):
+        raise BadRequest("by must be user or customer")
+    if order not in ORDERS:
+        raise BadRequest(f"order must be one of {', '.join(ORDERS)}")
+    col = "user_id" if by == "user" else "customer"
+    if f.use_rollup() and not set(f.equals) - {"route", "model"}:
+        params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
+                  "until": f.end.replace(tzinfo=None).isoformat(sep=" ")}
+        cond = ""
+        for i, (k, v) in enumerate(sorted(f.equals.items())):
+            cond += f" AND {k} = {{f{i}:String}}"
+            params[f"f{i}"] = v
+        rows = store.query(f"""
+            SELECT {col} AS key, sum(requests) AS requests, uniqMerge(sessions) AS sessions,
+                   sum(input_tokens) + sum(output_tokens) AS tokens, round(sum(cost), 6) AS cost_usd,
+                   sum(errors) AS errors, max(hour) AS last_seen
+            FROM {store.database}.rollup_hour_user FINAL
+            WHERE project = {{project:String}} AND hour >= toStartOfHour({{since:DateTime64(6)}})
+              AND hour < {{until:DateTime64(6)}} AND {col} != ''{cond}
+            GROUP BY key ORDER BY {ORDERS[order]} DESC LIMIT {int(limit)}""", params)
+        source = "rollup"
+    else:
+        where, params = f.where()
+        rows = store.query(f"""
+            SELECT {col} AS key, count() AS requests, uniq(session_id) AS sessions,
+                   sum(input_tokens) + sum(output_tokens) AS tokens,
+                   round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
+                   max(start_time) AS last_seen
+            FROM {store.database}.spans FINAL
+            WHERE {where} AND {col} != ''
+            GROUP BY key ORDER BY {ORDERS[order]} DESC LIMIT {int(limit)}""", params)
+        source = "raw"
+    return {"by": by, "source": source, "rows": rows}

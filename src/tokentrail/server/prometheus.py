@@ -1,0 +1,107 @@
+"""Prometheus ``/metrics``: request, token and cost counters and latency / TTFT histograms
+by project, route, model, provider, kind and status, plus the ingest pipeline's own health.
+
+Counters grow with every insert (from ``query.ingest_metrics``), so they count spans as
+received (a re-sent span counts again here, never in the store's numbers). Label sets are
+bounded: past ``max_series`` new combinations fold into route="other", model="other".
+No user, session or customer ids are ever labels.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from tokentrail.query.ingest_metrics import LABELS, batch_aggregates
+from tokentrail.storage.backend import Store
+from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS
+
+_SUMS = ("requests", "rate_limited", "input_tokens", "output_tokens", "cost", "unpriced", "duration_sum_ms",
+         "ttft_sum_ms")
+
+
+class SpanMetrics:
+    def __init__(self, max_series: int = 2000) -> None:
+        self.max_series = max_series
+        self._series: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, row: dict[str, Any]) -> tuple[str, ...]:
+        key = tuple(str(row[k]) for k in LABELS)
+        if key in self._series or len(self._series) < self.max_series:
+            return key
+        folded = dict(row, route="other", model="other")
+        return tuple(str(folded[k]) for k in LABELS)
+
+    def add_batch(self, store: Store, version: datetime) -> None:
+        rows = batch_aggregates(store, version)
+        with self._lock:
+            for row in rows:
+                s = self._series.setdefault(self._key(row), {
+                    **{k: 0 for k in _SUMS}, "latency_buckets": [0] * (len(LATENCY_BUCKETS_MS) + 1),
+                    "ttft_buckets": [0] * (len(LATENCY_BUCKETS_MS) + 1)})
+                for k in _SUMS:
+                    s[k] += row[k]
+                for k in ("latency_buckets", "ttft_buckets"):
+                    s[k] = [a + int(b) for a, b in zip(s[k], row[k], strict=True)]
+
+    def snapshot(self) -> dict[tuple[str, ...], dict[str, Any]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._series.items()}
+
+
+class TokentrailCollector(Collector):
+    def __init__(self, runtime: Any) -> None:
+        self.rt = runtime
+
+    def collect(self) -> Iterator[Any]:
+        series = self.rt.span_metrics.snapshot()
+        labels = list(LABELS)
+        fams = {
+            "requests": CounterMetricFamily("tokentrail_spans", "Spans (LLM calls and steps) received", labels=labels),
+            "rate_limited": CounterMetricFamily("tokentrail_rate_limited", "Calls answered 429", labels=labels),
+            "input_tokens": CounterMetricFamily("tokentrail_input_tokens", "Input tokens", labels=labels),
+            "output_tokens": CounterMetricFamily("tokentrail_output_tokens", "Output tokens", labels=labels),
+            "cost": CounterMetricFamily("tokentrail_cost_usd", "Cost of priced calls, USD", labels=labels),
+            "unpriced": CounterMetricFamily("tokentrail_unpriced_calls", "Successful calls of models with no price",
+                                            labels=labels),
+        }
+        latency = HistogramMetricFamily("tokentrail_latency_seconds", "Span duration", labels=labels)
+        ttft = HistogramMetricFamily("tokentrail_ttft_seconds", "Time to first token, streams", labels=labels)
+        bounds = [str(b / 1000) for b in LATENCY_BUCKETS_MS] + ["+Inf"]
+        for key, s in series.items():
+            values = list(key)
+            for name, fam in fams.items():
+                fam.add_metric(values, s[name])
+            latency.add_metric(values, list(zip(bounds, s["latency_buckets"], strict=True)), s["duration_sum_ms"] / 1000)
+            if s["ttft_buckets"][-1]:
+                ttft.add_metric(values, list(zip(bounds, s["ttft_buckets"], strict=True)), s["ttft_sum_ms"] / 1000)
+        yield from fams.values()
+        yield latency
+        yield ttft
+        yield from self._pipeline()
+
+    def _pipeline(self) -> Iterator[Any]:
+        rt = self.rt
+        accepted = CounterMetricFamily("tokentrail_ingest_accepted_spans", "Spans acknowledged by ingest")
+        accepted.add_metric([], rt.counters.accepted_spans)
+        yield accepted
+        refused = CounterMetricFamily("tokentrail_ingest_refused", "Spans or requests refused", labels=["reason"])
+        for kind, n in sorted(rt.counters.totals.items()):
+            refused.add_metric([kind], n)
+        yield refused
+        backlog = GaugeMetricFamily("tokentrail_ingest_backlog_bytes", "Acknowledged bytes not yet in the store")
+        backlog.add_metric([], rt.spool.backlog_bytes)
+        yield backlog
+        st = rt.inserter.stats
+        failures = CounterMetricFamily("tokentrail_insert_failures", "Failed inserts (retried)")
+        failures.add_metric([], st.failures)
+        yield failures
+        quarantined = CounterMetricFamily("tokentrail_spool_quarantined_segments", "Segments the store refused")
+        quarantined.add_metric([], st.quarantined)
+        yield quarantined

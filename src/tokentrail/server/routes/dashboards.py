@@ -1,0 +1,159 @@
+"""Dashboard API: metrics, breakdowns, cost, quality, traces, sessions, users (JSON).
+
+Every route takes the same filters: ``range`` (15m, 1h, 24h, 7d, 30d ...) or
+``since``/``until`` (ISO 8601), ``project``, and any of the dimension filters
+(route, model, provider, environment, release, status, kind, error_type, http_status,
+user, session, customer, source).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from tokentrail.errors import BadRequest, NotFound
+from tokentrail.query import cost, metrics, quality, traces, users
+from tokentrail.query.filters import DIMENSIONS, Filters
+from tokentrail.server.auth import authenticate
+from tokentrail.server.runtime import Runtime
+
+router = APIRouter(prefix="/api", tags=["dashboards"])
+_RANGE = re.compile(r"^(\d+(?:\.\d+)?)(m|h|d|w)$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_range(value: str) -> timedelta:
+    m = _RANGE.match(value.strip())
+    if not m:
+        raise BadRequest(f"range {value!r} is not like 15m, 1h, 24h, 7d or 4w")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _time(value: str, name: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise BadRequest(f"{name} is not an ISO 8601 time: {value!r}") from e
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def filters(request: Request) -> Filters:
+    """The filters of a dashboard request (query string), with the caller's project."""
+    rt: Runtime = request.app.state.runtime
+    q = request.query_params
+    principal = authenticate(request)
+    until = _time(q["until"], "until") if q.get("until") else None
+    if q.get("since"):
+        since = _time(q["since"], "since")
+    else:
+        since = (until or datetime.now(UTC)) - parse_range(q.get("range", "24h"))
+    equals = {k: q[k] for k in DIMENSIONS if q.get(k)}
+    return Filters(project=principal.project or q.get("project") or rt.settings.default_project,
+                   since=since, until=until, equals=equals)
+
+
+async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+@router.get("/metrics/summary", summary="Headline numbers: volume, cost, errors, latency/TTFT/TPOT percentiles")
+async def summary(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = filters(request)
+    return await _run(metrics.summary, rt.store, f)
+
+
+@router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
+async def timeseries(request: Request, metric: str = Query("requests,cost_usd"), group_by: str | None = None,
+                     top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60)) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    names = [m.strip() for m in metric.split(",") if m.strip()]
+    return await _run(metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
+
+
+@router.get("/metrics/breakdown", summary="Metrics by route, model, provider, user, customer, status ...")
+async def breakdown(request: Request, by: str = "route", limit: int = Query(20, ge=1, le=500),
+                    order: str = "cost_usd") -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return await _run(metrics.breakdown, rt.store, filters(request), by, limit, order)
+
+
+@router.get("/cost", summary="Daily and weekly spend, and spend against the budget")
+async def cost_view(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = filters(request)
+    return {"daily": await _run(cost.daily, rt.store, f), "weekly": await _run(cost.weekly, rt.store, f),
+            "budget": await _run(cost.budget, rt.store, f.project, rt.settings.budget_daily_usd)}
+
+
+@router.get("/quality", summary="Feedback, schema-valid rate, cache-hit rate, output-length distribution")
+async def quality_view(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    f = filters(request)
+    step = metrics.auto_interval(f.hours)
+    return {"output_length": await _run(quality.output_length, rt.store, f),
+            "feedback": await _run(quality.feedback, rt.store, f),
+            "scores_over_time": await _run(quality.scores_over_time, rt.store, f, step),
+            "summary": await _run(metrics.summary, rt.store, f)}
+
+
+@router.get("/filters/values", summary="Values seen in the range, for filter drop-downs")
+async def filter_values(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return await _run(quality.filter_values, rt.store, filters(request))
+
+
+@router.get("/traces", summary="Trace search (newest, costliest or slowest first)")
+async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+                       order: str = Query("start_time", pattern="^(start_time|cost|duration)$")) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return await _run(traces.search, rt.store, filters(request), limit, offset, order)
+
+
+@router.get("/traces/{trace_id}", summary="One trace: span tree with timings, content where captured and permitted")
+async def trace_detail(request: Request, trace_id: str, project: str | None = None) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", trace_id):
+        raise BadRequest("trace_id must be 32 hex characters")
+    proj = principal.project or project or rt.settings.default_project
+    doc = await _run(traces.detail, rt.store, proj, trace_id, "read-content" in principal.scopes)
+    if doc is None:
+        raise NotFound(f"no trace {trace_id} in project {proj}")
+    doc["scores"] = await _run(_scores, rt, proj, trace_id)
+    return doc
+
+
+def _scores(rt: Runtime, project: str, trace_id: str) -> list[dict[str, Any]]:
+    from tokentrail.query.scores import for_trace_or_span
+
+    return for_trace_or_span(rt.store, project, trace_id=trace_id)
+
+
+@router.get("/sessions", summary="Sessions, most recent first")
+async def session_list(request: Request, limit: int = Query(50, ge=1, le=500),
+                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return await _run(traces.sessions, rt.store, filters(request), limit, offset)
+
+
+@router.get("/sessions/{session_id}", summary="One session's turns in order")
+async def session_detail(request: Request, session_id: str, project: str | None = None) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    proj = principal.project or project or rt.settings.default_project
+    doc = await _run(traces.session_turns, rt.store, proj, session_id, "read-content" in principal.scopes)
+    if doc is None:
+        raise NotFound(f"no session {session_id!r} in project {proj}")
+    return doc
+
+
+@router.get("/users", summary="Users (or customers) by cost, requests, tokens or errors")
+async def user_list(request: Request, by: str = Query("user", pattern="^(user|customer)$"),
+                    order: str = "cost", limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return await _run(users.leaderboard, rt.store, filters(request), by, order, limit)

@@ -1,0 +1,90 @@
+"""Rollups: per-minute aggregates kept forever while raw spans expire.
+
+Rows are (re)computed from deduplicated spans (``FINAL``) for the minutes each insert
+touched, and replace older versions of the same key, so a re-sent span never counts
+twice here either. Latency, TTFT, TPOT and output length keep t-digest quantile
+states, merged at query time for any range; latency and TTFT also keep Prometheus-style
+bucket counts.
+"""
+
+from __future__ import annotations
+
+from tokentrail.storage.schema import Column, Table
+
+QUANTILES = "0.5, 0.95, 0.99"
+_Q = f"AggregateFunction(quantilesTDigest({QUANTILES}), Float64)"
+
+# Upper bounds (ms) of the latency / TTFT histogram buckets (Prometheus "le").
+LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+
+ROLLUP_DIMENSIONS = ("project", "minute", "kind", "route", "provider", "model", "environment", "release",
+                     "status", "http_status", "error_type")
+
+
+def _c(name: str, type_: str, comment: str = "") -> Column:
+    return Column(name, type_, comment)
+
+
+ROLLUP_MINUTE = Table(
+    name="rollup_minute",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("minute", "DateTime('UTC')"),
+        _c("kind", "LowCardinality(String)"),
+        _c("route", "LowCardinality(String)"),
+        _c("provider", "LowCardinality(String)"),
+        _c("model", "LowCardinality(String)", "response model, else requested model"),
+        _c("environment", "LowCardinality(String)"),
+        _c("release", "LowCardinality(String)"),
+        _c("status", "LowCardinality(String)"),
+        _c("http_status", "UInt16"),
+        _c("error_type", "LowCardinality(String)"),
+        _c("requests", "UInt64"),
+        _c("streamed", "UInt64"),
+        _c("cache_hits", "UInt64"),
+        _c("schema_checked", "UInt64"),
+        _c("schema_valid", "UInt64"),
+        _c("input_tokens", "UInt64"),
+        _c("output_tokens", "UInt64"),
+        _c("cached_input_tokens", "UInt64"),
+        _c("reasoning_tokens", "UInt64"),
+        _c("cost", "Float64", "USD of priced calls"),
+        _c("unpriced", "UInt64", "successful LLM calls with no price"),
+        _c("duration_sum_ms", "Float64"),
+        _c("duration_q", _Q),
+        _c("ttft_q", _Q),
+        _c("tpot_q", _Q, "ms per output token after the first, streams"),
+        _c("output_tokens_q", _Q),
+        _c("latency_buckets", "Array(UInt64)", "cumulative counts per LATENCY_BUCKETS_MS, then +Inf"),
+        _c("ttft_buckets", "Array(UInt64)"),
+        _c("version", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    partition_by="toYYYYMM(minute)",
+    order_by="(" + ", ".join(ROLLUP_DIMENSIONS) + ")",
+)
+
+# Per user and customer, per hour: cost and usage leaderboards over long ranges.
+ROLLUP_HOUR_USER = Table(
+    name="rollup_hour_user",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("hour", "DateTime('UTC')"),
+        _c("user_id", "String"),
+        _c("customer", "String"),
+        _c("route", "LowCardinality(String)"),
+        _c("model", "LowCardinality(String)"),
+        _c("requests", "UInt64"),
+        _c("errors", "UInt64"),
+        _c("input_tokens", "UInt64"),
+        _c("output_tokens", "UInt64"),
+        _c("cost", "Float64"),
+        _c("sessions", "AggregateFunction(uniq, String)"),
+        _c("version", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    partition_by="toYYYYMM(hour)",
+    order_by="(project, hour, user_id, customer, route, model)",
+)
+
+ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR_USER)
