@@ -35,6 +35,9 @@ def send_backfill(url: str, traces: int, days: float, project: str | None = None
             before = traffic.traces_made
             _post(client, body, project)
             bar.update(task, completed=traffic.traces_made if traffic.traces_made != before else before)
+        headers = {"x-tokentrail-project": project} if project else {}
+        for i in range(0, len(traffic.feedback), 500):
+            client.post("/api/scores", json=traffic.feedback[i:i + 500], headers=headers).raise_for_status()
     return traffic.spans_made
 
 

@@ -31,7 +31,21 @@ ROUTE_WEIGHTS = {"support-chat": 40, "classify-intent": 30, "summarize-ticket": 
                  "search-embed": 8, "legacy-batch": 2}
 TOOLS = ("search_kb", "get_order", "create_ticket", "run_tests")
 ENVIRONMENTS = (("production", 8), ("staging", 2))
+PROMPTS = {
+    "support-chat": ("My order #{n} has not arrived yet, can you check where it is?",
+                     "I checked order #{n}: it left our warehouse yesterday and should arrive within 2 days."),
+    "classify-intent": ("Classify the intent of: 'I want to cancel my subscription'", '{{"intent": "cancel"}}'),
+    "summarize-ticket": ("Summarize ticket {n}: customer reports login failures after the last update ...",
+                         "Customer cannot log in since release 2026.11.3; password reset did not help."),
+    "code-review": ("Review this diff: def total(items): return sum(i.price for i in items) ...",
+                    "Looks good. Consider Decimal for money and a test for an empty list."),
+    "legacy-batch": ("Translate the product description #{n} to German.", "Produktbeschreibung #{n} ..."),
+}
 RELEASES = ("2026.11.3", "2026.11.4")
+
+
+def _iso(unix_nano: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(unix_nano / 1e9)) + "Z"
 
 
 def _pick(weighted: list[tuple[str, int]] | tuple[tuple[str, int], ...], rnd: random.Random) -> str:
@@ -60,6 +74,7 @@ class Traffic:
         self.rnd = random.Random(self.seed)
         self.traces_made = 0
         self.spans_made = 0
+        self.feedback: list[dict[str, object]] = []  # user feedback on a sample of calls
 
     def trace_spans(self, start_ns: int) -> list[trace_pb2.Span]:
         rnd = self.rnd
@@ -121,6 +136,13 @@ class Traffic:
         }
         if cached:
             attrs["gen_ai.usage.cache_read.input_tokens"] = cached
+        if route in PROMPTS and rnd.random() < 0.3:  # content captured for a sample of calls
+            n = rnd.randrange(10_000, 99_999)
+            attrs["tokentrail.input"] = PROMPTS[route][0].format(n=n)
+            attrs["tokentrail.output"] = PROMPTS[route][1].format(n=n)
+            attrs["tokentrail.capture_reason"] = "sampled"
+        if route == "classify-intent":
+            attrs["tokentrail.schema_valid"] = rnd.random() > 0.04
         if ttft is not None:
             attrs["tokentrail.ttft_ms"] = round(ttft, 3)
         span = self._span(trace_id, parent, f"{'embeddings' if embedding else 'chat'} {model}", start_ns, dur, attrs)
@@ -137,6 +159,12 @@ class Traffic:
                                        ["length" if out >= out_range[1] * 0.98 else "stop"]))
             span.attributes.append(_kv("http.response.status_code", 200))
         span.end_time_unix_nano = start_ns + int(dur * 1e6)
+        if span.status.code != 2 and not embedding and rnd.random() < 0.05:
+            good = rnd.random() < (0.6 if route == "code-review" else 0.85)
+            self.feedback.append({"name": "user-feedback", "value": 1 if good else 0,
+                                  "label": "thumbs-up" if good else "thumbs-down", "trace_id": trace_id.hex(),
+                                  "span_id": span.span_id.hex(), "source": "feedback",
+                                  "timestamp": _iso(span.end_time_unix_nano)})
         return span, dur
 
     @staticmethod

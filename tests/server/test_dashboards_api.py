@@ -1,0 +1,146 @@
+"""The dashboard API: numbers agree across views and sources (raw spans vs rollups),
+re-sent data never double counts, and bad parameters get a JSON 400."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support import ServerThread, running_server
+from tokentrail.demo.send import send_backfill
+from tokentrail.demo.traffic import Traffic
+
+P = "dash"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with running_server(tmp_path_factory.mktemp("dash")) as server:
+        send_backfill(server.url, traces=1500, days=3, project=P)
+        body = next(Traffic(seed=99).requests(50, span_seconds=600))
+        for _ in range(2):  # the same batch twice: must count once everywhere
+            server.client.post("/v1/traces", content=body, headers={"content-type": "application/x-protobuf",
+                                                                     "x-tokentrail-project": P})
+            server.flush()
+        yield server
+
+
+def get(server: ServerThread, path: str, **params: object) -> dict:
+    r = server.client.get(path, params={"project": P, **params})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def raw_count(server: ServerThread, since: datetime, until: datetime) -> dict:
+    return server.query("""
+        SELECT count() AS requests, round(sum(coalesce(total_cost, 0)), 6) AS cost, sum(input_tokens) AS tokens
+        FROM tokentrail.spans FINAL WHERE project = {p:String} AND kind IN ('llm', 'embedding')
+          AND start_time >= {a:DateTime64(6)} AND start_time < {b:DateTime64(6)}""",
+                        {"p": P, "a": since.isoformat(sep=" ")[:26], "b": until.isoformat(sep=" ")[:26]})[0]
+
+
+def test_summary_equals_the_sum_of_its_breakdown(demo: ServerThread) -> None:
+    s = get(demo, "/api/metrics/summary", range="24h")
+    rows = get(demo, "/api/metrics/breakdown", range="24h", by="route", limit=100)["rows"]
+    assert s["source"] == "raw" and s["requests"] > 100
+    assert sum(r["requests"] for r in rows) == s["requests"]
+    assert sum(r["cost_usd"] for r in rows) == pytest.approx(s["cost_usd"], rel=1e-6)
+    assert sum(r["rate_limited"] for r in rows) == s["rate_limited"]
+    assert s["latency_ms"]["p50"] <= s["latency_ms"]["p95"] <= s["latency_ms"]["p99"]
+    assert s["ttft_ms"]["p50"] is not None and s["error_rate"] == pytest.approx(s["errors"] / s["requests"], abs=1e-4)
+
+
+def test_rollup_answers_long_ranges_with_the_same_numbers_as_raw(demo: ServerThread) -> None:
+    until = datetime.now(UTC).replace(second=0, microsecond=0)
+    since = until - timedelta(hours=60)
+    s = get(demo, "/api/metrics/summary", since=since.isoformat(), until=until.isoformat())
+    assert s["source"] == "rollup"
+    raw = raw_count(demo, since.replace(tzinfo=None), until.replace(tzinfo=None))
+    assert s["requests"] == raw["requests"]
+    assert s["input_tokens"] == raw["tokens"]
+    assert s["cost_usd"] == pytest.approx(raw["cost"], rel=1e-6)
+
+
+def test_timeseries_adds_up_to_the_summary(demo: ServerThread) -> None:
+    for rng in ("6h", "3d"):
+        s = get(demo, "/api/metrics/summary", range=rng)
+        ts = get(demo, "/api/metrics/timeseries", range=rng, metric="requests,cost_usd,latency_ms", group_by="model")
+        assert len(ts["timestamps"]) == len(ts["series"][0]["metrics"]["requests"])
+        total = sum(sum(x["metrics"]["requests"]) for x in ts["series"])
+        assert total == s["requests"], rng
+        assert "latency_ms_p95" in ts["series"][0]["metrics"]
+
+
+def test_resent_batch_counts_once_in_rollups_and_users(demo: ServerThread) -> None:
+    rolled = demo.query("SELECT sum(requests) AS n FROM tokentrail.rollup_minute FINAL WHERE project = {p:String}",
+                        {"p": P})[0]["n"]
+    raw = demo.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}", {"p": P})[0]["n"]
+    assert rolled == raw
+    by_user_rollup = get(demo, "/api/users", range="4d", limit=1000)
+    by_user_raw = get(demo, "/api/users", range="24h", limit=1000)
+    assert by_user_rollup["source"] == "rollup" and by_user_raw["source"] == "raw"
+    assert sum(r["requests"] for r in by_user_rollup["rows"]) == get(demo, "/api/metrics/summary", range="4d")["requests"]
+
+
+def test_cost_view_has_days_weeks_and_budget(demo: ServerThread) -> None:
+    doc = get(demo, "/api/cost", range="7d")
+    assert len(doc["daily"]) >= 3
+    assert sum(d["requests"] for d in doc["daily"]) == get(demo, "/api/metrics/summary", range="7d")["requests"]
+    assert doc["budget"]["month_to_date_usd"] >= 0
+
+
+def test_trace_detail_is_a_tree_with_offsets_and_content(demo: ServerThread) -> None:
+    traces = get(demo, "/api/traces", range="3d", route="support-chat", limit=50)["traces"]
+    assert traces and all(t["route"] == "support-chat" for t in traces)
+    with_tool = next(t for t in traces if t["spans"] >= 3)
+    doc = get(demo, f"/api/traces/{with_tool['trace_id']}")
+    spans = doc["spans"]
+    assert len(spans) == with_tool["spans"]
+    assert spans[0]["depth"] == 0 and spans[0]["offset_ms"] == 0
+    assert all(s["depth"] == 1 for s in spans[1:])
+    assert [s["offset_ms"] for s in spans[1:]] == sorted(s["offset_ms"] for s in spans[1:])
+    assert doc["content_permitted"] is True
+
+
+def test_session_turns_are_in_order(demo: ServerThread) -> None:
+    sessions = get(demo, "/api/sessions", range="3d", limit=20)["sessions"]
+    busiest = max(sessions, key=lambda s: s["turns"])
+    turns = get(demo, f"/api/sessions/{busiest['session_id']}")["turns"]
+    assert len(turns) >= busiest["turns"]
+    assert [t["start_time"] for t in turns] == sorted(t["start_time"] for t in turns)
+
+
+def test_quality_has_feedback_and_output_lengths(demo: ServerThread) -> None:
+    doc = get(demo, "/api/quality", range="3d")
+    assert sum(b["count"] for b in doc["output_length"]) > 0
+    fb = {f["name"]: f for f in doc["feedback"]}
+    assert fb["user-feedback"]["count"] > 0
+    assert set(fb["user-feedback"]["labels"]) <= {"thumbs-up", "thumbs-down"}
+    assert doc["summary"]["schema_valid_rate"] is not None
+
+
+def test_prometheus_metrics_have_bounded_labels(demo: ServerThread) -> None:
+    text = demo.client.get("/metrics").text
+    assert "tokentrail_spans_total{" in text and "tokentrail_latency_seconds_bucket{" in text
+    assert "tokentrail_cost_usd_total{" in text and "tokentrail_ingest_backlog_bytes" in text
+    import re
+
+    labels = {name for line in text.splitlines() if not line.startswith("#")
+              for name in re.findall(r'([a-z_]+)="', line)}
+    assert labels <= {"project", "route", "model", "provider", "kind", "status", "le", "reason"}
+
+
+@pytest.mark.parametrize("path,params,needle", [
+    ("/api/metrics/summary", {"range": "abc"}, "range"),
+    ("/api/metrics/summary", {"since": "yesterday"}, "ISO"),
+    ("/api/metrics/breakdown", {"by": "password"}, "break down"),
+    ("/api/metrics/timeseries", {"metric": "nope"}, "unknown metric"),
+    ("/api/traces/xyz", {}, "32 hex"),
+    ("/api/traces", {"limit": "0"}, "limit"),
+])
+def test_bad_parameters_get_a_json_400(demo: ServerThread, path: str, params: dict, needle: str) -> None:
+    r = demo.client.get(path, params=params)
+    assert r.status_code in (400, 422)
+    assert needle in r.json()["error"]
