@@ -66,3 +66,17 @@ def generate(store: Store, calls: int, days: int, project: str = "default", chun
     recompute_costs(store, book, project, datetime.now(UTC) - timedelta(days=days + 1),
                     datetime.now(UTC) + timedelta(hours=1))
     store.command(f"OPTIMIZE TABLE {db}.spans FINAL")
+    build_rollups(store, project)
+
+
+def build_rollups(store: Store, project: str = "default") -> None:
+    """Rollups of every minute holding data, as the server builds them after inserts."""
+    from tokentrail.query import rollups
+
+    minutes = store.query(f"SELECT DISTINCT toStartOfMinute(start_time) AS m FROM {store.database}.spans "
+                          "WHERE project = {p:String}", {"p": project})
+    from datetime import datetime
+
+    rollups.refresh(store, {(project, datetime.fromisoformat(r["m"])) for r in minutes})
+    store.command(f"OPTIMIZE TABLE {store.database}.rollup_minute FINAL")
+    store.command(f"OPTIMIZE TABLE {store.database}.rollup_hour_user FINAL")
