@@ -44,13 +44,15 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
     settings = load_settings(values)
     try:
         runtime = Runtime(settings)
+        app = create_app(runtime)
     except TokentrailError as e:
         raise click.ClickException(e.message) from e
     console.print(f"tokentrail serving on [bold]{settings.url}[/] (store {settings.storage_url})")
     console.print(f"  OTLP/HTTP: {settings.url}/v1/traces   API docs: {settings.url}/docs")
+    console.print(f"  Gateway: {settings.url}/gateway/openai/v1   {settings.url}/gateway/anthropic")
     if demo:
         threading.Thread(target=_demo_when_up, args=(settings.url,), daemon=True).start()
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level=log_level,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
                 access_log=False, timeout_graceful_shutdown=10)
 
 
@@ -63,7 +65,7 @@ def _demo_when_up(url: str) -> None:
         time.sleep(0.1)
     n = send_backfill(url, traces=20_000, days=7)
     logging.getLogger("tokentrail.demo").info("demo: sent %d spans covering the last 7 days", n)
-    send_live(url, per_second=2.0)
+    send_live(url, per_second=0.2)  # a little denser than the backfill, so charts stay readable
 
 
 @main.command()

@@ -47,9 +47,9 @@ def send_live(url: str, per_second: float, project: str | None = None, stop_afte
     started = time.monotonic()
     with httpx.Client(base_url=url, timeout=30) as client:
         while stop_after is None or time.monotonic() - started < stop_after:
-            for body in traffic.requests(max(1, int(per_second)), per_request=64, span_seconds=1.0):
+            for body in traffic.requests(1, per_request=64, span_seconds=1.0):
                 try:
                     _post(client, body, project)
                 except (httpx.HTTPError, RuntimeError):
                     time.sleep(5)
-            time.sleep(1.0)
+            time.sleep(1.0 / per_second)

@@ -170,7 +170,7 @@ class Traffic:
     @staticmethod
     def _fail(span: trace_pb2.Span, code: int, etype: str, message: str) -> None:
         for kv in list(span.attributes):
-            if kv.key.startswith("gen_ai.usage."):
+            if kv.key.startswith("gen_ai.usage.") or kv.key == "tokentrail.output":
                 span.attributes.remove(kv)
         span.attributes.extend([_kv("http.response.status_code", code), _kv("error.type", etype)])
         span.status.code = trace_pb2.Status.STATUS_CODE_ERROR

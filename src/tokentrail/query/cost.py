@@ -9,21 +9,33 @@ from tokentrail.query.filters import Filters
 from tokentrail.storage.backend import Store
 
 
+def _source(store: Store, f: Filters) -> tuple[str, str, str, dict[str, Any]]:
+    """The rollup (kept forever) unless a filter needs raw spans (user, session, customer)."""
+    if f.rollup_possible():
+        where, params = f.where(rollup=True)
+        return f"{store.database}.rollup_minute FINAL", "minute", where, params
+    where, params = f.where()
+    return f"{store.database}.spans FINAL", "start_time", where, params
+
+
 def daily(store: Store, f: Filters) -> list[dict[str, Any]]:
-    """Cost and requests per UTC day, from the rollup (kept forever)."""
-    where, params = f.where(rollup=True)
+    """Cost and requests per UTC day."""
+    table, t, where, params = _source(store, f)
+    cost, requests = ("sum(cost)", "sum(requests)") if t == "minute" else ("sum(coalesce(total_cost, 0))", "count()")
     return store.query(f"""
-        SELECT toDate(minute) AS day, round(sum(cost), 6) AS cost_usd, sum(requests) AS requests,
+        SELECT toDate({t}) AS day, round({cost}, 6) AS cost_usd, {requests} AS requests,
                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
-        FROM {store.database}.rollup_minute FINAL WHERE {where}
+        FROM {table} WHERE {where}
         GROUP BY day ORDER BY day""", params)
 
 
 def weekly(store: Store, f: Filters) -> list[dict[str, Any]]:
-    where, params = f.where(rollup=True)
+    """Cost and requests per week (starting Monday, UTC)."""
+    table, t, where, params = _source(store, f)
+    cost, requests = ("sum(cost)", "sum(requests)") if t == "minute" else ("sum(coalesce(total_cost, 0))", "count()")
     return store.query(f"""
-        SELECT toMonday(minute) AS week, round(sum(cost), 6) AS cost_usd, sum(requests) AS requests
-        FROM {store.database}.rollup_minute FINAL WHERE {where}
+        SELECT toMonday({t}) AS week, round({cost}, 6) AS cost_usd, {requests} AS requests
+        FROM {table} WHERE {where}
         GROUP BY week ORDER BY week""", params)
 
 

@@ -65,9 +65,17 @@ class Filters:
     def hours(self) -> float:
         return (self.end - self.since).total_seconds() / 3600
 
+    def rollup_possible(self) -> bool:
+        """No filter needs a column only raw spans have."""
+        return all(DIMENSIONS[k][1] for k in self.equals)
+
     def use_rollup(self) -> bool:
         """Long ranges read the rollup, unless a filter needs a column only raw spans have."""
-        return self.hours > RAW_MAX_HOURS and all(DIMENSIONS[k][1] for k in self.equals)
+        return self.hours > RAW_MAX_HOURS and self.rollup_possible()
+
+    def unfiltered(self) -> Filters:
+        """Same project and time range, no dimension filters."""
+        return Filters(project=self.project, since=self.since, until=self.until)
 
     def where(self, rollup: bool = False, llm_only: bool = True) -> tuple[str, dict[str, Any]]:
         """SQL condition and its bound parameters (never glued into the SQL text)."""

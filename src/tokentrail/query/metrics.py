@@ -39,6 +39,14 @@ METRICS: dict[str, tuple[str, str]] = {
                 f"quantilesTDigestMerge({QUANTILES})(tpot_q)"),
 }
 QUANTILE_METRICS = ("latency_ms", "ttft_ms", "tpot_ms")
+# rate -> the counts it is derived from (the same derivation as ``_derive``)
+RATES: dict[str, tuple[str, str]] = {
+    "error_rate": ("errors", "requests"), "rate_limited_rate": ("rate_limited", "requests"),
+    "timeout_rate": ("timeouts", "requests"), "cache_hit_rate": ("cache_hits", "requests"),
+    "streamed_rate": ("streamed", "requests"), "cost_per_1k_requests": ("cost_usd", "requests"),
+    "schema_valid_rate": ("schema_valid", "schema_checked"),
+}
+
 
 
 def _select(names: list[str], rollup: bool) -> str:
@@ -63,12 +71,11 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
     if "cost_usd" in row:
         out["cost_usd"] = round(row["cost_usd"] or 0.0, 6)
         out["cost_per_1k_requests"] = round(1000 * out["cost_usd"] / n, 6) if n else None
-    for num, rate in (("errors", "error_rate"), ("rate_limited", "rate_limited_rate"), ("timeouts", "timeout_rate"),
-                      ("cache_hits", "cache_hit_rate"), ("streamed", "streamed_rate")):
-        if num in row:
-            out[rate] = round(row[num] / n, 4) if n else None
-    if "schema_checked" in row:
-        out["schema_valid_rate"] = round(row["schema_valid"] / row["schema_checked"], 4) if row["schema_checked"] else None
+    if "requests" not in row:
+        out.pop("cost_per_1k_requests", None)
+    for rate, (num, den) in RATES.items():
+        if num in row and den in row and rate != "cost_per_1k_requests":
+            out[rate] = round(row[num] / row[den], 4) if row[den] else None
     return out
 
 
@@ -122,16 +129,18 @@ def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requ
 
 def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None = None, top: int = 8,
                step: int | None = None) -> dict[str, Any]:
-    unknown = [n for n in names if n not in METRICS]
+    """Each metric (or rate) per time bucket; buckets with no calls hold 0 (counts) or None."""
+    unknown = [n for n in names if n not in METRICS and n not in RATES]
     if unknown:
-        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, *RATES])}")
     if group_by is not None and group_by not in DIMENSIONS:
         raise BadRequest(f"cannot group by {group_by!r}")
     step = step or auto_interval(f.hours)
     rollup = f.use_rollup()
     where, params = f.where(rollup)
     time_col = "minute" if rollup else "start_time"
-    wanted = list(dict.fromkeys(names + ["requests"]))
+    base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]
+    wanted = list(dict.fromkeys(base + ["requests"]))
     group_sql = "'all'"
     if group_by:
         groups = top_groups(store, f, group_by, top)
@@ -150,16 +159,13 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         if i is None:
             continue
         d = _derive(row)
-        s = series.setdefault(row["g"], {n: [None if n in QUANTILE_METRICS else 0] * len(buckets) for n in _flat(names)})
+        s = series.setdefault(row["g"], {n: [0 if n in METRICS else None] * len(buckets) for n in _flat(names)})
         for n in names:
             if n in QUANTILE_METRICS:
                 for p in ("p50", "p95", "p99"):
                     s[f"{n}_{p}"][i] = d[n][p]
             else:
                 s[n][i] = d[n]
-        for rate in ("error_rate", "rate_limited_rate", "cache_hit_rate", "cost_per_1k_requests", "schema_valid_rate"):
-            if rate in s and rate in d:
-                s[rate][i] = d[rate]
     return {"step_seconds": step, "source": "rollup" if rollup else "raw",
             "timestamps": [b.isoformat().replace("+00:00", "Z") for b in buckets],
             "series": [{"group": g, "metrics": m} for g, m in sorted(series.items(), key=lambda kv: kv[0] == "other")]}
@@ -183,11 +189,13 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     names = ["requests", "errors", "rate_limited", "timeouts", "input_tokens", "output_tokens", "cost_usd",
              "unpriced", "latency_ms", "ttft_ms"]
     rows = store.query(f"""
-        SELECT {expr} AS key, {_select(names, rollup)}
+        SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
         FROM {_table(store, rollup)} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
-    out = [_derive(r) for r in rows]
-    total_cost = sum(d["cost_usd"] for d in out)
-    for d in out:
-        d["cost_share"] = round(d["cost_usd"] / total_cost, 4) if total_cost else None
+    out = []
+    for r in rows:
+        total_cost = r.pop("all_cost") or 0
+        d = _derive(r)
+        d["cost_share"] = round(d["cost_usd"] / total_cost, 4) if total_cost else None  # of the whole range
+        out.append(d)
     return {"by": by, "source": "rollup" if rollup else "raw", "rows": out}

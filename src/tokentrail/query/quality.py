@@ -26,31 +26,39 @@ def output_length(store: Store, f: Filters) -> list[dict[str, Any]]:
     return out
 
 
+def _score_range(f: Filters) -> dict[str, Any]:
+    return {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
+            "until": f.end.replace(tzinfo=None).isoformat(sep=" ")}
+
+
 def feedback(store: Store, f: Filters) -> list[dict[str, Any]]:
-    """Per score name: how many, the mean of numeric values, and the count of each label."""
-    params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" ")}
+    """Per score name: how many, the mean of numeric values, and the count of each label.
+    Scores are filtered by project and time only (they carry no route or model)."""
+    params = _score_range(f)
     return store.query(f"""
         SELECT name, count() AS count, round(avgOrNull(value), 4) AS mean,
                countIf(value > 0) AS positive, countIf(value <= 0) AS non_positive,
                sumMapIf(map(label, toUInt64(1)), label != '') AS labels
         FROM {store.database}.scores FINAL
-        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(3)}}
+        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
+          AND timestamp < {{until:DateTime64(6)}}
         GROUP BY name ORDER BY count DESC""", params)
 
 
 def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
-    params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" ")}
+    params = _score_range(f)
     return store.query(f"""
         SELECT toStartOfInterval(timestamp, INTERVAL {int(step)} SECOND) AS t, name, count() AS count,
                round(avgOrNull(value), 4) AS mean
         FROM {store.database}.scores FINAL
-        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(3)}}
+        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
+          AND timestamp < {{until:DateTime64(6)}}
         GROUP BY t, name ORDER BY t""", params)
 
 
 def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
     """Values seen in the range, for the filter drop-downs."""
-    where, params = f.where(rollup=True, llm_only=False)
+    where, params = f.unfiltered().where(rollup=True, llm_only=False)
     row = store.query(f"""
         SELECT groupUniqArrayIf(route, route != '') AS route, groupUniqArrayIf(model, model != '') AS model,
                groupUniqArrayIf(provider, provider != '') AS provider,

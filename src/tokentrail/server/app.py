@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tokentrail import gateway
 from tokentrail.errors import Overloaded, TokentrailError
 from tokentrail.server.prometheus import TokentrailCollector
-from tokentrail.server.routes import api, dashboards, health, ingest
+from tokentrail.server.routes import api, dashboards, health, ingest, ui
 from tokentrail.server.runtime import Runtime
 
 log = logging.getLogger("tokentrail.server")
@@ -40,7 +40,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(api.router)
     app.include_router(dashboards.router)
-    app.include_router(gateway.router(runtime))
+    gateway.install(app, runtime)
+    app.include_router(ui.router)
 
     @app.exception_handler(TokentrailError)
     async def _error(request: Request, exc: TokentrailError) -> JSONResponse:

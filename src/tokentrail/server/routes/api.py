@@ -35,10 +35,13 @@ async def route_stats(request: Request, hours: float = Query(24, gt=0, le=24 * 4
     return {"project": f.project, "hours": hours, "routes": rows, "totals": total}
 
 
-@router.get("/pricing", summary="Price table version, size and models seen without a price")
-async def pricing(request: Request, hours: float = Query(24 * 7, gt=0), project: str | None = None) -> dict[str, Any]:
+@router.get("/pricing", summary="Price table version, size and models seen without a price (dashboard filters,"
+            " default range 7d)")
+async def pricing(request: Request) -> dict[str, Any]:
+    from tokentrail.server.routes.dashboards import filters
+
     rt: Runtime = request.app.state.runtime
-    f = _filters(request, hours, project)
+    f = filters(request, default_range="7d")
     unpriced = await run_in_threadpool(stats.unpriced_models, rt.store, f)
     return {"version": rt.prices.version, "models": len(rt.prices.rows),
             "user_file": str(rt.prices.user_file or ""), "unpriced_models": unpriced}

@@ -41,7 +41,7 @@ def _time(value: str, name: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def filters(request: Request) -> Filters:
+def filters(request: Request, default_range: str = "24h") -> Filters:
     """The filters of a dashboard request (query string), with the caller's project."""
     rt: Runtime = request.app.state.runtime
     q = request.query_params
@@ -50,7 +50,7 @@ def filters(request: Request) -> Filters:
     if q.get("since"):
         since = _time(q["since"], "since")
     else:
-        since = (until or datetime.now(UTC)) - parse_range(q.get("range", "24h"))
+        since = (until or datetime.now(UTC)) - parse_range(q.get("range", default_range))
     equals = {k: q[k] for k in DIMENSIONS if q.get(k)}
     return Filters(project=principal.project or q.get("project") or rt.settings.default_project,
                    since=since, until=until, equals=equals)

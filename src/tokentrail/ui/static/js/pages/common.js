@@ -1,0 +1,128 @@
+// What several pages share: the page title, the "no data yet" guide, drill-down links.
+
+import * as api from "../api.js";
+import { bar, code, emptyState, h, table } from "../dom.js";
+import { count, dateTime, ms, parseTime, pct, usd } from "../fmt.js";
+import * as state from "../state.js";
+
+/** The page's title row: "Overview · last 24 hours". */
+export function title(root, text, note) {
+  const f = state.filters();
+  root.append(h("div", { class: "page-title" },
+    h("h1", {}, text),
+    h("span", { class: "page-range", testid: "range-label" }, state.rangeLabel(f, (t) => dateTime(t, false))),
+    note ? h("span", { class: "page-note" }, note) : null));
+}
+
+/** A grid row of panels or tiles. */
+export function grid(cls, ...children) {
+  return h("div", { class: `grid ${cls}` }, ...children);
+}
+
+/**
+ * When the filters match no LLM call: tell a new user how to send data (no data at all), or
+ * that the filters exclude everything (data exists). Returns a node, or null when there is data.
+ */
+export async function whenEmpty(summary) {
+  if (summary.requests > 0) return null;
+  const f = state.filters();
+  const base = f.project ? { project: f.project } : {};
+  const ever = await api.get("metrics/summary", { range: "400d" }, base);
+  if (ever.requests > 0) {
+    return emptyState("No LLM calls match these filters in this time range",
+      h("p", {}, `This project has ${count(ever.requests)} calls in the last 400 days. Try a longer time range or fewer filters.`),
+      h("p", {}, h("a", { href: state.href(route(), { range: "30d" }, base), "data-nav": true, class: "button" },
+        "Show the last 30 days, no filters")));
+  }
+  return noDataYet();
+}
+
+export function noDataYet() {
+  const origin = window.location.origin;
+  return emptyState("No data yet",
+    h("p", {}, "tokentrail shows every LLM call it receives. Send it some:"),
+    h("ol", { class: "steps" },
+      h("li", {}, "Point any OpenTelemetry exporter at this server: ",
+        code(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=${origin}/v1/traces`), " (OTLP/HTTP, protobuf or JSON)."),
+      h("li", {}, "Or instrument a Python app with the SDK: ", code(`tokentrail.init(endpoint="${origin}")`), "."),
+      h("li", {}, "Or send OpenAI calls through the gateway: ", code(`base_url="${origin}/gateway/openai/v1"`), "."),
+      h("li", {}, "Just looking? Load a week of realistic demo traffic: ",
+        code(`tokentrail demo --url ${origin}` + (state.filters().project ? ` --project ${state.filters().project}` : "")),
+        ".")),
+    h("p", { class: "muted" }, "Then refresh this page."));
+}
+
+function route() {
+  return window.location.pathname.replace(/^\/ui\/?/, "") || "overview";
+}
+
+/** The since/until of a chart bucket, for "click to see these traces". */
+export function bucketFilters(ts, i) {
+  const start = parseTime(ts.timestamps[i]);
+  const end = new Date(start.getTime() + ts.step_seconds * 1000);
+  return { since: start.toISOString().replace(".000Z", "Z"), until: end.toISOString().replace(".000Z", "Z"),
+    range: null };
+}
+
+/** Go to the traces of a chart bucket (keeping the other filters). */
+export function drillToTraces(ts, extra = {}) {
+  return (i) => state.navigate(state.href("traces", { ...bucketFilters(ts, i), ...extra }));
+}
+
+/** A link to the traces page with one more filter: traces of this route, this user ... */
+export function tracesLink(text, extra, testid) {
+  return h("a", { href: state.href("traces", extra), "data-nav": true, testid }, text);
+}
+
+/** Hosted-API providers; any other provider name is taken as a self-hosted server. */
+export const SELF_HOSTED = ["vllm", "ollama", "tgi", "huggingface_tgi", "text-generation-inference", "sglang",
+  "llama.cpp", "llamacpp", "lmstudio", "localai", "triton", "tensorrt-llm", "self-hosted", "selfhosted", "local"];
+
+export function isSelfHosted(provider) {
+  return SELF_HOSTED.includes(String(provider).toLowerCase());
+}
+
+/** A cost that does not pass unpriced calls off as $0: "no price", or "$1.20 + ?" when some lack one. */
+export function costText(cost, unpriced, precise = false) {
+  if (unpriced && !cost) {
+    return h("span", { class: "warn-text", title: "this model has no price: add it to your price file" }, "no price");
+  }
+  if (unpriced) {
+    return h("span", { title: `${count(unpriced)} calls have no price and are not included` }, usd(cost, precise),
+      h("span", { class: "warn-text" }, " + ?"));
+  }
+  return usd(cost, precise);
+}
+
+/**
+ * Rows of /api/metrics/breakdown as a table with a share bar; each row drills to its traces.
+ * `total` is the spend of the whole range (the share of each row is of that, not of the rows shown).
+ */
+export function breakdownTable(doc, { testid, columns = "cost", limit = 10, total } = {}) {
+  const rows = doc.rows.slice(0, limit);
+  const by = doc.by;
+  const maxCost = Math.max(0, ...rows.map((r) => r.cost_usd));
+  const maxReq = Math.max(0, ...rows.map((r) => r.requests));
+  const name = { label: by.replace("_", " "), value: (r) => r.key || "(none)", cls: "key" };
+  const share = (r) => (total > 0 ? r.cost_usd / total : null);
+  const sets = {
+    cost: [name,
+      { label: "cost", value: (r) => bar(r.cost_usd, maxCost, costText(r.cost_usd, r.unpriced)),
+        raw: (r) => r.cost_usd, testid: "cell-cost", cls: "bar-col" },
+      { label: "share", num: true, title: "share of all spend in the range", value: (r) => pct(share(r)) },
+      { label: "requests", num: true, value: (r) => count(r.requests), raw: (r) => r.requests, testid: "cell-requests" },
+      { label: "per 1k req", num: true, title: "cost per 1,000 requests",
+        value: (r) => (r.unpriced && !r.cost_usd ? "–" : usd(r.cost_per_1k_requests)) },
+    ].filter(Boolean),
+    usage: [name,
+      { label: "requests", value: (r) => bar(r.requests, maxReq, count(r.requests)), raw: (r) => r.requests,
+        testid: "cell-requests", cls: "bar-col" },
+      { label: "input tokens", num: true, value: (r) => count(r.input_tokens), raw: (r) => r.input_tokens },
+      { label: "output tokens", num: true, value: (r) => count(r.output_tokens), raw: (r) => r.output_tokens },
+      { label: "tokens / req", num: true, value: (r) => count(Math.round((r.input_tokens + r.output_tokens) / (r.requests || 1))) },
+      { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95) },
+      { label: "errors", num: true, value: (r) => pct(r.error_rate) }],
+  };
+  return table(sets[columns], rows, { testid, empty: "Nothing in this range.",
+    href: (r) => (r.key ? state.href("traces", { [by]: r.key }) : null) });
+}

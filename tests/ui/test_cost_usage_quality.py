@@ -1,0 +1,74 @@
+"""Cost, Usage and Quality pages show the API's numbers; unpriced models are never silently $0."""
+
+from __future__ import annotations
+
+from tests.ui.conftest import Demo, open_page
+from tests.ui.numbers import assert_shows
+
+
+def value(page, testid: str) -> float:
+    return float(page.get_attribute(f"[data-testid={testid}-value]", "data-value"))
+
+
+def table_column(page, table: str, cell: str) -> list[float]:
+    return [float(v) for v in page.locator(f"[data-testid={table}] [data-testid={cell}]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)")]
+
+
+def test_cost_page_totals_and_breakdowns_equal_the_api(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary")
+    open_page(page, demo.page_url("cost"))
+    assert value(page, "kpi-cost") == s["cost_usd"]
+    assert value(page, "kpi-cost-per-1k") == s["cost_per_1k_requests"]
+    for by in ("route", "model", "user", "customer"):
+        rows = demo.api("metrics/breakdown", by=by, order="cost_usd", limit=10)["rows"]
+        assert table_column(page, f"cost-by-{by}", "cell-cost") == [r["cost_usd"] for r in rows], by
+        assert table_column(page, f"cost-by-{by}", "cell-requests") == [r["requests"] for r in rows], by
+
+
+def test_cost_page_daily_chart_adds_up_to_the_daily_api(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("cost"))
+    daily = demo.api("metrics/timeseries", metric="cost_usd,requests", step=86400, range="84d", since="", until="")
+    total = sum(daily["series"][0]["metrics"]["cost_usd"][-30:])
+    assert_shows(page.inner_text("[data-testid=daily-total]").replace("$", ""), total)
+    budget = demo.api("cost")["budget"]
+    assert value(page, "kpi-month") == budget["month_to_date_usd"]
+
+
+def test_unpriced_models_are_named_not_counted_as_zero(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary")
+    unpriced = demo.api("pricing", hours=24 * 4)["unpriced_models"]
+    assert s["unpriced"] > 0 and unpriced
+    open_page(page, demo.page_url("cost"))
+    warning = page.inner_text("[data-testid=unpriced-warning]")
+    assert f"{s['unpriced']} calls have no price" in warning
+    assert page.locator("[data-testid=unpriced-model]").all_inner_texts() == [m["model"] for m in unpriced]
+    assert "no price" in page.inner_text("[data-testid=cost-by-model]")
+
+
+def test_usage_page_tokens_and_routes_equal_the_api(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary")
+    open_page(page, demo.page_url("usage"))
+    assert value(page, "kpi-requests") == s["requests"]
+    assert value(page, "kpi-input-tokens") == s["input_tokens"]
+    assert value(page, "kpi-output-tokens") == s["output_tokens"]
+    assert_shows(page.inner_text("[data-testid=kpi-input-tokens-value]"), s["input_tokens"])
+    rows = demo.api("metrics/breakdown", by="route", order="requests", limit=15)["rows"]
+    assert table_column(page, "usage-by-route", "cell-requests") == [r["requests"] for r in rows]
+    page.wait_for_selector("[data-testid=chart-requests-by-route][data-drawn=true]")
+    shown = page.locator("[data-testid=chart-requests-by-route] .legend-item").evaluate_all(
+        "items => items.map(i => [i.dataset.series, Number(i.dataset.sum)])")
+    grouped = demo.api("metrics/timeseries", metric="requests", group_by="route", top=7)["series"]
+    assert sorted(shown) == sorted([g["group"], sum(g["metrics"]["requests"])] for g in grouped)
+
+
+def test_quality_page_shows_feedback_schema_and_output_length(demo: Demo, page) -> None:
+    q = demo.api("quality")
+    open_page(page, demo.page_url("quality"))
+    assert value(page, "kpi-schema-valid") == q["summary"]["schema_valid_rate"]
+    assert value(page, "kpi-cache-hit") == q["summary"]["cache_hit_rate"]
+    assert q["feedback"], "the demo sends user feedback"
+    counts = table_column(page, "feedback-table", "cell-count")
+    assert counts == [f["count"] for f in q["feedback"]]
+    total = sum(b["count"] for b in q["output_length"])
+    assert_shows(page.inner_text("[data-testid=output-length-total]"), total)

@@ -1,0 +1,77 @@
+"""Overview: the headline numbers are the API's, for the filters in the URL."""
+
+from __future__ import annotations
+
+from tests.ui.conftest import Demo, open_page, wait_ready
+from tests.ui.numbers import assert_shows
+
+
+def kpi(page, name: str) -> tuple[str, str]:
+    value = page.locator(f"[data-testid=kpi-{name}-value]")
+    return value.inner_text(), value.get_attribute("data-value")
+
+
+def test_overview_headline_numbers_equal_the_summary_api(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary")
+    assert s["requests"] > 1000
+    open_page(page, demo.page_url("overview"))
+    for name, key in (("requests", "requests"), ("cost", "cost_usd"), ("error-rate", "error_rate"),
+                      ("rate-limited", "rate_limited")):
+        text, raw = kpi(page, name)
+        assert float(raw) == s[key], name
+        assert_shows(text.replace("$", ""), s[key])
+    text, raw = kpi(page, "latency-p95")
+    assert float(raw) == s["latency_ms"]["p95"]
+    assert_shows(text, s["latency_ms"]["p95"])
+    assert_shows(kpi(page, "ttft-p95")[0], s["ttft_ms"]["p95"])
+
+
+def test_overview_shows_all_latency_percentiles_and_429s_and_timeouts_apart(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary")
+    open_page(page, demo.page_url("overview"))
+    rows = page.locator("[data-testid=latency-row]")
+    assert rows.count() == 3
+    for i, metric in enumerate(("latency_ms", "ttft_ms", "tpot_ms")):
+        for p in ("p50", "p95", "p99"):
+            cell = rows.nth(i).locator(f"[data-testid=latency-{p}]")
+            assert float(cell.get_attribute("data-value")) == s[metric][p]
+    assert_shows(page.inner_text("[data-testid=errors-429] b"), s["rate_limited"])
+    assert_shows(page.inner_text("[data-testid=errors-timeouts] b"), s["timeouts"])
+    assert_shows(page.inner_text("[data-testid=errors-other] b"), s["errors"] - s["rate_limited"] - s["timeouts"])
+    assert "No self-hosted model metrics yet" in page.inner_text("[data-testid=panel-self-hosted]")
+
+
+def test_overview_charts_draw_the_timeseries(demo: Demo, page) -> None:
+    ts = demo.api("metrics/timeseries", metric="requests")
+    open_page(page, demo.page_url("overview"))
+    page.wait_for_selector("[data-testid=chart-requests][data-drawn=true]")
+    bars = page.locator("[data-testid=chart-requests] g[data-series=requests] rect").count()
+    assert bars == sum(1 for v in ts["series"][0]["metrics"]["requests"] if v)
+
+
+def test_filters_in_the_url_reach_every_number_and_the_drop_downs(demo: Demo, page) -> None:
+    s = demo.api("metrics/summary", route="support-chat", environment="production")
+    open_page(page, demo.page_url("overview", route="support-chat", environment="production"))
+    assert float(kpi(page, "requests")[1]) == s["requests"]
+    assert float(kpi(page, "cost")[1]) == s["cost_usd"]
+    assert page.input_value("[data-testid=filter-route]") == "support-chat"
+    assert page.input_value("[data-testid=filter-environment]") == "production"
+
+
+def test_choosing_a_filter_updates_the_url_and_the_numbers(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("overview"))
+    page.select_option("[data-testid=filter-model]", "gpt-4o-mini")
+    page.wait_for_url("**model=gpt-4o-mini**")
+    wait_ready(page)
+    s = demo.api("metrics/summary", model="gpt-4o-mini")
+    assert float(kpi(page, "requests")[1]) == s["requests"]
+
+
+def test_navigation_keeps_the_filters(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("overview", route="code-review"))
+    page.click("[data-testid=nav] a[data-page=cost]")
+    page.wait_for_url("**/ui/cost?**")
+    wait_ready(page)
+    assert "route=code-review" in page.url and "since=" in page.url
+    s = demo.api("metrics/summary", route="code-review")
+    assert float(kpi(page, "cost")[1]) == s["cost_usd"]

@@ -1,0 +1,87 @@
+"""Traces, one trace's spans, sessions and their turns, users: what the API has, in its order."""
+
+from __future__ import annotations
+
+from tests.ui.conftest import Demo, open_page, wait_ready
+
+
+def hrefs(page, row: str) -> list[str]:
+    return page.locator(f"[data-testid={row}]").evaluate_all("rows => rows.map(r => r.dataset.href)")
+
+
+def test_traces_list_is_the_search_api_in_its_order(demo: Demo, page) -> None:
+    for order in ("start_time", "cost", "duration"):
+        api = demo.api("traces", order=order, limit=50)["traces"]
+        open_page(page, demo.page_url("traces", **({"order": order} if order != "start_time" else {})))
+        ids = [h.split("/ui/traces/")[1].split("?")[0] for h in hrefs(page, "trace-row")]
+        assert ids == [t["trace_id"] for t in api], order
+
+
+def test_errors_only_lists_failed_traces(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("traces"))
+    page.check("[data-testid=errors-only]")
+    page.wait_for_url("**status=error**")
+    wait_ready(page)
+    api = demo.api("traces", status="error", limit=50)["traces"]
+    assert api and all(t["status"] == "error" for t in api)
+    assert page.locator("[data-testid=trace-row]").count() == len(api)
+
+
+def test_a_trace_shows_all_its_spans_and_its_captured_content(demo: Demo, page) -> None:
+    candidates = demo.api("traces", order="cost", limit=50)["traces"]
+    doc = None
+    for t in candidates:
+        d = demo.server.client.get(f"/api/traces/{t['trace_id']}").json()
+        if d["content"] and len(d["spans"]) >= 3:
+            doc = d
+            break
+    assert doc is not None, "the demo captures content for a sample of calls"
+    trace_id = doc["trace"]["trace_id"]
+    open_page(page, demo.page_url("traces"))
+    page.goto(demo.page_url(f"traces/{trace_id}"))
+    wait_ready(page)
+    rows = page.locator("[data-testid=span-row]")
+    assert rows.evaluate_all("rows => rows.map(r => r.dataset.spanId)") == [s["span_id"] for s in doc["spans"]]
+    span_id, content = next(iter(doc["content"].items()))
+    page.click(f"[data-testid=span-row][data-span-id='{span_id}']")
+    assert page.inner_text("[data-testid=content-input]") == content["input"]
+    assert page.inner_text("[data-testid=content-output]") == content["output"]
+
+
+def test_clicking_a_trace_row_opens_it(demo: Demo, page) -> None:
+    first = demo.api("traces", limit=1)["traces"][0]
+    open_page(page, demo.page_url("traces"))
+    page.locator("[data-testid=trace-row]").first.locator("a").click()
+    page.wait_for_url(f"**/ui/traces/{first['trace_id']}?**")
+    wait_ready(page)
+    assert page.locator("[data-testid=span-row]").count() == first["spans"]
+    assert "since=" in page.url  # the filters come along
+
+
+def test_sessions_list_and_a_sessions_turns_in_order(demo: Demo, page) -> None:
+    sessions = demo.api("sessions", limit=50)["sessions"]
+    open_page(page, demo.page_url("sessions"))
+    assert page.locator("[data-testid=session-row]").count() == len(sessions)
+    first = sessions[0]
+    page.locator("[data-testid=session-row]").first.locator("a").click()
+    page.wait_for_url("**/ui/sessions/**")
+    wait_ready(page)
+    turns = demo.server.client.get(f"/api/sessions/{first['session_id']}").json()["turns"]
+    shown = page.locator("[data-testid=turn]").evaluate_all("turns => turns.map(t => t.dataset.traceId)")
+    assert shown == [t["trace_id"] for t in turns]
+
+
+def test_users_and_customers_equal_the_api(demo: Demo, page) -> None:
+    for by in ("user", "customer"):
+        rows = demo.api("users", by=by, order="cost", limit=100)["rows"]
+        open_page(page, demo.page_url("users", **({"by": by} if by == "customer" else {})))
+        cells = page.locator("[data-testid=users-table] [data-testid=cell-cost]").evaluate_all(
+            "cells => cells.map(c => Number(c.dataset.value))")
+        assert cells == [r["cost_usd"] for r in rows], by
+    page.click("[data-testid=users-order] button[data-order=requests]")
+    page.wait_for_url("**order=requests**")
+    wait_ready(page)
+    rows = demo.api("users", by="customer", order="requests", limit=100)["rows"]
+    cells = page.locator("[data-testid=users-table] [data-testid=cell-requests]").evaluate_all(
+        "cells => cells.map(c => Number(c.dataset.value))")
+    assert cells == [r["requests"] for r in rows]
