@@ -10,8 +10,9 @@ Prints one JSON line.
 - added_ttft_p50_ms: the same for the time to the first chunk of a 20-chunk stream.
 - rps_*_32: requests/s with 32 concurrent ``AsyncOpenAI`` callers for ``--seconds`` (median of rounds).
   The client, the gateway and the fake upstream share this machine's cores, so these are lower bounds.
-- gateway_cpu_ms_per_call: CPU time of the whole server process (forwarding, recording, spooling
-  and inserting the spans) per non-streaming call, during the latency rounds.
+- server_cpu_ms_per_call: CPU time of the whole server process per non-streaming call during the
+  latency rounds: forwarding, recording, spooling, and the store inserting the spans.
+- event_loop_cpu_ms_per_call: the same for the event-loop thread alone (the request path).
 The server runs with its defaults (spool fsync on, content capture ``errors``).
 """
 
@@ -41,8 +42,8 @@ HEADERS = {"X-Tokentrail-Project": "bench", "X-Tokentrail-Route": "bench", "X-To
 
 
 def start_fake(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "1000"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "1000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def up() -> bool:
         try:
@@ -54,8 +55,10 @@ def start_fake(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """CPU time of a process (or of one of its threads)."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -127,12 +130,14 @@ def main() -> None:
             time_calls(c, 200)
             time_first_chunks(c, 50)
         added_p50, added_p99, d50, g50, ttft_added, d_ttft, g_ttft = [], [], [], [], [], [], []
-        cpu = calls = 0.0
+        cpu = loop_cpu = calls = 0.0
+        pid = server.proc.pid
         for _ in range(args.rounds):
             d = time_calls(direct, args.calls)
-            c0 = cpu_seconds(server.proc.pid)
+            c0, l0 = cpu_seconds(pid), cpu_seconds(pid, pid)
             g = time_calls(gateway, args.calls)
-            cpu += cpu_seconds(server.proc.pid) - c0
+            cpu += cpu_seconds(pid) - c0
+            loop_cpu += cpu_seconds(pid, pid) - l0
             calls += args.calls
             added_p50.append(pct(g, 0.5) - pct(d, 0.5))
             added_p99.append(pct(g, 0.99) - pct(d, 0.99))
@@ -147,8 +152,11 @@ def main() -> None:
         for _ in range(3):
             rps_d.append(asyncio.run(throughput(f"http://127.0.0.1:{fake_port}/v1", args.seconds)))
             rps_g.append(asyncio.run(throughput(f"{server.url}/gateway/openai/v1", args.seconds)))
-        stats = wait_for(lambda: (s := httpx.get(f"{server.url}/gateway/").json())["recorded"] >= s["requests"] and s,
-                         30, 0.1)
+        def all_recorded() -> dict | None:
+            s = httpx.get(f"{server.url}/gateway/").json()
+            return s if s["recorded"] + s["dropped"] >= s["requests"] else None
+
+        stats = wait_for(all_recorded, 30, 0.1)
         med = statistics.median
         print(json.dumps({
             "bench": "gateway", "rounds": args.rounds, "calls_per_round": args.calls,
@@ -157,7 +165,8 @@ def main() -> None:
             "added_ttft_p50_ms": round(med(ttft_added), 3), "direct_ttft_p50_ms": round(med(d_ttft), 3),
             "gateway_ttft_p50_ms": round(med(g_ttft), 3),
             "rps_direct_32": round(med(rps_d), 1), "rps_gateway_32": round(med(rps_g), 1),
-            "gateway_cpu_ms_per_call": round(cpu / calls * 1000, 3),
+            "server_cpu_ms_per_call": round(cpu / calls * 1000, 3),
+            "event_loop_cpu_ms_per_call": round(loop_cpu / calls * 1000, 3),
             "gateway_requests": stats["requests"], "recorded": stats["recorded"], "dropped": stats["dropped"],
         }))
     finally:

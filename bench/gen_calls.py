@@ -77,6 +77,7 @@ def build_rollups(store: Store, project: str = "default") -> None:
                           "WHERE project = {p:String}", {"p": project})
     from datetime import datetime
 
-    rollups.refresh(store, {(project, datetime.fromisoformat(r["m"])) for r in minutes})
-    store.command(f"OPTIMIZE TABLE {store.database}.rollup_minute FINAL")
-    store.command(f"OPTIMIZE TABLE {store.database}.rollup_hour_user FINAL")
+    days = rollups.refresh(store, {(project, datetime.fromisoformat(r["m"])) for r in minutes})
+    rollups.refresh_user_days(store, days)
+    for table in ("rollup_minute", "rollup_hour", "rollup_day_user"):
+        store.command(f"OPTIMIZE TABLE {store.database}.{table} FINAL")

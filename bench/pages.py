@@ -88,7 +88,7 @@ def main() -> None:
         if n:
             store.command("TRUNCATE TABLE tokentrail.spans")
         generate(store, args.calls, args.days)
-    elif not store.query("SELECT count() AS n FROM tokentrail.rollup_minute")[0]["n"]:
+    elif not store.query("SELECT count() AS n FROM tokentrail.rollup_day_user")[0]["n"]:
         build_rollups(store)
     now = datetime.now(UTC)
     out: dict[str, dict[str, dict[str, float]]] = {}

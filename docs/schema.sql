@@ -177,6 +177,28 @@ CREATE TABLE IF NOT EXISTS tokentrail.schema_migrations
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY name;
 
+CREATE TABLE IF NOT EXISTS tokentrail.batch_files
+(
+    project LowCardinality(String),
+    source String COMMENT 'absolute path or URL of the file',
+    kind LowCardinality(String) COMMENT 'spans or scores',
+    size UInt64 COMMENT 'bytes of the file when last read',
+    mtime Float64 COMMENT 'its modification time then, epoch seconds',
+    head_hash String COMMENT 'sha256 of its first head_len bytes: the same file grown, or another one',
+    head_len UInt32,
+    base_time_us Int64 COMMENT 'dates events that have no timestamp: the file\'s time when first read',
+    offset UInt64 COMMENT 'bytes of (decompressed) content loaded, always at a line end',
+    lines UInt64 COMMENT 'lines loaded',
+    crc32 UInt32 COMMENT 'of those bytes',
+    rows UInt64,
+    rejected UInt64 COMMENT 'lines sent to the dead-letter file',
+    cost Float64 COMMENT 'USD added',
+    status LowCardinality(String) COMMENT 'partial or done',
+    updated_at DateTime64(6, 'UTC') COMMENT 'version: the newest row of a file wins'
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (project, source);
+
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
     project LowCardinality(String),
@@ -214,25 +236,62 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(minute)
 ORDER BY (project, minute, kind, route, provider, model, environment, release, status, http_status, error_type);
 
-CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_user
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
 (
     project LowCardinality(String),
     hour DateTime('UTC'),
+    kind LowCardinality(String),
+    route LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String) COMMENT 'response model, else requested model',
+    environment LowCardinality(String),
+    release LowCardinality(String),
+    status LowCardinality(String),
+    http_status UInt16,
+    error_type LowCardinality(String),
+    requests UInt64,
+    streamed UInt64,
+    cache_hits UInt64,
+    schema_checked UInt64,
+    schema_valid UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost Float64 COMMENT 'USD of priced calls',
+    unpriced UInt64 COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64,
+    duration_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    ttft_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    tpot_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64),
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (project, hour, kind, route, provider, model, environment, release, status, http_status, error_type);
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
+(
+    project LowCardinality(String),
+    day Date,
     user_id String,
     customer String,
-    route LowCardinality(String),
-    model LowCardinality(String),
+    environment LowCardinality(String),
     requests UInt64,
     errors UInt64,
     input_tokens UInt64,
     output_tokens UInt64,
     cost Float64,
     sessions AggregateFunction(uniq, String),
+    last_seen DateTime64(6, 'UTC'),
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (project, hour, user_id, customer, route, model);
+PARTITION BY toYYYYMM(day)
+ORDER BY (project, day, user_id, customer, environment);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 

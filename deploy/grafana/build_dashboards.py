@@ -8,7 +8,7 @@ expressions come from ``tokentrail.query.metrics.METRICS`` (the ones the API and
 use), so a number means the same thing in Grafana as in tokentrail.
 
 SQL conventions (the ClickHouse data source plugin expands the macros):
-- ``rollup_minute`` / ``rollup_hour_user`` for everything over time (fast at any range),
+- ``rollup_minute`` / ``rollup_day_user`` for everything over time (fast at any range),
   ``spans`` only in the deep-dive tables of traces and calls; every read uses FINAL.
 - filters: ``project = ${project:singlequote}`` and, for the multi-value variables,
   ``$__conditionalAll(col IN (${var:singlequote}), $var)`` (``All`` becomes ``1=1``).
@@ -55,9 +55,9 @@ PROJECT = "project = ${project:singlequote}"
 FILTERS = (any_of("route", "route"), any_of("model", "model"), any_of("environment", "environment"))
 ROLLUP = "${database}.rollup_minute FINAL"
 ROLLUP_WHERE = where(PROJECT, "$__timeFilter(minute)", LLM, *FILTERS)
-USERS = "${database}.rollup_hour_user FINAL"
-# the hourly user rollup has no environment column: the environment filter does not apply
-USERS_WHERE = where(PROJECT, "hour >= toStartOfHour($__fromTime, 'UTC')", "hour <= $__toTime", *FILTERS[:2])
+USERS = "${database}.rollup_day_user FINAL"
+# the daily user rollup has no route or model column: those filters do not apply to it
+USERS_WHERE = where(PROJECT, "day >= toDate($__fromTime, 'UTC')", "day <= toDate($__toTime, 'UTC')", FILTERS[2])
 SPANS = "${database}.spans FINAL"
 RAW_MODEL = DIMENSIONS["model"][0]
 RAW_FILTERS = (any_of("route", "route"), any_of(RAW_MODEL, "model"), any_of("environment", "environment"))
@@ -227,7 +227,7 @@ ORDER BY time"""
     users = f"""
 SELECT user_id AS `User`, sum(requests) AS `Calls`, uniqMerge(sessions) AS `Sessions`,
   sum(input_tokens) + sum(output_tokens) AS `Tokens`, sum(cost) AS `Spend`, sum(errors) AS `Errors`,
-  max(hour) AS `Last active`
+  max(last_seen) AS `Last active`
 FROM {USERS}
 {USERS_WHERE}
   AND user_id != ''
@@ -288,12 +288,12 @@ ORDER BY time"""
         timeseries("Spend per hour by route", "USD per hour, per route (feature).", route_cost, (12, 22, 12, 8),
                    "currencyUSD", stacked=True, label="route_name"),
         bars("Spend by model", "USD in the time range, per model.", model_cost, (0, 30, 8, 8), "currencyUSD"),
-        bars("Spend by customer", "USD in the time range, per customer (hourly rollup: the environment "
-             "filter does not apply).", customer_cost, (8, 30, 8, 8), "currencyUSD"),
+        bars("Spend by customer", "USD in the time range, per customer (daily user rollup: whole UTC days; "
+             "the route and model filters do not apply).", customer_cost, (8, 30, 8, 8), "currencyUSD"),
         timeseries("Cost per 1,000 calls", "USD per 1,000 LLM calls: the unit cost trend.", per_1k,
                    (16, 30, 8, 8), "currencyUSD"),
-        table("Top users by spend", "Users who cost most in the time range (hourly rollup: the environment "
-              "filter does not apply).", users, (0, 38, 12, 9), {"Spend": "currencyUSD", "Last active": "dateTimeAsIso"}),
+        table("Top users by spend", "Users who cost most in the time range (daily user rollup: whole UTC "
+              "days; the route and model filters do not apply).", users, (0, 38, 12, 9), {"Spend": "currencyUSD", "Last active": "dateTimeAsIso"}),
         table("Unpriced calls by model", "Successful calls of models without a price: their cost is missing "
               "from every total. Add the model to your price file (--prices-file).", unpriced, (12, 38, 12, 9),
               {"Last seen": "dateTimeAsIso"}),

@@ -25,7 +25,7 @@ from tests.grafana.files import (
     variables,
 )
 
-REPLACING_TABLES = ("spans", "contents", "scores", "rollup_minute", "rollup_hour_user")
+REPLACING_TABLES = ("spans", "contents", "scores", "rollup_minute", "rollup_hour", "rollup_day_user")
 DASHBOARDS = [pytest.param(path, id=path.stem) for path in DASHBOARD_FILES]
 
 

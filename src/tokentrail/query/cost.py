@@ -13,7 +13,8 @@ def _source(store: Store, f: Filters) -> tuple[str, str, str, dict[str, Any]]:
     """The rollup (kept forever) unless a filter needs raw spans (user, session, customer)."""
     if f.rollup_possible():
         where, params = f.where(rollup=True)
-        return f"{store.database}.rollup_minute FINAL", "minute", where, params
+        table = f.rollup_table()
+        return f"{store.database}.{table} FINAL", "hour" if table == "rollup_hour" else "minute", where, params
     where, params = f.where()
     return f"{store.database}.spans FINAL", "start_time", where, params
 
@@ -21,7 +22,7 @@ def _source(store: Store, f: Filters) -> tuple[str, str, str, dict[str, Any]]:
 def daily(store: Store, f: Filters) -> list[dict[str, Any]]:
     """Cost and requests per UTC day."""
     table, t, where, params = _source(store, f)
-    cost, requests = ("sum(cost)", "sum(requests)") if t == "minute" else ("sum(coalesce(total_cost, 0))", "count()")
+    cost, requests = ("sum(cost)", "sum(requests)") if t != "start_time" else ("sum(coalesce(total_cost, 0))", "count()")
     return store.query(f"""
         SELECT toDate({t}) AS day, round({cost}, 6) AS cost_usd, {requests} AS requests,
                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
@@ -32,7 +33,7 @@ def daily(store: Store, f: Filters) -> list[dict[str, Any]]:
 def weekly(store: Store, f: Filters) -> list[dict[str, Any]]:
     """Cost and requests per week (starting Monday, UTC)."""
     table, t, where, params = _source(store, f)
-    cost, requests = ("sum(cost)", "sum(requests)") if t == "minute" else ("sum(coalesce(total_cost, 0))", "count()")
+    cost, requests = ("sum(cost)", "sum(requests)") if t != "start_time" else ("sum(coalesce(total_cost, 0))", "count()")
     return store.query(f"""
         SELECT toMonday({t}) AS week, round({cost}, 6) AS cost_usd, {requests} AS requests
         FROM {table} WHERE {where}

@@ -27,6 +27,7 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
 }
 FILTERABLE = tuple(DIMENSIONS)
 RAW_MAX_HOURS = 26.0  # up to about a day, raw spans answer directly; longer ranges read the rollups
+MINUTE_MAX_HOURS = 4 * 24.0  # up to 4 days the per-minute rollup; beyond, the per-hour one
 LLM_KINDS = ("llm", "embedding")
 
 
@@ -73,14 +74,26 @@ class Filters:
         """Long ranges read the rollup, unless a filter needs a column only raw spans have."""
         return self.hours > RAW_MAX_HOURS and self.rollup_possible()
 
+    def rollup_table(self) -> str:
+        """``rollup_minute`` or, for ranges over a few days, ``rollup_hour`` (whose first hour
+        may start before ``since``: hours are whole)."""
+        return "rollup_hour" if self.hours > MINUTE_MAX_HOURS else "rollup_minute"
+
     def unfiltered(self) -> Filters:
         """Same project and time range, no dimension filters."""
         return Filters(project=self.project, since=self.since, until=self.until)
 
     def where(self, rollup: bool = False, llm_only: bool = True) -> tuple[str, dict[str, Any]]:
-        """SQL condition and its bound parameters (never glued into the SQL text)."""
-        time_col, time_type = ("minute", "DateTime64(6)") if rollup else ("start_time", "DateTime64(6)")
-        parts = ["project = {project:String}", f"{time_col} >= {{since:{time_type}}}"]
+        """SQL condition and its bound parameters (never glued into the SQL text), for raw
+        spans or for ``rollup_table()``."""
+        if not rollup:
+            time_col, since = "start_time", "{since:DateTime64(6)}"
+        elif self.rollup_table() == "rollup_hour":
+            time_col, since = "hour", "toStartOfHour({since:DateTime64(6)})"
+        else:
+            time_col, since = "minute", "toStartOfMinute({since:DateTime64(6)})"
+        time_type = "DateTime64(6)"
+        parts = ["project = {project:String}", f"{time_col} >= {since}"]
         params: dict[str, Any] = {"project": self.project, "since": _naive_utc(self.since)}
         if self.until is not None:
             parts.append(f"{time_col} < {{until:{time_type}}}")

@@ -79,14 +79,18 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _table(store: Store, rollup: bool) -> str:
-    return f"{store.database}.rollup_minute FINAL" if rollup else f"{store.database}.spans FINAL"
+def _table(store: Store, rollup: bool, f: Filters) -> str:
+    return f"{store.database}.{f.rollup_table()} FINAL" if rollup else f"{store.database}.spans FINAL"
+
+
+def _time_column(rollup: bool, f: Filters) -> str:
+    return ("hour" if f.rollup_table() == "rollup_hour" else "minute") if rollup else "start_time"
 
 
 def summary(store: Store, f: Filters) -> dict[str, Any]:
     rollup = f.use_rollup()
     where, params = f.where(rollup)
-    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {_table(store, rollup)} WHERE {where}", params)
+    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {_table(store, rollup, f)} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
     if not rollup:
         extra = store.query(f"SELECT uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
@@ -122,7 +126,7 @@ def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requ
     expr = DIMENSIONS[by][1 if rollup else 0]
     if expr is None:
         raise BadRequest(f"{by} is not available for this range")
-    rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v FROM {_table(store, rollup)} "
+    rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v FROM {_table(store, rollup, f)} "
                        f"WHERE {where} GROUP BY g ORDER BY m_v DESC LIMIT {int(limit)}", params)
     return [r["g"] for r in rows]
 
@@ -137,8 +141,10 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         raise BadRequest(f"cannot group by {group_by!r}")
     step = step or auto_interval(f.hours)
     rollup = f.use_rollup()
+    if rollup and f.rollup_table() == "rollup_hour":
+        step = max(step, 3600)  # the hourly rollup cannot place a call within its hour
     where, params = f.where(rollup)
-    time_col = "minute" if rollup else "start_time"
+    time_col = _time_column(rollup, f)
     base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]
     wanted = list(dict.fromkeys(base + ["requests"]))
     group_sql = "'all'"
@@ -150,7 +156,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
     rows = store.query(f"""
         SELECT toStartOfInterval({time_col}, INTERVAL {int(step)} SECOND) AS t, {group_sql} AS g,
                {_select(wanted, rollup)}
-        FROM {_table(store, rollup)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
+        FROM {_table(store, rollup, f)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
     buckets = _buckets(f, step)
     index = {b.strftime("%Y-%m-%d %H:%M:%S"): i for i, b in enumerate(buckets)}
     series: dict[str, dict[str, list[Any]]] = {}
@@ -190,7 +196,7 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
              "unpriced", "latency_ms", "ttft_ms"]
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
-        FROM {_table(store, rollup)} WHERE {where}
+        FROM {_table(store, rollup, f)} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
     out = []
     for r in rows:

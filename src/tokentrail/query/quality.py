@@ -58,11 +58,12 @@ def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]
 
 def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
     """Values seen in the range, for the filter drop-downs."""
-    where, params = f.unfiltered().where(rollup=True, llm_only=False)
+    g = f.unfiltered()
+    where, params = g.where(rollup=True, llm_only=False)
     row = store.query(f"""
         SELECT groupUniqArrayIf(route, route != '') AS route, groupUniqArrayIf(model, model != '') AS model,
                groupUniqArrayIf(provider, provider != '') AS provider,
                groupUniqArrayIf(environment, environment != '') AS environment,
                groupUniqArrayIf(release, release != '') AS release
-        FROM {store.database}.rollup_minute FINAL WHERE {where}""", params)[0]
+        FROM {store.database}.{g.rollup_table()} FINAL WHERE {where}""", params)[0]
     return {k: sorted(v) for k, v in row.items()}

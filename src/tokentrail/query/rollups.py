@@ -43,24 +43,40 @@ def minutes_in_range(store: Store, project: str, since: datetime, until: datetim
     return [(project, datetime.fromisoformat(r["minute"])) for r in rows]
 
 
-def refresh(store: Store, touched: set[tuple[str, datetime]]) -> int:
-    """Recompute the rollups of ``touched`` (project, minute) pairs; return rows written."""
-    by_project: dict[str, set[datetime]] = defaultdict(set)
-    for project, minute in touched:
-        by_project[project].add(minute)
-    written = 0
-    for project, minutes in by_project.items():
-        ordered = sorted(minutes)
-        for i in range(0, len(ordered), 2000):
-            chunk = ordered[i:i + 2000]
-            written += _refresh_minutes(store, project, chunk)
-        hours = sorted({m.replace(minute=0) for m in ordered})
-        for i in range(0, len(hours), 500):
-            _refresh_hours(store, project, hours[i:i + 500])
-    return written
+def _by_project(touched: set[tuple[str, datetime]]) -> dict[str, list[datetime]]:
+    out: dict[str, set[datetime]] = defaultdict(set)
+    for project, t in touched:
+        out[project].add(t)
+    return {p: sorted(ts) for p, ts in out.items()}
 
 
-def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> int:
+def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, datetime]]:
+    """Recompute the minute rollups of ``touched`` (project, minute) pairs from spans, then their
+    hours from the minutes. Returns the (project, day) pairs whose user rollup is now stale."""
+    for project, minutes in _by_project(touched).items():
+        for i in range(0, len(minutes), 2000):
+            _refresh_minutes(store, project, minutes[i:i + 2000])
+        hours = sorted({m.replace(minute=0) for m in minutes})
+        for i in range(0, len(hours), 1000):
+            _refresh_hours(store, project, hours[i:i + 1000])
+    return {(p, m.replace(hour=0, minute=0)) for p, m in touched}
+
+
+def refresh_user_days(store: Store, days: set[tuple[str, datetime]]) -> None:
+    """Recompute the per-user daily rollup of (project, day) pairs (a whole day each: run it
+    less often than ``refresh``)."""
+    for project, ordered in _by_project(days).items():
+        for i in range(0, len(ordered), 60):
+            _refresh_user_days(store, project, ordered[i:i + 60])
+
+
+_SUM_COLUMNS = ("requests", "streamed", "cache_hits", "schema_checked", "schema_valid", "input_tokens",
+                "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "unpriced", "duration_sum_ms")
+_STATE_COLUMNS = ("duration_q", "ttft_q", "tpot_q", "output_tokens_q")
+_DIMS = "kind, route, provider, model, environment, release, status, http_status, error_type"
+
+
+def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> None:
     db = store.database
     params = {"p": project, "lo": _ts(minutes[0]), "hi": _ts(minutes[-1] + timedelta(minutes=1))}
     store.command(f"""
@@ -83,23 +99,36 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> int
         FROM {db}.spans FINAL
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
           AND toStartOfMinute(start_time) IN {_in_minutes(minutes)}
-        GROUP BY project, minute, kind, route, provider, model, environment, release, status, http_status,
-                 error_type""", params)
-    return len(minutes)
+        GROUP BY project, minute, {_DIMS}""", params)
 
 
 def _refresh_hours(store: Store, project: str, hours: list[datetime]) -> None:
     db = store.database
     params = {"p": project, "lo": _ts(hours[0]), "hi": _ts(hours[-1] + timedelta(hours=1))}
+    sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
+    states = ", ".join(f"quantilesTDigestMergeState({QUANTILES})({c})" for c in _STATE_COLUMNS)
     store.command(f"""
-        INSERT INTO {db}.rollup_hour_user
-        SELECT project, toStartOfHour(start_time) AS hour, user_id, customer, route, {MODEL} AS model,
+        INSERT INTO {db}.rollup_hour
+        SELECT project, toStartOfHour(minute) AS hour, {_DIMS}, {sums}, {states},
+               sumForEach(latency_buckets), sumForEach(ttft_buckets), now64(3)
+        FROM {db}.rollup_minute FINAL
+        WHERE project = {{p:String}} AND minute >= {{lo:DateTime64(6)}} AND minute < {{hi:DateTime64(6)}}
+          AND toStartOfHour(minute) IN {_in_minutes(hours)}
+        GROUP BY project, hour, {_DIMS}""", params)
+
+
+def _refresh_user_days(store: Store, project: str, days: list[datetime]) -> None:
+    db = store.database
+    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
+    store.command(f"""
+        INSERT INTO {db}.rollup_day_user
+        SELECT project, toDate(start_time) AS day, user_id, customer, environment,
                count(), countIf(status = 'error'), sum(input_tokens), sum(output_tokens),
-               sum(coalesce(total_cost, 0)), uniqState(session_id), now64(3)
+               sum(coalesce(total_cost, 0)), uniqState(session_id), max(start_time), now64(3)
         FROM {db}.spans FINAL
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
-          AND toStartOfHour(start_time) IN {_in_minutes(hours)} AND kind IN ('llm', 'embedding')
-        GROUP BY project, hour, user_id, customer, route, model""", params)
+          AND kind IN ('llm', 'embedding') AND (user_id != '' OR customer != '')
+        GROUP BY project, day, user_id, customer, environment""", params)
 
 
 class RollupQueue:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tokentrail.query.filters import Filters, array_param
@@ -28,16 +28,53 @@ _TRACE_SUMMARY = """
 """
 
 
-def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time") -> dict[str, Any]:
-    """Traces with at least one span matching the filters, newest first (or most costly, slowest)."""
+def _newest_keys(store: Store, f: Filters, key: str, want: int) -> list[str]:
+    """The ``want`` most recently active values of ``key`` among spans matching ``f``, looking
+    back in growing windows so the common case (recent data) reads a small part of the range."""
+    end = f.end
+    for hours in (1, 6, 24, 96, None):
+        since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
+        g = Filters(project=f.project, since=since, until=f.until, equals=f.equals)
+        where, params = g.where(llm_only=False)
+        rows = store.query(f"""
+            SELECT {key} AS k FROM {store.database}.spans WHERE {where} AND {key} != ''
+            GROUP BY k ORDER BY max(start_time) DESC LIMIT {int(want)}""", params)
+        if len(rows) >= want or since == f.since:
+            return [r["k"] for r in rows]
+    return []
+
+
+def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> list[str]:
+    """Candidate traces for "costliest" / "slowest": those holding the largest values of a span
+    column, many more than asked (x20): one top-N over spans instead of summing every trace of
+    the range. Exact unless a trace's total is made of many calls each too small to place."""
     where, params = f.where(llm_only=False)
+    rows = store.query(f"""
+        SELECT trace_id FROM {store.database}.spans WHERE {where}
+        ORDER BY {column} DESC LIMIT 1 BY trace_id LIMIT {int(want)}""", params)
+    return [r["trace_id"] for r in rows]
+
+
+def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time") -> dict[str, Any]:
+    """Traces with a span matching the filters: newest first, or those holding the costliest
+    or slowest calls. Two steps: pick the trace ids, then summarize only those."""
+    want = limit + offset
+    if order == "start_time":
+        ids = _newest_keys(store, f, "trace_id", want)
+    else:
+        ids = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
+                             max(200, 20 * want))
+    if not ids:
+        return {"traces": [], "limit": limit, "offset": offset}
     order_sql = {"start_time": "min(start_time) DESC", "cost": "sum(coalesce(total_cost, 0)) DESC",
                  "duration": "max(end_time) - min(start_time) DESC"}[order]
+    params = {"project": f.project, "since": (f.since - timedelta(hours=1)).replace(tzinfo=None).isoformat(sep=" "),
+              "ids": array_param(ids)}
     rows = store.query(f"""
         SELECT {_TRACE_SUMMARY}
         FROM (SELECT * FROM {store.database}.spans FINAL
-              WHERE project = {{project:String}} AND start_time >= {{since:DateTime64(6)}} - INTERVAL 1 HOUR
-                AND trace_id IN (SELECT trace_id FROM {store.database}.spans WHERE {where}))
+              WHERE project = {{project:String}} AND start_time >= {{since:DateTime64(6)}}
+                AND trace_id IN {{ids:Array(String)}})
         GROUP BY trace_id
         ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}
         SETTINGS prefer_column_name_to_alias = 1""", params)
@@ -96,7 +133,11 @@ def _tree_order(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    where, params = f.where(llm_only=False)
+    """The most recently active sessions among spans matching the filters."""
+    ids = _newest_keys(store, f, "session_id", limit + offset)
+    if not ids:
+        return {"sessions": [], "limit": limit, "offset": offset}
+    where, params = f.unfiltered().where(llm_only=False)
     rows = store.query(f"""
         SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniq(trace_id) AS turns,
                min(start_time) AS first_seen, max(end_time) AS last_seen,
@@ -105,8 +146,9 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
                round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
                groupUniqArrayIf(route, route != '') AS routes
         FROM {store.database}.spans FINAL
-        WHERE {where} AND session_id != ''
-        GROUP BY session_id ORDER BY last_seen DESC LIMIT {int(limit)} OFFSET {int(offset)}""", params)
+        WHERE {where} AND session_id IN {{ids:Array(String)}}
+        GROUP BY session_id ORDER BY last_seen DESC LIMIT {int(limit)} OFFSET {int(offset)}
+        SETTINGS prefer_column_name_to_alias = 1""", dict(params, ids=array_param(ids)))
     return {"sessions": rows, "limit": limit, "offset": offset}
 
 

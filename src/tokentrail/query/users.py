@@ -1,4 +1,5 @@
-"""Users and customers: who uses and who costs most (raw for a day, hourly rollup beyond)."""
+"""Users and customers: who uses and who costs most (raw for about a day; beyond, the daily
+user rollup, whose first day is whole: a "7 days" view counts from midnight UTC)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,17 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
     if order not in ORDERS:
         raise BadRequest(f"order must be one of {', '.join(ORDERS)}")
     col = "user_id" if by == "user" else "customer"
-    if f.use_rollup() and not set(f.equals) - {"route", "model"}:
+    if f.use_rollup() and not set(f.equals) - {"environment"}:
         params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
-                  "until": f.end.replace(tzinfo=None).isoformat(sep=" ")}
-        cond = ""
-        for i, (k, v) in enumerate(sorted(f.equals.items())):
-            cond += f" AND {k} = {{f{i}:String}}"
-            params[f"f{i}"] = v
+                  "until": f.end.replace(tzinfo=None).isoformat(sep=" "), "env": f.equals.get("environment", "")}
+        env = " AND environment = {env:String}" if "environment" in f.equals else ""
         rows = store.query(f"""
             SELECT {col} AS key, sum(requests) AS requests, uniqMerge(sessions) AS sessions,
                    sum(input_tokens) + sum(output_tokens) AS tokens, round(sum(cost), 6) AS cost_usd,
-                   sum(errors) AS errors, max(hour) AS last_seen
-            FROM {store.database}.rollup_hour_user FINAL
-            WHERE project = {{project:String}} AND hour >= toStartOfHour({{since:DateTime64(6)}})
-              AND hour < {{until:DateTime64(6)}} AND {col} != ''{cond}
+                   sum(errors) AS errors, max(last_seen) AS last_seen
+            FROM {store.database}.rollup_day_user FINAL
+            WHERE project = {{project:String}} AND day >= toDate({{since:DateTime64(6)}})
+              AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}
             GROUP BY key ORDER BY {ORDERS[order]} DESC LIMIT {int(limit)}""", params)
         source = "rollup"
     else:

@@ -24,6 +24,7 @@ from tokentrail.storage.backend import Store, open_store
 from tokentrail.storage.migrations import migrate
 
 log = logging.getLogger("tokentrail.server")
+USER_DAYS_EVERY = 60.0  # seconds between refreshes of the per-user daily rollup
 
 
 @dataclass
@@ -62,6 +63,8 @@ class Runtime:
         self.counters = IngestCounters()
         self.span_metrics = SpanMetrics()
         self.rollup_queue = RollupQueue()
+        self._stale_days: set[tuple[str, datetime]] = set()
+        self._days_refreshed = 0.0
         self.inserter.on_loaded.append(self._after_insert)
         self.scheduler = Scheduler()
         self.scheduler.add("reload-prices", 3.0, self.reload_prices)
@@ -75,7 +78,7 @@ class Runtime:
     def stop(self) -> None:
         self.scheduler.stop()
         self.inserter.stop(drain=True)
-        self.refresh_rollups()
+        self.refresh_rollups(all_levels=True)
         self.flush_ingest_events()
         self.spool.close()
         self.store.close()
@@ -84,21 +87,30 @@ class Runtime:
         self.rollup_queue.add(rollups.touched_minutes(self.store, version))
         self.span_metrics.add_batch(self.store, version)
 
-    def refresh_rollups(self) -> int:
-        """Recompute the rollups of every minute touched since the last run."""
+    def refresh_rollups(self, all_levels: bool = False) -> int:
+        """Recompute the rollups of every minute touched since the last run; the per-user daily
+        rollup (a whole day per refresh) at most every ``USER_DAYS_EVERY`` seconds."""
         touched = self.rollup_queue.drain()
-        if not touched:
-            return 0
         try:
-            return rollups.refresh(self.store, touched)
+            if touched:
+                self._stale_days |= rollups.refresh(self.store, touched)
         except Exception:
             self.rollup_queue.add(list(touched))  # try again next run
             raise
+        if self._stale_days and (all_levels or time.monotonic() - self._days_refreshed > USER_DAYS_EVERY):
+            days, self._stale_days = self._stale_days, set()
+            try:
+                rollups.refresh_user_days(self.store, days)
+            except Exception:
+                self._stale_days |= days
+                raise
+            self._days_refreshed = time.monotonic()
+        return len(touched)
 
     def settle(self, timeout: float = 60.0) -> bool:
         """Everything acknowledged so far is in the store and in the rollups."""
         done = self.inserter.flush(timeout)
-        self.refresh_rollups()
+        self.refresh_rollups(all_levels=True)
         return done
 
     def reload_prices(self) -> bool:

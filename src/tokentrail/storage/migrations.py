@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tokentrail.storage.backend import Store
-from tokentrail.storage.schema import MIGRATIONS, TABLES, TABLES_BY_NAME, VIEWS
+from tokentrail.storage.schema import BATCH_FILES, MIGRATIONS, TABLES, TABLES_BY_NAME, VIEWS
 
 Migration = Callable[[Store], None]
 MIGRATION_LIST: list[tuple[str, Migration]] = []
@@ -30,6 +30,11 @@ def m001_initial(store: Store) -> None:
     for view in VIEWS:
         store.command(view.create_sql(store.database))
 
+
+
+@migration
+def m002_batch_manifest(store: Store) -> None:
+    store.command(BATCH_FILES.create_sql(store.database))
 
 def applied(store: Store) -> set[str]:
     rows = store.query(f"SELECT name FROM {store.database}.schema_migrations FINAL")

@@ -64,27 +64,36 @@ ROLLUP_MINUTE = Table(
     order_by="(" + ", ".join(ROLLUP_DIMENSIONS) + ")",
 )
 
-# Per user and customer, per hour: cost and usage leaderboards over long ranges.
-ROLLUP_HOUR_USER = Table(
-    name="rollup_hour_user",
+# The same per hour, merged from the minutes: ranges of days to months read ~60x fewer rows.
+ROLLUP_HOUR = Table(
+    name="rollup_hour",
+    columns=tuple(_c("hour", "DateTime('UTC')") if c.name == "minute" else c for c in ROLLUP_MINUTE.columns),
+    engine="ReplacingMergeTree(version)",
+    partition_by="toYYYYMM(hour)",
+    order_by="(" + ", ".join("hour" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
+)
+
+# Per user and customer, per day: who uses and who costs most over long ranges.
+ROLLUP_DAY_USER = Table(
+    name="rollup_day_user",
     columns=(
         _c("project", "LowCardinality(String)"),
-        _c("hour", "DateTime('UTC')"),
+        _c("day", "Date"),
         _c("user_id", "String"),
         _c("customer", "String"),
-        _c("route", "LowCardinality(String)"),
-        _c("model", "LowCardinality(String)"),
+        _c("environment", "LowCardinality(String)"),
         _c("requests", "UInt64"),
         _c("errors", "UInt64"),
         _c("input_tokens", "UInt64"),
         _c("output_tokens", "UInt64"),
         _c("cost", "Float64"),
         _c("sessions", "AggregateFunction(uniq, String)"),
+        _c("last_seen", "DateTime64(6, 'UTC')"),
         _c("version", "DateTime64(3, 'UTC')"),
     ),
     engine="ReplacingMergeTree(version)",
-    partition_by="toYYYYMM(hour)",
-    order_by="(project, hour, user_id, customer, route, model)",
+    partition_by="toYYYYMM(day)",
+    order_by="(project, day, user_id, customer, environment)",
 )
 
-ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR_USER)
+ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY_USER)

@@ -250,7 +250,33 @@ MIGRATIONS = Table(
     order_by="name",
 )
 
-TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS)
+# Batch loads (batch/): one row per file read, newest version wins. Exactly once: a load
+# resumes at ``offset`` (always a line end), and re-loaded rows dedupe in spans.
+BATCH_FILES = Table(
+    name="batch_files",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("source", "String", "absolute path or URL of the file"),
+        _c("kind", "LowCardinality(String)", "spans or scores"),
+        _c("size", "UInt64", "bytes of the file when last read"),
+        _c("mtime", "Float64", "its modification time then, epoch seconds"),
+        _c("head_hash", "String", "sha256 of its first head_len bytes: the same file grown, or another one"),
+        _c("head_len", "UInt32"),
+        _c("base_time_us", "Int64", "dates events that have no timestamp: the file's time when first read"),
+        _c("offset", "UInt64", "bytes of (decompressed) content loaded, always at a line end"),
+        _c("lines", "UInt64", "lines loaded"),
+        _c("crc32", "UInt32", "of those bytes"),
+        _c("rows", "UInt64"),
+        _c("rejected", "UInt64", "lines sent to the dead-letter file"),
+        _c("cost", "Float64", "USD added"),
+        _c("status", "LowCardinality(String)", "partial or done"),
+        _c("updated_at", "DateTime64(6, 'UTC')", "version: the newest row of a file wins"),
+    ),
+    engine="ReplacingMergeTree(updated_at)",
+    order_by="(project, source)",
+)
+
+TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 

@@ -1,0 +1,302 @@
+"""What the SDK adds to the app's thread per LLM call, next to OpenInference. Prints one JSON line.
+
+    python bench/sdk_overhead.py [--rounds 7] [--calls 300] [--micro 20000]
+
+The same ``openai`` ``chat.completions.create`` (non-streaming, and a 20-chunk stream read to the
+end) against the fake provider (zero latency, its own process), in one process, in three modes
+whose rounds are interleaved (order shuffled each round) so the machine's noise falls on all:
+
+- ``baseline``: no instrumentation;
+- ``tokentrail``: ``tokentrail.init()`` with its defaults (content sampled at 1%), exporting to a
+  real ``tokentrail serve`` (its own process);
+- ``openinference``: openinference-instrumentation-openai with the OTel SDK, a BatchSpanProcessor
+  and the OTLP/HTTP exporter sending to the same server.
+
+Figures (median over rounds of each round's difference to that round's baseline):
+- ``*_added_cpu_us``: the app thread's CPU time per call (``time.thread_time_ns``), the target's
+  measure; ``*_added_wall_us``: the call's wall time (includes the export thread's GIL share).
+- ``*_export_cpu_us``: CPU of the process's other threads per call (the exporter's work).
+- ``*_tokentrail_paired_added_*_us``: the same, but calls alternate one by one between an
+  uninstrumented client and an instrumented client instance (median of per-pair differences):
+  less drift than whole rounds.
+- ``micro_wrapper_us``: tokentrail's wrapper alone around a no-op ``request`` (real
+  FinalRequestOptions, export thread running): the app-thread cost without the client's noise;
+  ``micro_stream_20_chunks_us``: the stream wrapper's added cost for 20 parsed chunks.
+- ``ratio_vs_openinference``: tokentrail's added CPU / OpenInference's (target <= 0.2).
+- ``*_import_and_init_s``: import and set-up in a fresh interpreter (openai already imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import ServerProcess, free_port, wait_for  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "Say something short about observability."}]
+PROJECT = "bench-sdk"
+
+
+def start_fake(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "100"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/_fake/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 30, 0.1)
+    return proc
+
+
+class Modes:
+    """Switches instrumentation on and off in one process (one mode at a time)."""
+
+    def __init__(self, server_url: str) -> None:
+        from openinference.instrumentation.openai import OpenAIInstrumentor
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        import tokentrail
+
+        tokentrail.init(endpoint=server_url, project=PROJECT, instrument=[], service_name="bench")
+        self.tokentrail = tokentrail
+        self.provider = TracerProvider(resource=Resource.create({"service.name": "bench-oi"}))
+        self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
+            endpoint=server_url + "/v1/traces", headers={"x-tokentrail-project": PROJECT + "-oi"})))
+        self.oi = OpenAIInstrumentor()
+        self.handle: Any = None
+
+    def on(self, mode: str) -> None:
+        if mode == "tokentrail":
+            self.handle = self.tokentrail.instrument_openai()
+        elif mode == "openinference":
+            self.oi.instrument(tracer_provider=self.provider)
+
+    def off(self, mode: str) -> int:
+        """Switch ``mode`` off and export what it recorded; returns the other threads' CPU ns meanwhile."""
+        p0, t0 = time.process_time_ns(), time.thread_time_ns()
+        if mode == "tokentrail":
+            self.handle.uninstrument()
+            self.tokentrail.flush(30)
+        elif mode == "openinference":
+            self.oi.uninstrument()
+            self.provider.force_flush()
+        return (time.process_time_ns() - p0) - (time.thread_time_ns() - t0)
+
+
+def one_call(client: openai.OpenAI, stream: bool) -> None:
+    if stream:
+        for _ in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
+                                                extra_headers={"X-Fake-Scenario": "chunks:20"}):
+            pass
+    else:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+
+def measure(client: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
+    cpu, wall = [], []
+    p0, t0 = time.process_time_ns(), time.thread_time_ns()
+    for _ in range(n):
+        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+        one_call(client, stream)
+        wall.append(time.perf_counter_ns() - w0)
+        cpu.append(time.thread_time_ns() - c0)
+    other = (time.process_time_ns() - p0) - (time.thread_time_ns() - t0)
+    return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3, "other": other / n / 1e3}
+
+
+def paired(plain: openai.OpenAI, watched: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
+    """Calls alternate between an uninstrumented client and an instrumented one: per-pair differences."""
+    cpu, wall = [], []
+    for i in range(n):
+        sample = {}
+        for client in ((plain, watched) if i % 2 else (watched, plain)):
+            c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+            one_call(client, stream)
+            sample[client is watched] = (time.thread_time_ns() - c0, time.perf_counter_ns() - w0)
+        cpu.append(sample[True][0] - sample[False][0])
+        wall.append(sample[True][1] - sample[False][1])
+    return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3}
+
+
+def micro(n: int) -> float:
+    """tokentrail's wrapper around a no-op request: median over 5 interleaved runs of (wrapped - bare)."""
+    from openai._models import FinalRequestOptions
+
+    from tokentrail.sdk.instrument._adapter import get
+    from tokentrail.sdk.instrument._wrapper import _sync_wrapper
+
+    options = FinalRequestOptions.construct(method="post", url="/chat/completions",
+                                            json_data={"model": "gpt-4o-mini", "messages": MESSAGES})
+    result = object()
+
+    def bare(self: Any, cast_to: Any, options: Any, *, stream: bool = False, stream_cls: Any = None) -> Any:
+        return result
+
+    wrapped = _sync_wrapper(bare, get("openai"))
+
+    def run(fn: Callable[..., Any]) -> float:
+        t = time.thread_time_ns()
+        for _ in range(n):
+            fn(None, None, options, stream=False, stream_cls=None)
+        return (time.thread_time_ns() - t) / n / 1e3
+
+    added = []
+    for _ in range(5):
+        added.append(run(wrapped) - run(bare))
+        time.sleep(0.2)  # let the export thread drain between runs
+    return statistics.median(added)
+
+
+def micro_stream(n: int) -> float:
+    """Added cost of reading a 20-chunk stream through tokentrail's stream wrapper (chunks already parsed)."""
+    from openai.types.chat import ChatCompletionChunk
+
+    from tokentrail.sdk.instrument._call import begin
+    from tokentrail.sdk.instrument._wrapper import finish
+    from tokentrail.sdk.instrument.openai import ADAPTER
+
+    chunks = [ChatCompletionChunk.model_validate({
+        "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": f"w{i}"}, "finish_reason": None}]}) for i in range(20)]
+
+    class Options:
+        url, json_data = "/chat/completions", {"model": "m", "messages": MESSAGES}
+
+    class FakeStream:
+        def __init__(self) -> None:
+            self._iterator = iter(chunks)
+
+        def close(self) -> None:
+            pass
+
+        def __iter__(self) -> Any:
+            yield from self._iterator
+
+    def run(wrap: bool) -> float:
+        t = time.thread_time_ns()
+        for _ in range(n):
+            stream = FakeStream()
+            if wrap:
+                call = begin(ADAPTER, Options, True)
+                finish(call, stream)
+            for _chunk in stream:
+                pass
+        return (time.thread_time_ns() - t) / n / 1e3
+
+    added = []
+    for _ in range(5):
+        added.append(run(True) - run(False))
+        time.sleep(0.2)
+    return statistics.median(added)
+
+
+_STARTUP = {
+    "tokentrail": "import tokentrail; tokentrail.init(endpoint='http://127.0.0.1:9', export='none')",
+    "openinference": ("from openinference.instrumentation.openai import OpenAIInstrumentor; "
+                      "from opentelemetry.sdk.trace import TracerProvider; "
+                      "OpenAIInstrumentor().instrument(tracer_provider=TracerProvider())"),
+}
+
+
+def startup_seconds(name: str) -> float:
+    """Import + init in a fresh interpreter (openai already imported: the app has it anyway); median of 3."""
+    code = ("import time, openai; t = time.perf_counter(); " + _STARTUP[name] +
+            "; print(time.perf_counter() - t)")
+    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(3)]
+    return round(statistics.median(runs), 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--micro", type=int, default=20000)
+    args = ap.parse_args()
+
+    fake_port = free_port()
+    fake = start_fake(fake_port)
+    server = ServerProcess(Path(tempfile.mkdtemp(prefix="tt-bench-sdk-")) / "data")
+    server.data_dir.mkdir(parents=True)
+    server.start()
+    try:
+        modes = Modes(server.url)
+        url = f"http://127.0.0.1:{fake_port}/v1"
+        client = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+        watched = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+        modes.tokentrail.instrument_openai(watched)  # this instance only
+        results: dict[str, dict[str, list[dict[str, float]]]] = {}
+        pairs: dict[str, list[dict[str, float]]] = {}
+        for _ in range(args.rounds):
+            for stream in (False, True):
+                pairs.setdefault("stream" if stream else "plain", []).append(
+                    paired(client, watched, stream, args.calls // 2))
+            order = ["baseline", "tokentrail", "openinference"]
+            random.shuffle(order)
+            for mode in order:
+                for stream in (False, True):
+                    kind = "stream" if stream else "plain"
+                    modes.on(mode)
+                    for _ in range(20):
+                        one_call(client, stream)  # warm-up (its spans exported before measuring)
+                    modes.off(mode)
+                    modes.on(mode)
+                    result = measure(client, stream, args.calls)
+                    result["other"] += modes.off(mode) / args.calls / 1e3  # the round's export, counted here
+                    results.setdefault(kind, {}).setdefault(mode, []).append(result)
+        out: dict[str, Any] = {"rounds": args.rounds, "calls_per_round": args.calls}
+        for kind, by_mode in results.items():
+            base = by_mode["baseline"]
+            out[f"{kind}_baseline_cpu_us"] = round(statistics.median(r["cpu"] for r in base), 1)
+            for mode in ("tokentrail", "openinference"):
+                rows = by_mode[mode]
+                for metric, key in (("cpu", "added_cpu_us"), ("wall", "added_wall_us")):
+                    diffs = [r[metric] - b[metric] for r, b in zip(rows, base, strict=True)]
+                    out[f"{kind}_{mode}_{key}"] = round(statistics.median(diffs), 1)
+                out[f"{kind}_{mode}_export_cpu_us"] = round(statistics.median(
+                    r["other"] - b["other"] for r, b in zip(rows, base, strict=True)), 1)
+            for metric in ("cpu", "wall"):
+                out[f"{kind}_tokentrail_paired_added_{metric}_us"] = round(statistics.median(
+                    r[metric] for r in pairs[kind]), 1)
+            oi = out[f"{kind}_openinference_added_cpu_us"]
+            out[f"{kind}_ratio_vs_openinference"] = round(out[f"{kind}_tokentrail_added_cpu_us"] / oi, 3) if oi > 0 \
+                else None
+        modes.tokentrail.flush(30)
+        stats = modes.tokentrail.stats()
+        out["tokentrail_spans_exported"] = stats["spans_exported"]
+        out["tokentrail_spans_dropped"] = stats["spans_dropped_queue_full"] + stats["spans_dropped_memory"]
+        out["micro_wrapper_us"] = round(micro(args.micro), 2)
+        out["micro_stream_20_chunks_us"] = round(micro_stream(args.micro // 10), 2)
+        modes.tokentrail.shutdown()
+        for name in _STARTUP:
+            out[f"{name}_import_and_init_s"] = startup_seconds(name)
+        print(json.dumps(out))
+    finally:
+        server.stop()
+        fake.terminate()
+        fake.wait(10)
+
+
+if __name__ == "__main__":
+    main()
