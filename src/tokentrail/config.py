@@ -40,14 +40,15 @@ PARAMS: tuple[Param, ...] = (
     Param("default_project", str, "default", "Project of data that names none."),
     Param("rollup_seconds", float, 5.0, "How often per-minute rollups catch up with new data."),
     Param("budget_daily_usd", float, 0.0, "Daily spend budget shown against cost (0 = none)."),
-    Param("gateway_config", str, "", "Gateway upstreams file (TOML or JSON): names, base URLs, formats, optional "
-          "per-project provider keys. Built in: openai, anthropic."),
-    Param("gateway_capture", str, "errors", "Gateway content capture: off, errors (failed calls and calls sent "
-          "with X-Tokentrail-Capture: true) or always."),
-    Param("gateway_cache_mb", int, 64, "Memory for the gateway's opt-in response cache (X-Tokentrail-Cache: true); 0 = off."),
+    Param("gateway_config", str, "", "Gateway upstreams file (TOML or JSON): names, base URLs, formats, "
+          "optional per-project provider keys. Built in: openai, anthropic."),
+    Param("gateway_capture", str, "errors", "Gateway content capture: off, errors (failed calls and calls "
+          "sent with X-Tokentrail-Capture: true) or always."),
+    Param("gateway_cache_mb", int, 64, "Memory for the gateway's opt-in response cache "
+          "(X-Tokentrail-Cache: true); 0 = off."),
     Param("gateway_cache_ttl", float, 3600.0, "Seconds a cached gateway response is served."),
-    Param("gateway_timeout", float, 600.0, "Seconds the gateway waits for upstream data (first byte, next chunk) "
-          "before it answers 504."),
+    Param("gateway_timeout", float, 600.0, "Seconds the gateway waits for upstream data (first byte, next "
+          "chunk) before it answers 504."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}

@@ -55,8 +55,12 @@ def tt_headers(project: str, **extra: str) -> dict[str, str]:
 
 
 def openai_via(server: ServerThread, project: str, upstream: str = "openai", **headers: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/gateway/{upstream}/v1", api_key="sk-test", max_retries=0,
-                         default_headers=tt_headers(project, **headers))
+    return openai.OpenAI(
+        base_url=f"{server.url}/gateway/{upstream}/v1",
+        api_key="sk-test",
+        max_retries=0,
+        default_headers=tt_headers(project, **headers),
+    )
 
 
 def openai_direct(fake: FakeLLM) -> openai.OpenAI:
@@ -64,8 +68,12 @@ def openai_direct(fake: FakeLLM) -> openai.OpenAI:
 
 
 def anthropic_via(server: ServerThread, project: str, **headers: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=f"{server.url}/gateway/anthropic", api_key="sk-ant-test", max_retries=0,
-                               default_headers=tt_headers(project, **headers))
+    return anthropic.Anthropic(
+        base_url=f"{server.url}/gateway/anthropic",
+        api_key="sk-ant-test",
+        max_retries=0,
+        default_headers=tt_headers(project, **headers),
+    )
 
 
 def anthropic_direct(fake: FakeLLM) -> anthropic.Anthropic:
@@ -87,6 +95,7 @@ CONTENTS = "SELECT * FROM tokentrail.contents FINAL WHERE project = {p:String} O
 
 def spans(server: ServerThread, project: str, n: int = 1) -> list[dict[str, Any]]:
     """The project's recorded spans, once there are at least ``n`` (the gateway spools every ~100 ms)."""
+
     def enough() -> list[dict[str, Any]] | None:
         rows = server.query(SPANS, {"p": project})
         return rows if len(rows) >= n else None

@@ -12,7 +12,8 @@ CACHE = {"X-Tokentrail-Cache": "true"}
 
 
 def test_identical_call_is_served_from_cache_and_recorded_as_a_free_hit(
-        server: ServerThread, fake_llm: FakeLLM, project: str) -> None:
+    server: ServerThread, fake_llm: FakeLLM, project: str
+) -> None:
     client = openai_via(server, project, **CACHE)
     first = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
     second = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
@@ -31,7 +32,9 @@ def test_identical_call_is_served_from_cache_and_recorded_as_a_free_hit(
 
 def test_streams_are_cached_whole(server: ServerThread, fake_llm: FakeLLM, project: str) -> None:
     client = openai_via(server, project, **CACHE)
-    kwargs = dict(model="gpt-4o-mini+chunks:3", messages=HELLO, stream=True, stream_options={"include_usage": True})
+    kwargs = dict(
+        model="gpt-4o-mini+chunks:3", messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
     texts = []
     for _ in range(2):
         with client.chat.completions.with_streaming_response.create(**kwargs) as r:
@@ -50,8 +53,9 @@ def test_without_the_header_nothing_is_cached(server: ServerThread, fake_llm: Fa
     assert len(fake_llm.requests_to("/v1/chat/completions")) == 2
 
 
-def test_errors_and_other_keys_are_not_served_from_cache(server: ServerThread, fake_llm: FakeLLM,
-                                                          project: str) -> None:
+def test_errors_and_other_keys_are_not_served_from_cache(
+    server: ServerThread, fake_llm: FakeLLM, project: str
+) -> None:
     client = openai_via(server, project, **CACHE)
     client.with_options(api_key="sk-other").chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     r = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)

@@ -10,17 +10,26 @@ from tests.support import ServerThread, wait_for
 
 HELLO = [{"role": "user", "content": "Hello there, how are you"}]
 CONTEXT = {
-    "X-Tokentrail-User": "user-42", "X-Tokentrail-Session": "sess-7", "X-Tokentrail-Route": "support-chat",
-    "X-Tokentrail-Customer": "acme", "X-Tokentrail-Tags": "beta, mobile", "X-Tokentrail-Environment": "staging",
-    "X-Tokentrail-Release": "2026.11.4", "X-Tokentrail-Property-Experiment": "prompt-v2",
+    "X-Tokentrail-User": "user-42",
+    "X-Tokentrail-Session": "sess-7",
+    "X-Tokentrail-Route": "support-chat",
+    "X-Tokentrail-Customer": "acme",
+    "X-Tokentrail-Tags": "beta, mobile",
+    "X-Tokentrail-Environment": "staging",
+    "X-Tokentrail-Release": "2026.11.4",
+    "X-Tokentrail-Property-Experiment": "prompt-v2",
 }
 
 
 def test_context_headers_fill_the_columns(server: ServerThread, project: str) -> None:
     openai_via(server, project, **CONTEXT).chat.completions.create(model="gpt-4o-mini", messages=HELLO)
     row = one_span(server, project)
-    assert (row["user_id"], row["session_id"], row["route"], row["customer"]) == ("user-42", "sess-7",
-                                                                                  "support-chat", "acme")
+    assert (row["user_id"], row["session_id"], row["route"], row["customer"]) == (
+        "user-42",
+        "sess-7",
+        "support-chat",
+        "acme",
+    )
     assert row["tags"] == ["beta", "mobile"]
     assert (row["environment"], row["release"]) == ("staging", "2026.11.4")
     assert row["attributes"]["tokentrail.property.experiment"] == "prompt-v2"
@@ -29,20 +38,31 @@ def test_context_headers_fill_the_columns(server: ServerThread, project: str) ->
 def test_traceparent_makes_the_call_a_child_of_the_callers_span(server: ServerThread, project: str) -> None:
     trace, parent = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
     openai_via(server, project, traceparent=f"00-{trace}-{parent}-01").chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO)
+        model="gpt-4o-mini", messages=HELLO
+    )
     row = one_span(server, project)
     assert (row["trace_id"], row["parent_span_id"]) == (trace, parent)
 
 
 def test_feedback_links_to_the_request_id(server: ServerThread, project: str) -> None:
-    raw = openai_via(server, project).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=HELLO)
+    raw = openai_via(server, project).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=HELLO
+    )
     request_id = raw.headers["x-tokentrail-request-id"]
-    r = server.client.post("/api/scores", json={"request_id": request_id, "name": "thumbs", "value": 1},
-                           headers={"X-Tokentrail-Project": project})
+    r = server.client.post(
+        "/api/scores",
+        json={"request_id": request_id, "name": "thumbs", "value": 1},
+        headers={"X-Tokentrail-Project": project},
+    )
     assert r.status_code == 200, r.text
-    linked = wait_for(lambda: server.query(
-        "SELECT s.name AS name FROM tokentrail.scores AS s JOIN (SELECT span_id FROM tokentrail.spans FINAL "
-        "WHERE project = {p:String}) AS c ON s.span_id = c.span_id WHERE s.project = {p:String}", {"p": project}))
+    linked = wait_for(
+        lambda: server.query(
+            "SELECT s.name AS name FROM tokentrail.scores AS s "
+            "JOIN (SELECT span_id FROM tokentrail.spans FINAL WHERE project = {p:String}) AS c "
+            "ON s.span_id = c.span_id WHERE s.project = {p:String}",
+            {"p": project},
+        )
+    )
     assert linked == [{"name": "thumbs"}]
 
 
@@ -63,10 +83,12 @@ def test_failed_calls_have_their_content_captured(server: ServerThread, project:
 
 def test_flagged_call_is_captured_and_opt_out_is_respected(server: ServerThread, project: str) -> None:
     openai_via(server, project, **{"X-Tokentrail-Capture": "true"}).chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO)
+        model="gpt-4o-mini", messages=HELLO
+    )
     with pytest.raises(openai.BadRequestError):
         openai_via(server, project, **{"X-Tokentrail-Capture": "false"}).chat.completions.create(
-            model="gpt-4o-mini+error-400", messages=HELLO)
+            model="gpt-4o-mini+error-400", messages=HELLO
+        )
     spans(server, project, 2)
     contents = server.query(CONTENTS, {"p": project})
     assert [c["captured_reason"] for c in contents] == ["flagged"]

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from opentelemetry.proto.trace.v1 import trace_pb2
 
 from tests.gateway.conftest import SPANS, spans
 from tests.support import ServerThread
@@ -17,28 +18,57 @@ from tokentrail.gateway.upstreams import Upstream
 
 OPENAI = Upstream("openai", "http://up/v1")
 REQUEST = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi there"}]}).encode()
-REPLY = json.dumps({"id": "c1", "model": "gpt-4o-mini", "choices": [{"finish_reason": "stop", "message": {
-    "content": "Hello!"}}], "usage": {"prompt_tokens": 2, "completion_tokens": 2}}).encode()
+REPLY = json.dumps(
+    {
+        "id": "c1",
+        "model": "gpt-4o-mini",
+        "choices": [{"finish_reason": "stop", "message": {"content": "Hello!"}}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 2},
+    }
+).encode()
 
 
 def make_call(project: str = "p", status: int = 200, capture: bool | None = None, **kw: object) -> Call:
-    call = Call(project, OPENAI, "chat", REQUEST, Context(capture=capture), b"\x01" * 16,
-                time.time_ns().to_bytes(8, "big"), b"", start_ns=time.time_ns(), started=time.perf_counter(),
-                status=status, body=REPLY if status == 200 else b'{"error": {"message": "bad"}}', duration_s=0.01)
+    call = Call(
+        project,
+        OPENAI,
+        "chat",
+        REQUEST,
+        Context(capture=capture),
+        b"\x01" * 16,
+        time.time_ns().to_bytes(8, "big"),
+        b"",
+        start_ns=time.time_ns(),
+        started=time.perf_counter(),
+        status=status,
+        body=REPLY if status == 200 else b'{"error": {"message": "bad"}}',
+        duration_s=0.01,
+    )
     for k, v in kw.items():
         setattr(call, k, v)
     return call
 
 
+def span_of(call: Call, policy: str) -> trace_pb2.Span:
+    return trace_pb2.Span.FromString(build_span(call, policy))
+
+
 def attrs(call: Call, policy: str) -> dict[str, str]:
-    return {a.key: a.value.string_value for a in build_span(call, policy).attributes}
+    return {a.key: a.value.string_value for a in span_of(call, policy).attributes}
 
 
-@pytest.mark.parametrize("policy, status, flag, reason", [
-    ("errors", 200, None, None), ("errors", 400, None, "error"), ("errors", 200, True, "flagged"),
-    ("errors", 400, False, None), ("always", 200, None, "always"), ("always", 200, False, None),
-    ("off", 500, True, None),
-])
+@pytest.mark.parametrize(
+    "policy, status, flag, reason",
+    [
+        ("errors", 200, None, None),
+        ("errors", 400, None, "error"),
+        ("errors", 200, True, "flagged"),
+        ("errors", 400, False, None),
+        ("always", 200, None, "always"),
+        ("always", 200, False, None),
+        ("off", 500, True, None),
+    ],
+)
 def test_capture_policy(policy: str, status: int, flag: bool | None, reason: str | None) -> None:
     got = attrs(make_call(status=status, capture=flag), policy)
     assert got.get("tokentrail.capture_reason") == reason
@@ -48,9 +78,15 @@ def test_capture_policy(policy: str, status: int, flag: bool | None, reason: str
 
 
 def test_disconnected_stream_span_is_an_error_with_estimated_tokens() -> None:
-    call = make_call(streamed=True, body=b"", chunks=[b'data: {"choices":[{"delta":{"content":"Hello big"}}]}\n\n'],
-                     failure=CLIENT_DISCONNECTED, failure_message="gone", ttft_s=0.002)
-    span = build_span(call, "off")
+    call = make_call(
+        streamed=True,
+        body=b"",
+        chunks=[b'data: {"choices":[{"delta":{"content":"Hello big"}}]}\n\n'],
+        failure=CLIENT_DISCONNECTED,
+        failure_message="gone",
+        ttft_s=0.002,
+    )
+    span = span_of(call, "off")
     got = {a.key: a.value for a in span.attributes}
     assert span.status.code == 2 and span.status.message == "gone"
     assert got["error.type"].string_value == CLIENT_DISCONNECTED

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokentrail.cli.access import call_server, open_local, server_running
+from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.options import load_settings, settings_options
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
@@ -23,6 +24,9 @@ console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every
 @click.version_option(package_name="tokentrail")
 def main() -> None:
     """tokentrail: self-hosted LLM observability."""
+
+
+main.add_command(ingest)
 
 
 @main.command()

@@ -11,11 +11,12 @@ each question is answered:
 - adapters/:    per wire format: which paths are model calls, usage/model/errors from the bodies
 - tokens.py:    token estimates when a provider reports none
 - spans.py:     a call -> one OTLP span; the content capture policy
+- otlp.py:      the span's protobuf bytes, written directly (fast)
 - record.py:    the bounded buffer and the thread that spools spans in batches
 - cache.py:     the opt-in exact-match response cache
-- router.py:    how the server mounts it and starts/stops it
+- router.py:    how the server mounts it (ahead of the app's routing) and starts/stops it
 """
 
-from tokentrail.gateway.router import router
+from tokentrail.gateway.router import install
 
-__all__ = ["router"]
+__all__ = ["install"]

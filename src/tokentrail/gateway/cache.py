@@ -1,12 +1,13 @@
 """Opt-in exact-match response cache (``X-Tokentrail-Cache: true``), in memory, LRU with a TTL.
 
 The key is a hash of the project, upstream, method, path and query, the provider key the
-client sent (so a cached reply is only served to a holder of the same key) and the request
-body bytes: the same call from the same client code hits; a reordered JSON object or an
-extra space misses. Only complete 200 responses are kept (a stream only if it reached its
-terminal event), up to ``max_bytes`` in total; each entry lives ``ttl`` seconds (or the
-request's ``X-Tokentrail-Cache-Ttl``). Used from the event loop only, so it takes no lock.
-A hit is recorded as a call with ``tokentrail.cache_hit`` and zero billed tokens (see spans.py).
+client sent (so a cached reply is only served to a holder of the same key), the encodings it
+accepts, and the request body bytes: the same call from the same client code hits; a
+reordered JSON object or an extra space misses. Only complete 200 responses are kept (a
+stream only if it reached its terminal event), up to ``max_bytes`` in total; each entry
+lives ``ttl`` seconds (or the request's ``X-Tokentrail-Cache-Ttl``). Used from the event
+loop only, so it takes no lock. A hit is recorded as a call with ``tokentrail.cache_hit``
+and zero billed tokens (see spans.py).
 """
 
 from __future__ import annotations

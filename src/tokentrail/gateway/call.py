@@ -12,6 +12,7 @@ TIMEOUT = "APITimeoutError"  # no answer from upstream in time: the client got a
 UNREACHABLE = "APIConnectionError"  # upstream refused or dropped the connection: the client got a 502
 STREAM_ABORTED = "StreamAborted"  # upstream closed the stream mid-way: the client's connection is closed too
 CLIENT_DISCONNECTED = "ClientDisconnected"  # the client left mid-stream: upstream was cancelled
+GATEWAY_ERROR = "GatewayError"  # the gateway itself failed or stopped during the call
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
-"""The request path: an ASGI app that forwards ``/gateway/<upstream>/<path>`` and notes what happened.
+"""The request path: raw ASGI that forwards ``/gateway/<upstream>/<path>`` and notes what happened.
 
-It is a raw ASGI app (mounted inside the FastAPI app) because every microsecond here is
-added to the user's call: it reads the body, rewrites a few headers, forwards with one
+It is raw ASGI, reached ahead of the app's routing (see router.py), because every
+microsecond here is added to the user's call: it reads the body, rewrites a few headers, forwards with one
 shared keep-alive ``aiohttp.ClientSession`` and passes the response back byte for byte.
 Streams are forwarded chunk by chunk as they arrive. Nothing is parsed here: the raw bytes
 and timings go to the recorder (record.py), which builds spans in another thread.
@@ -39,6 +39,8 @@ MAX_BODY = 64 << 20
 REQUEST_ID = b"x-tokentrail-request-id"
 CACHE_STATUS = b"x-tokentrail-cache"
 _JSON = [(b"content-type", b"application/json")]
+_NEEDS_INGEST = b'{"error": "the gateway records calls: it needs a key with the ingest scope"}'
+_CACHE_VARY = frozenset({"authorization", "x-api-key", "api-key", "accept-encoding"})  # part of a cache key
 
 
 class ClientGone(Exception):
@@ -68,15 +70,15 @@ async def _send_all(send: Send, status: int, headers: list[tuple[bytes, bytes]],
 
 def _new_ids(ctx: Context) -> tuple[bytes, bytes, bytes]:
     """(trace id, span id, parent span id): the caller's trace when it sent a traceparent."""
-    span_id = random.getrandbits(64).to_bytes(8, "big") or b"\x00" * 7 + b"\x01"
+    span_id = (random.getrandbits(64) or 1).to_bytes(8, "big")
     parent = parse_traceparent(ctx.traceparent) if ctx.traceparent else None
     if parent:
         return parent[0], span_id, parent[1]
-    return random.getrandbits(128).to_bytes(16, "big"), span_id, b""
+    return (random.getrandbits(128) or 1).to_bytes(16, "big"), span_id, b""
 
 
 class Gateway:
-    """The ASGI app mounted at ``/gateway``; ``start``/``stop`` run in the server's lifespan."""
+    """Serves ``/gateway/...`` requests; ``start``/``stop`` run in the server's lifespan."""
 
     def __init__(self, runtime: Runtime, upstreams: dict[str, Upstream], *, capture: str, timeout: float,
                  cache: ResponseCache) -> None:
@@ -111,11 +113,15 @@ class Gateway:
                 "cache": {"entries": len(c), "bytes": c.bytes, "hits": c.hits, "misses": c.misses}}
 
     # -- ASGI ---------------------------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
+    async def serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """Answer one HTTP request for ``path`` (what follows ``/gateway``)."""
         started = time.perf_counter()
-        path = scope["path"][len(scope.get("root_path", "")):]
+        try:
+            principal = authenticate(Request(scope))
+        except TokentrailError as e:
+            return await _send_all(send, e.status, _JSON, orjson.dumps({"error": e.message}))
+        if "ingest" not in principal.scopes:  # the calls it records are ingest
+            return await _send_all(send, 403, _JSON, _NEEDS_INGEST)
         name, _, rest = path.lstrip("/").partition("/")
         upstream = self.upstreams.get(name)
         if upstream is None:
@@ -125,7 +131,6 @@ class Gateway:
             return await _send_all(send, 404, _JSON, orjson.dumps(
                 {"error": f"no gateway upstream named {name!r} (configured: {known})"}))
         try:
-            principal = authenticate(Request(scope))
             body = await _read_body(receive)
         except ClientGone:
             return
@@ -150,13 +155,18 @@ class Gateway:
             self.passed_through += 1
         cache_key = None
         if ctx.cache and call.operation and self.cache.enabled:
-            auth = next((v for k, v in headers if k.lower() in ("authorization", "x-api-key", "api-key")), "")
-            cache_key = ResponseCache.key(project, upstream.name, method, path, scope["query_string"], auth, body)
+            varying = [v for k, v in headers if k.lower() in _CACHE_VARY]
+            cache_key = ResponseCache.key(project, upstream.name, method, path, scope["query_string"],
+                                          *varying, body)
         try:
             if cache_key and await self._from_cache(send, call, cache_key):
                 return
             await self._forward(send, receive, call, method, upstream.url(path, scope["query_string"]),
                                 headers, cache_key)
+        except BaseException as e:  # recorded as failed, then left to the server (500 or a closed connection)
+            call.failure = call.failure or failures.GATEWAY_ERROR
+            call.failure_message = call.failure_message or repr(e)
+            raise
         finally:
             call.duration_s = time.perf_counter() - started
             if call.operation:
@@ -192,8 +202,8 @@ class Gateway:
             resp = await self.session.request(method, URL(url, encoded=True), headers=headers,
                                               data=call.request_body or None, allow_redirects=False)
         except TimeoutError:
-            return await self._gateway_error(send, call, 504, failures.TIMEOUT,
-                                             f"no answer from upstream {call.upstream.name} in {self.timeout:g} s")
+            message = f"no answer from upstream {call.upstream.name} in {self.timeout:g} s"
+            return await self._gateway_error(send, call, 504, failures.TIMEOUT, message)
         except aiohttp.ClientError as e:
             return await self._gateway_error(send, call, 502, failures.UNREACHABLE,
                                              f"upstream {call.upstream.name} unreachable: {e}")
@@ -201,7 +211,7 @@ class Gateway:
             call.status = resp.status
             call.streamed = resp.headers.get("Content-Type", "").startswith("text/event-stream")
             call.content_encoding = resp.headers.get("Content-Encoding", "")
-            call.upstream_request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id") or ""
+            call.upstream_request_id = resp.headers.get("x-request-id") or resp.headers.get("request-id", "")
             out_headers = response_headers(resp.raw_headers, call.streamed)
             if call.operation:
                 out_headers.append((REQUEST_ID, call.span_hex.encode()))
@@ -213,9 +223,11 @@ class Gateway:
                 try:
                     call.body = await resp.read()
                 except TimeoutError:
-                    return await self._gateway_error(send, call, 504, failures.TIMEOUT, "upstream body timed out")
+                    message = "upstream body timed out"
+                    return await self._gateway_error(send, call, 504, failures.TIMEOUT, message)
                 except aiohttp.ClientError as e:
-                    return await self._gateway_error(send, call, 502, failures.UNREACHABLE, f"upstream body: {e}")
+                    message = f"upstream body: {e}"
+                    return await self._gateway_error(send, call, 502, failures.UNREACHABLE, message)
                 await _send_all(send, resp.status, out_headers, call.body)
             if cache_key and resp.status == 200 and not call.failure:
                 self._cache_put(call, cache_key, out_headers)
@@ -260,9 +272,12 @@ class Gateway:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not state["client_gone"]:
+                call.failure, call.failure_message = failures.GATEWAY_ERROR, "the gateway stopped mid-stream"
+                resp.close()
                 raise
             task.uncancel()
-            call.failure, call.failure_message = failures.CLIENT_DISCONNECTED, "the client closed the connection"
+            call.failure = failures.CLIENT_DISCONNECTED
+            call.failure_message = "the client closed the connection"
             resp.close()
         except (aiohttp.ClientError, TimeoutError) as e:
             # Upstream cut the stream: end ours the same way (the server closes the connection when

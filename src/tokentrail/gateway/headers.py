@@ -71,7 +71,8 @@ def _context_header(ctx: Context, name: bytes, value: bytes) -> None:
         ctx.capture = _truthy(text)
 
 
-def split_request_headers(raw: list[tuple[bytes, bytes]], strip_auth: bool) -> tuple[list[tuple[str, str]], Context]:
+def split_request_headers(raw: list[tuple[bytes, bytes]],
+                          strip_auth: bool) -> tuple[list[tuple[str, str]], Context]:
     """ASGI request headers -> (headers to send upstream, the call's context)."""
     up: list[tuple[str, str]] = []
     ctx = Context()

@@ -17,11 +17,9 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1 import trace_pb2
-
 from tokentrail.errors import Overloaded
 from tokentrail.gateway.call import Call
+from tokentrail.gateway.otlp import encode_request
 from tokentrail.gateway.spans import build_span
 from tokentrail.ingest import wire
 from tokentrail.server.runtime import Runtime
@@ -105,7 +103,7 @@ class Recorder:
             call = self._pending.popleft()
             self._bytes_out += call.size()
             calls.append(call)
-        by_project: dict[str, list[trace_pb2.Span]] = {}
+        by_project: dict[str, list[bytes]] = {}
         for call in calls:
             try:
                 by_project.setdefault(call.project, []).append(build_span(call, self.capture))
@@ -117,13 +115,9 @@ class Recorder:
             self._spool(project, spans)
         return sum(len(s) for s in by_project.values())
 
-    def _spool(self, project: str, spans: list[trace_pb2.Span]) -> None:
-        req = ExportTraceServiceRequest()
-        rs = req.resource_spans.add()
-        ss = rs.scope_spans.add()
-        ss.scope.name = "tokentrail.gateway"
-        ss.spans.extend(spans)
-        record = wire.envelope(req.SerializeToString(), project, "gateway", time.time_ns())
+    def _spool(self, project: str, spans: list[bytes]) -> None:
+        payload = encode_request(spans, "tokentrail.gateway")
+        record = wire.envelope(payload, project, "gateway", time.time_ns())
         try:
             self.runtime.spool.append(record)
         except Overloaded as e:

@@ -9,11 +9,9 @@ arguments), or the error body for a failed call.
 
 from __future__ import annotations
 
-from opentelemetry.proto.trace.v1 import trace_pb2
-
 from tokentrail.gateway.adapters import Outcome, adapter_for, decode_body, request_info
 from tokentrail.gateway.call import CLIENT_DISCONNECTED, STREAM_ABORTED, Call
-from tokentrail.ingest.wire import kv
+from tokentrail.gateway.otlp import SpanFields, encode_span
 
 CAPTURE_POLICIES = ("off", "errors", "always")
 MAX_CONTENT = 256 << 10  # bytes of prompt or reply kept per call
@@ -76,7 +74,8 @@ def _capture_reason(policy: str, call: Call, failed: bool) -> str:
 
 
 def _usage_attributes(call: Call, out: Outcome) -> list[tuple[str, object]]:
-    usage = [("gen_ai.usage.input_tokens", out.input_tokens), ("gen_ai.usage.output_tokens", out.output_tokens)]
+    usage: list[tuple[str, object]] = [("gen_ai.usage.input_tokens", out.input_tokens),
+                                       ("gen_ai.usage.output_tokens", out.output_tokens)]
     if out.cached_input_tokens:
         usage.append(("gen_ai.usage.cache_read.input_tokens", out.cached_input_tokens))
     if out.cache_write_tokens:
@@ -90,13 +89,15 @@ def _usage_attributes(call: Call, out: Outcome) -> list[tuple[str, object]]:
     return [(k.replace("gen_ai.usage.", "tokentrail.cache."), v) for k, v in usage]
 
 
-def build_span(call: Call, policy: str) -> trace_pb2.Span:
+def build_span(call: Call, policy: str) -> bytes:
+    """The call as an encoded OTLP ``Span``."""
     out, _ = outcome_of(call)
     error_type, message = _error(call, out)
     model = out.response_model or out.request_model
     attrs: list[tuple[str, object]] = [
         ("gen_ai.operation.name", call.operation), ("gen_ai.provider.name", call.upstream.provider),
-        ("tokentrail.kind", _KINDS.get(call.operation, "llm")), ("tokentrail.gateway.upstream", call.upstream.name),
+        ("tokentrail.kind", _KINDS.get(call.operation, "llm")),
+        ("tokentrail.gateway.upstream", call.upstream.name),
         ("tokentrail.streamed", call.streamed), ("tokentrail.cache_hit", call.cache_hit),
         *_usage_attributes(call, out),
     ]
@@ -116,12 +117,8 @@ def build_span(call: Call, policy: str) -> trace_pb2.Span:
                                                                   call.content_encoding)
         attrs += [("tokentrail.input", _clip(call.request_body)), ("tokentrail.output", _clip(reply)),
                   ("tokentrail.capture_reason", reason)]
-    span = trace_pb2.Span(
+    return encode_span(SpanFields(
         trace_id=call.trace_id, span_id=call.span_id, parent_span_id=call.parent_span_id,
-        name=f"{call.operation} {model}".strip(), kind=trace_pb2.Span.SPAN_KIND_CLIENT,
-        start_time_unix_nano=call.start_ns, end_time_unix_nano=call.start_ns + int(call.duration_s * 1e9))
-    span.attributes.extend(kv(k, v) for k, v in attrs)
-    span.status.code = trace_pb2.Status.STATUS_CODE_ERROR if error_type else trace_pb2.Status.STATUS_CODE_OK
-    if error_type:
-        span.status.message = message[:2000]
-    return span
+        name=f"{call.operation} {model}".strip(), start_ns=call.start_ns,
+        end_ns=call.start_ns + int(call.duration_s * 1e9), attributes=attrs,
+        error_message=message[:2000] if error_type else None))

@@ -65,8 +65,8 @@ class Upstream:
 
     def describe(self) -> dict[str, Any]:
         """What the gateway index shows: never the keys, only which projects have one."""
-        return {"name": self.name, "base_url": self.base_url, "format": self.format, "provider": self.provider,
-                "projects_with_keys": sorted(self.keys)}
+        return {"name": self.name, "base_url": self.base_url, "format": self.format,
+                "provider": self.provider, "projects_with_keys": sorted(self.keys)}
 
 
 def _key(value: Any, where: str) -> str:
@@ -82,7 +82,8 @@ def _key(value: Any, where: str) -> str:
 
 def _upstream(name: str, spec: Any) -> Upstream:
     if not _NAME.match(name):
-        raise GatewayConfigError(f"upstream name {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-'")
+        raise GatewayConfigError(
+            f"upstream name {name!r}: use 1-64 lower-case letters, digits, '_', '.' or '-'")
     if not isinstance(spec, dict):
         raise GatewayConfigError(f"upstreams.{name} must be a table")
     spec = {**BUILT_IN.get(name, {}), **spec}
@@ -99,7 +100,8 @@ def _upstream(name: str, spec: Any) -> Upstream:
     headers = spec.get("headers", {})
     if not isinstance(keys, dict) or not isinstance(headers, dict):
         raise GatewayConfigError(f"upstreams.{name}: keys and headers must be tables")
-    return Upstream(name=name, base_url=base_url, format=fmt, provider=str(spec.get("provider") or name).lower(),
+    return Upstream(name=name, base_url=base_url, format=fmt,
+                    provider=str(spec.get("provider") or name).lower(),
                     keys={str(p): _key(k, f"upstreams.{name}.keys.{p}") for p, k in keys.items()},
                     headers=tuple((str(k), str(v)) for k, v in headers.items()))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ class Runtime:
         self.counters = IngestCounters()
         self.span_metrics = SpanMetrics()
         self.rollup_queue = RollupQueue()
+        self.before_settle: list[Callable[[], object]] = []
         self._stale_days: set[tuple[str, datetime]] = set()
         self._days_refreshed = 0.0
         self.inserter.on_loaded.append(self._after_insert)
@@ -109,6 +111,8 @@ class Runtime:
 
     def settle(self, timeout: float = 60.0) -> bool:
         """Everything acknowledged so far is in the store and in the rollups."""
+        for flush in self.before_settle:  # e.g. the gateway's buffered calls
+            flush()
         done = self.inserter.flush(timeout)
         self.refresh_rollups(all_levels=True)
         return done
