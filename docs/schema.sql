@@ -273,6 +273,43 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(hour)
 ORDER BY (project, hour, kind, route, provider, model, environment, release, status, http_status, error_type);
 
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
+(
+    project LowCardinality(String),
+    day DateTime('UTC'),
+    kind LowCardinality(String),
+    route LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String) COMMENT 'response model, else requested model',
+    environment LowCardinality(String),
+    release LowCardinality(String),
+    status LowCardinality(String),
+    http_status UInt16,
+    error_type LowCardinality(String),
+    requests UInt64,
+    streamed UInt64,
+    cache_hits UInt64,
+    schema_checked UInt64,
+    schema_valid UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost Float64 COMMENT 'USD of priced calls',
+    unpriced UInt64 COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64,
+    duration_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    ttft_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    tpot_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64),
+    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64),
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (project, day, kind, route, provider, model, environment, release, status, http_status, error_type);
+
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
 (
     project LowCardinality(String),

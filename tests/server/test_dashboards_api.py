@@ -144,3 +144,17 @@ def test_bad_parameters_get_a_json_400(demo: ServerThread, path: str, params: di
     r = demo.client.get(path, params=params)
     assert r.status_code in (400, 422)
     assert needle in r.json()["error"]
+
+
+@pytest.mark.parametrize("days,table", [(6, "rollup_hour"), (20, "rollup_day")])
+def test_hour_and_day_rollups_agree_with_raw(demo: ServerThread, days: int, table: str) -> None:
+    s = get(demo, "/api/metrics/summary", range=f"{days}d")
+    assert s["source"] == "rollup"
+    raw = raw_count(demo, datetime(2000, 1, 1), datetime(2100, 1, 1))  # the demo data is all within 4 days
+    assert (s["requests"], s["input_tokens"]) == (raw["requests"], raw["tokens"])
+    assert s["cost_usd"] == pytest.approx(raw["cost"], rel=1e-6)
+    rows = demo.query(f"SELECT sum(requests) AS n FROM tokentrail.{table} FINAL WHERE project = {{p:String}} "
+                      "AND kind IN ('llm', 'embedding')", {"p": P})
+    assert rows[0]["n"] == raw["requests"]
+    daily = get(demo, "/api/cost", range=f"{days}d")["daily"]
+    assert sum(d["requests"] for d in daily) == raw["requests"]

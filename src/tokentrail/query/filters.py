@@ -28,6 +28,9 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
 FILTERABLE = tuple(DIMENSIONS)
 RAW_MAX_HOURS = 26.0  # up to about a day, raw spans answer directly; longer ranges read the rollups
 MINUTE_MAX_HOURS = 4 * 24.0  # up to 4 days the per-minute rollup; beyond, the per-hour one
+HOUR_MAX_HOURS = 14 * 24.0  # beyond two weeks, the per-day rollup
+ROLLUP_TIME = {"rollup_minute": ("minute", "toStartOfMinute"), "rollup_hour": ("hour", "toStartOfHour"),
+               "rollup_day": ("day", "toStartOfDay")}
 LLM_KINDS = ("llm", "embedding")
 
 
@@ -75,9 +78,14 @@ class Filters:
         return self.hours > RAW_MAX_HOURS and self.rollup_possible()
 
     def rollup_table(self) -> str:
-        """``rollup_minute`` or, for ranges over a few days, ``rollup_hour`` (whose first hour
-        may start before ``since``: hours are whole)."""
+        """``rollup_minute``, or for ranges over a few days ``rollup_hour``, over two weeks
+        ``rollup_day`` (whose first hour or day may start before ``since``: they are whole)."""
+        if self.hours > HOUR_MAX_HOURS:
+            return "rollup_day"
         return "rollup_hour" if self.hours > MINUTE_MAX_HOURS else "rollup_minute"
+
+    def rollup_time(self) -> str:
+        return ROLLUP_TIME[self.rollup_table()][0]
 
     def unfiltered(self) -> Filters:
         """Same project and time range, no dimension filters."""
@@ -88,10 +96,9 @@ class Filters:
         spans or for ``rollup_table()``."""
         if not rollup:
             time_col, since = "start_time", "{since:DateTime64(6)}"
-        elif self.rollup_table() == "rollup_hour":
-            time_col, since = "hour", "toStartOfHour({since:DateTime64(6)})"
         else:
-            time_col, since = "minute", "toStartOfMinute({since:DateTime64(6)})"
+            time_col, trunc = ROLLUP_TIME[self.rollup_table()]
+            since = f"{trunc}({{since:DateTime64(6)}})"
         time_type = "DateTime64(6)"
         parts = ["project = {project:String}", f"{time_col} >= {since}"]
         params: dict[str, Any] = {"project": self.project, "since": _naive_utc(self.since)}

@@ -84,7 +84,7 @@ def _table(store: Store, rollup: bool, f: Filters) -> str:
 
 
 def _time_column(rollup: bool, f: Filters) -> str:
-    return ("hour" if f.rollup_table() == "rollup_hour" else "minute") if rollup else "start_time"
+    return f.rollup_time() if rollup else "start_time"
 
 
 def summary(store: Store, f: Filters) -> dict[str, Any]:
@@ -141,8 +141,8 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         raise BadRequest(f"cannot group by {group_by!r}")
     step = step or auto_interval(f.hours)
     rollup = f.use_rollup()
-    if rollup and f.rollup_table() == "rollup_hour":
-        step = max(step, 3600)  # the hourly rollup cannot place a call within its hour
+    if rollup:  # a coarse rollup cannot place a call within its hour or day
+        step = max(step, {"rollup_hour": 3600, "rollup_day": 86400}.get(f.rollup_table(), 60))
     where, params = f.where(rollup)
     time_col = _time_column(rollup, f)
     base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]

@@ -58,7 +58,12 @@ def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, 
             _refresh_minutes(store, project, minutes[i:i + 2000])
         hours = sorted({m.replace(minute=0) for m in minutes})
         for i in range(0, len(hours), 1000):
-            _refresh_hours(store, project, hours[i:i + 1000])
+            _refresh_coarser(store, project, hours[i:i + 1000], "rollup_minute", "minute", "rollup_hour", "hour",
+                             "toStartOfHour")
+        days = sorted({m.replace(hour=0, minute=0) for m in minutes})
+        for i in range(0, len(days), 400):
+            _refresh_coarser(store, project, days[i:i + 400], "rollup_hour", "hour", "rollup_day", "day",
+                             "toStartOfDay")
     return {(p, m.replace(hour=0, minute=0)) for p, m in touched}
 
 
@@ -102,19 +107,22 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> Non
         GROUP BY project, minute, {_DIMS}""", params)
 
 
-def _refresh_hours(store: Store, project: str, hours: list[datetime]) -> None:
+def _refresh_coarser(store: Store, project: str, periods: list[datetime], source: str, source_time: str,
+                     target: str, target_time: str, truncate: str) -> None:
+    """Rebuild ``target`` rows of ``periods`` (hours or days) by merging the finer ``source``."""
     db = store.database
-    params = {"p": project, "lo": _ts(hours[0]), "hi": _ts(hours[-1] + timedelta(hours=1))}
+    width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
+    params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
     sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
     states = ", ".join(f"quantilesTDigestMergeState({QUANTILES})({c})" for c in _STATE_COLUMNS)
     store.command(f"""
-        INSERT INTO {db}.rollup_hour
-        SELECT project, toStartOfHour(minute) AS hour, {_DIMS}, {sums}, {states},
+        INSERT INTO {db}.{target}
+        SELECT project, {truncate}({source_time}) AS {target_time}, {_DIMS}, {sums}, {states},
                sumForEach(latency_buckets), sumForEach(ttft_buckets), now64(3)
-        FROM {db}.rollup_minute FINAL
-        WHERE project = {{p:String}} AND minute >= {{lo:DateTime64(6)}} AND minute < {{hi:DateTime64(6)}}
-          AND toStartOfHour(minute) IN {_in_minutes(hours)}
-        GROUP BY project, hour, {_DIMS}""", params)
+        FROM {db}.{source} FINAL
+        WHERE project = {{p:String}} AND {source_time} >= {{lo:DateTime64(6)}} AND {source_time} < {{hi:DateTime64(6)}}
+          AND {truncate}({source_time}) IN {_in_minutes(periods)}
+        GROUP BY project, {target_time}, {_DIMS}""", params)
 
 
 def _refresh_user_days(store: Store, project: str, days: list[datetime]) -> None:

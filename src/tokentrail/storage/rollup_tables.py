@@ -73,6 +73,15 @@ ROLLUP_HOUR = Table(
     order_by="(" + ", ".join("hour" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
 )
 
+# And per day, merged from the hours: ranges of weeks and months.
+ROLLUP_DAY = Table(
+    name="rollup_day",
+    columns=tuple(_c("day", "DateTime('UTC')") if c.name == "minute" else c for c in ROLLUP_MINUTE.columns),
+    engine="ReplacingMergeTree(version)",
+    partition_by="toYYYYMM(day)",
+    order_by="(" + ", ".join("day" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
+)
+
 # Per user and customer, per day: who uses and who costs most over long ranges.
 ROLLUP_DAY_USER = Table(
     name="rollup_day_user",
@@ -96,4 +105,4 @@ ROLLUP_DAY_USER = Table(
     order_by="(project, day, user_id, customer, environment)",
 )
 
-ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY_USER)
+ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY, ROLLUP_DAY_USER)
