@@ -91,7 +91,7 @@ def main() -> None:
         if n:
             store.command("TRUNCATE TABLE tokentrail.spans")
         generate(store, args.calls, args.days)
-    elif not store.query("SELECT count() AS n FROM tokentrail.rollup_day_user")[0]["n"]:
+    elif any(not store.query(f"SELECT count() AS n FROM tokentrail.{t.name}")[0]["n"] for t in ROLLUP_TABLES):
         build_rollups(store)
     now = datetime.now(UTC)
     out: dict[str, dict[str, dict[str, float]]] = {}

@@ -3,26 +3,26 @@
     python bench/sdk_overhead.py [--rounds 7] [--calls 300] [--micro 20000]
 
 The same ``openai`` ``chat.completions.create`` (non-streaming, and a 20-chunk stream read to the
-end) against the fake provider (zero latency, its own process), in one process, in three modes
-whose rounds are interleaved (order shuffled each round) so the machine's noise falls on all:
+end) against the fake provider (zero latency, its own process), in one process. Both libraries
+export to a real ``tokentrail serve`` (its own process): ``tokentrail.init()`` with its defaults
+(content sampled at 1%); openinference-instrumentation-openai with the OTel SDK, a
+BatchSpanProcessor and the OTLP/HTTP exporter.
 
-- ``baseline``: no instrumentation;
-- ``tokentrail``: ``tokentrail.init()`` with its defaults (content sampled at 1%), exporting to a
-  real ``tokentrail serve`` (its own process);
-- ``openinference``: openinference-instrumentation-openai with the OTel SDK, a BatchSpanProcessor
-  and the OTLP/HTTP exporter sending to the same server.
+Paired calls: for each pair, one call with the library's instrumentation switched on and one
+with it off (switching happens outside the timed region; the order alternates), so the slow
+drift of this shared machine falls on both halves. Per round: the median of the pairs'
+differences; the figures are the median over rounds (libraries interleaved, order shuffled).
 
-Figures (median over rounds of each round's difference to that round's baseline):
-- ``*_added_cpu_us``: the app thread's CPU time per call (``time.thread_time_ns``), the target's
-  measure; ``*_added_wall_us``: the call's wall time (includes the export thread's GIL share).
-- ``*_export_cpu_us``: CPU of the process's other threads per call (the exporter's work).
-- ``*_tokentrail_paired_added_*_us``: the same, but calls alternate one by one between an
-  uninstrumented client and an instrumented client instance (median of per-pair differences):
-  less drift than whole rounds.
+- ``*_added_cpu_us``: the app thread's CPU per call (``time.thread_time_ns``), the target's
+  measure (<= 15 us, and <= 1/5 of OpenInference's); ``*_added_wall_us``: the call's wall time.
+- ``*_export_cpu_us``: the process's CPU per recorded call while the round's spans are flushed
+  (the exporter's work: building, encoding, sending; tokentrail does part of it during the round
+  already, every ``flush_seconds``, so its figure is a lower bound);
+  ``*_tokentrail_span_build_cpu_us``: building and encoding one recorded call's span, measured apart.
+- ``*_ratio_vs_openinference``: tokentrail's added CPU / OpenInference's.
 - ``micro_wrapper_us``: tokentrail's wrapper alone around a no-op ``request`` (real
   FinalRequestOptions, export thread running): the app-thread cost without the client's noise;
   ``micro_stream_20_chunks_us``: the stream wrapper's added cost for 20 parsed chunks.
-- ``ratio_vs_openinference``: tokentrail's added CPU / OpenInference's (target <= 0.2).
 - ``*_import_and_init_s``: import and set-up in a fresh interpreter (openai already imported).
 """
 
@@ -89,19 +89,26 @@ class Modes:
     def on(self, mode: str) -> None:
         if mode == "tokentrail":
             self.handle = self.tokentrail.instrument_openai()
-        elif mode == "openinference":
+        else:
             self.oi.instrument(tracer_provider=self.provider)
 
-    def off(self, mode: str) -> int:
-        """Switch ``mode`` off and export what it recorded; returns the other threads' CPU ns meanwhile."""
-        p0, t0 = time.process_time_ns(), time.thread_time_ns()
+    def off(self, mode: str, flush: bool = True) -> None:
         if mode == "tokentrail":
             self.handle.uninstrument()
-            self.tokentrail.flush(30)
-        elif mode == "openinference":
+        else:
             self.oi.uninstrument()
+        if flush:
+            self.flush(mode)
+
+    def flush(self, mode: str) -> int:
+        """Export what ``mode`` recorded; returns the process's CPU ns meanwhile (any thread: the OTel SDK's
+        force_flush exports on the calling thread, tokentrail's flush waits for its export thread)."""
+        p0 = time.process_time_ns()
+        if mode == "tokentrail":
+            self.tokentrail.flush(30)
+        else:
             self.provider.force_flush()
-        return (time.process_time_ns() - p0) - (time.thread_time_ns() - t0)
+        return time.process_time_ns() - p0
 
 
 def one_call(client: openai.OpenAI, stream: bool) -> None:
@@ -113,30 +120,29 @@ def one_call(client: openai.OpenAI, stream: bool) -> None:
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
-def measure(client: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
-    cpu, wall = [], []
-    p0, t0 = time.process_time_ns(), time.thread_time_ns()
-    for _ in range(n):
-        c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
-        one_call(client, stream)
-        wall.append(time.perf_counter_ns() - w0)
-        cpu.append(time.thread_time_ns() - c0)
-    other = (time.process_time_ns() - p0) - (time.thread_time_ns() - t0)
-    return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3, "other": other / n / 1e3}
-
-
-def paired(plain: openai.OpenAI, watched: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
-    """Calls alternate between an uninstrumented client and an instrumented one: per-pair differences."""
-    cpu, wall = [], []
+def pairs(modes: Modes, mode: str, client: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
+    """``n`` pairs of calls, one with ``mode`` on and one off: medians of the differences, export CPU."""
+    cpu, wall, base = [], [], []
+    modes.on(mode)
+    for _ in range(10):
+        one_call(client, stream)  # warm-up
+    modes.off(mode)
     for i in range(n):
         sample = {}
-        for client in ((plain, watched) if i % 2 else (watched, plain)):
+        for on in ((True, False) if i % 2 else (False, True)):
+            if on:
+                modes.on(mode)
             c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
             one_call(client, stream)
-            sample[client is watched] = (time.thread_time_ns() - c0, time.perf_counter_ns() - w0)
+            sample[on] = (time.thread_time_ns() - c0, time.perf_counter_ns() - w0)
+            if on:
+                modes.off(mode, flush=False)
         cpu.append(sample[True][0] - sample[False][0])
         wall.append(sample[True][1] - sample[False][1])
-    return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3}
+        base.append(sample[False][0])
+    export = modes.flush(mode)
+    return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3,
+            "base": statistics.median(base) / 1e3, "export": export / n / 1e3}
 
 
 def micro(n: int) -> float:
@@ -228,6 +234,30 @@ def startup_seconds(name: str) -> float:
     return round(statistics.median(runs), 3)
 
 
+def export_cost(client: openai.OpenAI, stream: bool, n: int = 300) -> float:
+    """tokentrail's export-thread CPU per call (build the span + encode it, no HTTP), on recorded calls."""
+    import tokentrail
+    from tokentrail.sdk import _state
+    from tokentrail.sdk._encode import encode_span
+
+    with tokentrail.instrument_openai():
+        exporter = _state.STATE.exporter
+        exporter.flush(30)
+        records = []
+        submit = exporter.submit
+        exporter.submit = records.append  # keep this phase's records aside (instance attribute)
+        try:
+            for _ in range(n):
+                one_call(client, stream)
+        finally:
+            del exporter.submit
+    assert submit is not None
+    t = time.thread_time_ns()
+    for record in records:
+        encode_span(record.span(_state.STATE.policy))
+    return (time.thread_time_ns() - t) / len(records) / 1e3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
@@ -242,46 +272,30 @@ def main() -> None:
     server.start()
     try:
         modes = Modes(server.url)
-        url = f"http://127.0.0.1:{fake_port}/v1"
-        client = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
-        watched = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
-        modes.tokentrail.instrument_openai(watched)  # this instance only
-        results: dict[str, dict[str, list[dict[str, float]]]] = {}
-        pairs: dict[str, list[dict[str, float]]] = {}
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{fake_port}/v1", api_key="sk-bench", max_retries=0)
+        results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for _ in range(args.rounds):
-            for stream in (False, True):
-                pairs.setdefault("stream" if stream else "plain", []).append(
-                    paired(client, watched, stream, args.calls // 2))
-            order = ["baseline", "tokentrail", "openinference"]
+            order = ["tokentrail", "openinference"]
             random.shuffle(order)
             for mode in order:
                 for stream in (False, True):
                     kind = "stream" if stream else "plain"
-                    modes.on(mode)
-                    for _ in range(20):
-                        one_call(client, stream)  # warm-up (its spans exported before measuring)
-                    modes.off(mode)
-                    modes.on(mode)
-                    result = measure(client, stream, args.calls)
-                    result["other"] += modes.off(mode) / args.calls / 1e3  # the round's export, counted here
-                    results.setdefault(kind, {}).setdefault(mode, []).append(result)
-        out: dict[str, Any] = {"rounds": args.rounds, "calls_per_round": args.calls}
-        for kind, by_mode in results.items():
-            base = by_mode["baseline"]
-            out[f"{kind}_baseline_cpu_us"] = round(statistics.median(r["cpu"] for r in base), 1)
+                    results.setdefault((kind, mode), []).append(pairs(modes, mode, client, stream, args.calls))
+        out: dict[str, Any] = {"rounds": args.rounds, "pairs_per_round": args.calls}
+        for kind in ("plain", "stream"):
+            out[f"{kind}_baseline_cpu_us"] = round(statistics.median(
+                r["base"] for mode in ("tokentrail", "openinference") for r in results[(kind, mode)]), 1)
             for mode in ("tokentrail", "openinference"):
-                rows = by_mode[mode]
-                for metric, key in (("cpu", "added_cpu_us"), ("wall", "added_wall_us")):
-                    diffs = [r[metric] - b[metric] for r, b in zip(rows, base, strict=True)]
-                    out[f"{kind}_{mode}_{key}"] = round(statistics.median(diffs), 1)
-                out[f"{kind}_{mode}_export_cpu_us"] = round(statistics.median(
-                    r["other"] - b["other"] for r, b in zip(rows, base, strict=True)), 1)
-            for metric in ("cpu", "wall"):
-                out[f"{kind}_tokentrail_paired_added_{metric}_us"] = round(statistics.median(
-                    r[metric] for r in pairs[kind]), 1)
+                rows = results[(kind, mode)]
+                for metric in ("cpu", "wall"):
+                    out[f"{kind}_{mode}_added_{metric}_us"] = round(statistics.median(r[metric] for r in rows), 1)
+                out[f"{kind}_{mode}_export_cpu_us"] = round(statistics.median(r["export"] for r in rows), 1)
             oi = out[f"{kind}_openinference_added_cpu_us"]
             out[f"{kind}_ratio_vs_openinference"] = round(out[f"{kind}_tokentrail_added_cpu_us"] / oi, 3) if oi > 0 \
                 else None
+        for stream in (False, True):
+            out[f"{'stream' if stream else 'plain'}_tokentrail_span_build_cpu_us"] = round(
+                export_cost(client, stream), 1)
         modes.tokentrail.flush(30)
         stats = modes.tokentrail.stats()
         out["tokentrail_spans_exported"] = stats["spans_exported"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 
 import anthropic
 import pytest
@@ -117,3 +119,18 @@ def test_stream_error_event_is_recorded(sdk: Init, claude: anthropic.Anthropic, 
             pass
     row = one(server, project)
     assert (row["status"], row["streamed"]) == ("error", True)
+
+
+def test_a_dropped_stream_is_freed_at_once_and_still_recorded(sdk: Init, claude: anthropic.Anthropic,
+                                                              server: ServerThread, project: str) -> None:
+    sdk()
+    gc.disable()  # freed by reference counting alone: the wrapper adds no reference cycle
+    try:
+        stream = claude.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True)
+        alive = weakref.ref(stream)
+        del stream
+        assert alive() is None
+    finally:
+        gc.enable()
+    row = one(server, project)
+    assert (row["streamed"], row["attributes"]["tokentrail.stream_closed_early"]) == (True, "true")

@@ -159,13 +159,9 @@ def test_llm_spans_join_the_apps_opentelemetry_trace(sdk: Init, oai: openai.Open
 
 def test_app_spans_option_exports_the_apps_own_spans(sdk: Init, oai: openai.OpenAI, server: ServerThread,
                                                      project: str) -> None:
-    provider = TracerProvider()
-    from opentelemetry import trace
-
-    trace._TRACER_PROVIDER_SET_ONCE._done = False  # a fresh global provider for this test
-    trace.set_tracer_provider(provider)
-    sdk(app_spans=True)
-    with trace.get_tracer("app").start_as_current_span("POST /chat") as request_span:
+    provider = TracerProvider()  # the app's provider (True would use the global one)
+    sdk(app_spans=provider)
+    with provider.get_tracer("app").start_as_current_span("POST /chat") as request_span:
         oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     rows = {r["kind"]: r for r in spans(server, project, 2)}
     assert rows["other"]["name"] == "POST /chat"

@@ -27,6 +27,8 @@ class Policy:
 
     def decide(self, failed: bool, ctx: Ctx | None) -> str | None:
         """The capture reason for a finished call, or None (not captured)."""
+        if ctx is None and not failed and self.mode == "sampled":  # the common case, kept short
+            return "sampled" if self.rate and random.random() < self.rate else None
         mode = self.mode
         flagged = False
         if ctx is not None:
@@ -45,11 +47,13 @@ class Policy:
         return None
 
     def text(self, value: Any) -> str:
-        """Serialize, cut and redact one piece of content (export thread)."""
+        """Serialize, redact and cut one piece of content (export thread)."""
         text = value if isinstance(value, str) else dumps(value)
+        if self.redact is not None:  # before cutting: a value cut in two could escape the patterns
+            text = self.redact(text)
         if len(text) > self.max_chars:
             text = text[: self.max_chars] + f"...[cut {len(text) - self.max_chars} chars]"
-        return self.redact(text) if self.redact is not None else text
+        return text
 
 
 def _plain(o: Any) -> Any:

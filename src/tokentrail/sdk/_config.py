@@ -78,12 +78,13 @@ PARAMS: tuple[Param, ...] = (
           _env("TOKENTRAIL_SDK_MAX_BACKOFF")),
     Param("headers", "headers", {}, "Extra HTTP headers for the server (env: `k=v,k2=v2`).",
           _env("TOKENTRAIL_HEADERS")),
-    Param("instrument", "list", ("openai", "anthropic"), "Clients to instrument when installed (env: comma list; "
-          "empty: none).", _env("TOKENTRAIL_INSTRUMENT")),
+    Param("instrument", "list", ("openai", "anthropic"), "Client libraries to instrument, now or when the app "
+          "imports them (never imported by tokentrail). Env: comma list, or none.", _env("TOKENTRAIL_INSTRUMENT")),
     Param("propagate_threads", "bool", True, "Copy the context (tokentrail.context and the OTel span) into threads "
           "started with threading.Thread or ThreadPoolExecutor.submit.", _env("TOKENTRAIL_PROPAGATE_THREADS")),
-    Param("app_spans", "bool", False, "Also export the app's own OpenTelemetry spans to tokentrail (adds a span "
-          "processor to the app's TracerProvider, or installs one if the app has none).", _env("TOKENTRAIL_APP_SPANS")),
+    Param("app_spans", "object", False, "Also export the app's own OpenTelemetry spans to tokentrail: True adds a "
+          "span processor to the global TracerProvider (installing one if the app has none); or pass the "
+          "TracerProvider to use.", _env("TOKENTRAIL_APP_SPANS")),
     Param("enabled", "bool", True, "False: init() does nothing and calls are not recorded.", _env("TOKENTRAIL_ENABLED")),
 )
 
@@ -119,7 +120,7 @@ class Config:
     headers: Mapping[str, str]
     instrument: tuple[str, ...]
     propagate_threads: bool
-    app_spans: bool
+    app_spans: Any
     enabled: bool
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -159,7 +160,7 @@ def _convert(p: Param, raw: Any) -> Any:
         return value
     if p.type == "list":
         items = raw.split(",") if isinstance(raw, str) else list(raw)
-        return tuple(str(x).strip().lower() for x in items if str(x).strip())
+        return tuple(str(x).strip().lower() for x in items if str(x).strip() and str(x).strip().lower() != "none")
     if p.type == "headers":
         if isinstance(raw, str):
             pairs = [item.partition("=") for item in raw.split(",") if item.strip()]
@@ -179,6 +180,10 @@ def _convert_object(p: Param, raw: Any) -> Any:
         if not callable(raw):
             raise ValueError("a callable, 'default' or None")
         return raw
+    if p.name == "app_spans":
+        if isinstance(raw, str):
+            return _convert(Param("app_spans", "bool", False, ""), raw)
+        return raw if hasattr(raw, "add_span_processor") else bool(raw)
     if p.name == "capture_routes":
         routes = {str(k): str(v).lower() for k, v in dict(raw).items()}
         bad = [m for m in routes.values() if m not in CAPTURE_MODES]
@@ -195,7 +200,10 @@ def load(**overrides: Any) -> Config:
     for p in PARAMS:
         raw = overrides.get(p.name)
         source = "argument"
-        if raw is None and not (p.name == "redact" and p.name in overrides):
+        if p.name == "redact" and p.name in overrides and raw is None:
+            values[p.name] = None  # explicitly off
+            continue
+        if raw is None:
             raw = next((os.environ[e] for e in p.env if os.environ.get(e)), None)
             source = "environment"
         if raw is None:
@@ -224,8 +232,9 @@ def markdown_table() -> str:
     rows = ["| init() argument | environment | default | meaning |", "|---|---|---|---|"]
     for p in PARAMS:
         env = ", ".join(f"`{e}`" for e in p.env) or "-"
-        default = ", ".join(p.default) if isinstance(p.default, tuple) else p.default
-        rows.append(f"| `{p.name}` | {env} | `{default!r}` | {p.help} |")
+        default = ",".join(p.default) if isinstance(p.default, tuple) else p.default
+        shown = f"`{default}`" if default not in ("", {}) else "(none)"
+        rows.append(f"| `{p.name}` | {env} | {shown} | {p.help} |")
     return "\n".join(rows)
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tokentrail.sdk._records import LAST_CALL
+
 _FIELDS = ("user_id", "session_id", "route", "customer")
 
 
@@ -83,6 +85,7 @@ class context:  # noqa: N801 - used like a function: ``with tokentrail.context(.
 
     def __enter__(self) -> context:
         CURRENT.set(_merge(CURRENT.get(), self._values))
+        LAST_CALL.set(None)  # feedback()/validate() inside link to calls made inside (or later), not before
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,19 +2,17 @@
 
 JSON lines (one object per line, UTF-8) use the field names of the server's native
 batch format (``tokentrail.ingest.native.NativeSpan``), so ``tokentrail ingest`` and
-``POST /api/ingest/batch`` read them as they are; attributes without a NativeSpan field
-are kept under ``attributes`` (an object of OTel attribute keys), and each line names
-its ``project`` and ``capture_reason``.
+``POST /api/ingest/batch`` read them as they are. Attributes without a NativeSpan field
+(request parameters, ``tokentrail.capture_reason``, ``tokentrail.tokens_estimated``,
+``tokentrail.project`` ...) are kept under one ``attributes`` object of OTel keys, which
+today's NativeSpan ignores (a JSON object is not a scalar extra).
 """
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime
 from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1 import trace_pb2
 
 from tokentrail.sdk._records import STATUS_ERROR, SpanOut
 
@@ -43,45 +41,84 @@ def resource_attributes(config: Any) -> dict[str, Any]:
     return a
 
 
-def _any(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value) if -(2**63) <= value < 2**63 else AnyValue(string_value=str(value))
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
+# Hand-written protobuf encoding of the few OTLP messages we send: about 4x faster than building
+# upb message objects attribute by attribute (tests decode it with the official classes).
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL[n]
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(0x80)]
+_INT64 = 1 << 64
+
+
+def _ld(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: tag, length, payload."""
+    return tag + _varint(len(payload)) + payload
+
+
+def _any(value: Any) -> bytes:
+    """An encoded AnyValue."""
     if isinstance(value, str):
-        return AnyValue(string_value=value)
+        return _ld(b"\x0a", value.encode())
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return b"\x18" + _varint(value % _INT64)
+        return _ld(b"\x0a", str(value).encode())
+    if isinstance(value, float):
+        return b"\x21" + struct.pack("<d", value)
     if isinstance(value, list | tuple):
-        v = AnyValue()
-        v.array_value.values.extend(_any(x) if isinstance(x, str | bool | int | float) else
-                                    AnyValue(string_value=str(x)) for x in value)
-        return v
-    return AnyValue(string_value=str(value))
+        items = b"".join(_ld(b"\x0a", _any(x if isinstance(x, str | bool | int | float) else str(x)))
+                         for x in value)
+        return _ld(b"\x2a", items)
+    return _ld(b"\x0a", str(value).encode())
 
 
-def _kvs(attrs: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_any(v)) for k, v in attrs.items() if v is not None]
+_KEYS: dict[str, bytes] = {}
 
 
-def otlp_request(spans: list[SpanOut], resource: dict[str, Any]) -> bytes:
-    """A serialized ExportTraceServiceRequest holding ``spans``."""
-    req = ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    rs.resource.attributes.extend(_kvs(resource))
-    ss = rs.scope_spans.add()
-    ss.scope.name, ss.scope.version = SCOPE, VERSION
-    out = ss.spans
-    for s in spans:
-        span = trace_pb2.Span(trace_id=s.trace_id.to_bytes(16, "big"), span_id=s.span_id.to_bytes(8, "big"),
-                              parent_span_id=s.parent_id.to_bytes(8, "big") if s.parent_id else b"",
-                              name=s.name, kind=s.kind, start_time_unix_nano=s.start_ns,
-                              end_time_unix_nano=s.end_ns, attributes=_kvs(s.attrs))
-        span.status.code = s.status
-        if s.message:
-            span.status.message = s.message
-        out.append(span)
-    return req.SerializeToString()
+def _kv(key: str, value: Any) -> bytes:
+    """An encoded KeyValue (the key's bytes are cached: the same keys come back in every span)."""
+    head = _KEYS.get(key)
+    if head is None:
+        if len(_KEYS) > 10_000:
+            _KEYS.clear()
+        head = _KEYS[key] = _ld(b"\x0a", key.encode())
+    return head + _ld(b"\x12", _any(value))
+
+
+def _attributes(tag: bytes, attrs: dict[str, Any]) -> bytes:
+    return b"".join(_ld(tag, _kv(k, v)) for k, v in attrs.items() if v is not None)
+
+
+def encode_span(s: SpanOut) -> bytes:
+    """An encoded OTLP Span."""
+    parts = [b"\x0a\x10", s.trace_id.to_bytes(16, "big"), b"\x12\x08", s.span_id.to_bytes(8, "big")]
+    if s.parent_id:
+        parts += [b"\x22\x08", s.parent_id.to_bytes(8, "big")]
+    parts += [_ld(b"\x2a", s.name.encode()), b"\x30", _varint(s.kind), b"\x39", struct.pack("<Q", s.start_ns),
+              b"\x41", struct.pack("<Q", s.end_ns), _attributes(b"\x4a", s.attrs)]
+    status = (_ld(b"\x12", s.message.encode()) if s.message else b"") + (b"\x18" + _varint(s.status) if s.status
+                                                                         else b"")
+    parts.append(_ld(b"\x7a", status))
+    return b"".join(parts)
+
+
+def otlp_request(spans: list[bytes], resource: dict[str, Any]) -> bytes:
+    """A serialized ExportTraceServiceRequest of encoded ``spans`` (one resource, one scope)."""
+    scope = _ld(b"\x0a", _ld(b"\x0a", SCOPE.encode()) + _ld(b"\x12", VERSION.encode()))
+    scope_spans = scope + b"".join(_ld(b"\x12", s) for s in spans)
+    resource_spans = _ld(b"\x0a", _attributes(b"\x0a", resource)) + _ld(b"\x12", scope_spans)
+    return _ld(b"\x0a", resource_spans)
 
 
 # attribute key -> NativeSpan field
@@ -94,8 +131,7 @@ _NATIVE = {
     "tokentrail.streamed": "stream", "http.response.status_code": "http_status", "error.type": "error_type",
     "tokentrail.schema_valid": "schema_validated", "user.id": "user_id", "session.id": "session_id",
     "tokentrail.route": "route", "tokentrail.customer": "customer", "tokentrail.tags": "tags",
-    "tokentrail.input": "input", "tokentrail.output": "output", "tokentrail.capture_reason": "capture_reason",
-    "tokentrail.kind": "kind",
+    "tokentrail.input": "input", "tokentrail.output": "output", "tokentrail.kind": "kind",
 }
 
 
@@ -112,12 +148,12 @@ def native_line(s: SpanOut, resource: dict[str, Any], project: str) -> dict[str,
         "duration_ms": round((s.end_ns - s.start_ns) / 1e6, 3),
         "status": "error" if s.status == STATUS_ERROR else "ok",
         "service": resource.get("service.name"), "environment": resource.get("deployment.environment.name"),
-        "release": resource.get("service.version"), "project": project or None,
+        "release": resource.get("service.version"),
     }
     if s.message:
         line["error_message"] = s.message
     metadata: dict[str, Any] = {}
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = {"tokentrail.project": project} if project else {}
     for key, value in s.attrs.items():
         field = _NATIVE.get(key)
         if field:

@@ -154,12 +154,20 @@ def validate(output: Any, schema: Any, *, call: CallRef | None = None) -> Valida
         internal_error("tokentrail.validate()")
         return Validation(False, None, [f"could not validate: {type(e).__name__}: {e}"])
     try:
-        record: Recorded | None = call._record if call is not None else LAST_CALL.get() or current_observed()
+        record: Recorded | None = call._record if call is not None else _latest()
         if record is not None:
             _record_result(record, result)
     except Exception:
         internal_error("recording a validation")
     return result
+
+
+def _latest() -> Recorded | None:
+    """The last LLM call, unless the current observed step started after it (then the step)."""
+    last, step = LAST_CALL.get(), current_observed()
+    if step is not None and (last is None or last.start_ns < step.start_ns):
+        return step
+    return last
 
 
 def _record_result(record: Recorded, result: Validation) -> None:

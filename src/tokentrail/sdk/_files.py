@@ -101,15 +101,25 @@ class FileSink:
         if f.bytes >= self.rotate_bytes:
             self._close(stream)
 
-    def add(self, spans: list[SpanOut]) -> None:
-        lines = [json.dumps(native_line(s, self.resource, self.project), ensure_ascii=False,
-                            separators=(",", ":")).encode() + b"\n" for s in spans]
-        self._write("spans", lines)
+    def encode(self, span: SpanOut) -> bytes:
+        return json.dumps(native_line(span, self.resource, self.project), ensure_ascii=False,
+                          separators=(",", ":")).encode() + b"\n"
+
+    def add(self, lines: list[bytes]) -> None:
+        try:
+            self._write("spans", lines)
+        except OSError as e:  # e.g. disk full: these spans are lost, and counted
+            self.counters.spans_failed += len(lines)
+            self.counters.last_export_error = f"{type(e).__name__}: {e}"
 
     def add_scores(self, scores: list[dict[str, Any]]) -> None:
         project = {"project": self.project} if self.project else {}
-        self._write("scores", [json.dumps({**s, **project}, separators=(",", ":")).encode() + b"\n"
-                               for s in scores])
+        try:
+            self._write("scores", [json.dumps({**s, **project}, separators=(",", ":")).encode() + b"\n"
+                                   for s in scores])
+        except OSError as e:
+            self.counters.scores_dropped += len(scores)
+            self.counters.last_export_error = f"{type(e).__name__}: {e}"
 
     def _close(self, stream: str) -> None:
         f = self.open.pop(stream)

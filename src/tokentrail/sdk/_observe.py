@@ -31,7 +31,7 @@ from tokentrail.sdk._records import (
     SpanOut,
     getrandbits,
 )
-from tokentrail.sdk.instrument._wrapper import error_attributes
+from tokentrail.sdk.instrument._call import error_attributes
 
 KINDS = ("agent", "tool", "retrieval", "chain", "llm", "embedding", "other")
 _OPERATIONS = {"agent": ("invoke_agent", "gen_ai.agent.name"), "tool": ("execute_tool", "gen_ai.tool.name")}

@@ -61,16 +61,17 @@ class _Processor:
         self.active = False
 
 
-def export_app_spans() -> _Processor:
+def export_app_spans(provider: Any = None) -> _Processor:
+    """Add our processor to ``provider``, else to the global TracerProvider (installing one if there is none)."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+    if provider is None:
         provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            trace.set_tracer_provider(TracerProvider())
+            provider = trace.get_tracer_provider()
     processor = _Processor()
-    if isinstance(provider, TracerProvider):
-        provider.add_span_processor(processor)  # type: ignore[arg-type]
+    if hasattr(provider, "add_span_processor"):
+        provider.add_span_processor(processor)
     return processor

@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 
-from tokentrail.sdk._encode import otlp_request, resource_attributes
+from tokentrail.sdk._encode import encode_span, otlp_request, resource_attributes
 from tokentrail.sdk._export import Counters
-from tokentrail.sdk._records import SpanOut
 from tokentrail.sdk._spool import DiskSpool
 
 RETRY_STATUSES = {408, 429, 502, 503, 504}
@@ -54,11 +53,13 @@ class OtlpSink:
 
     # -- intake
 
-    def add(self, spans: list[SpanOut]) -> None:
+    encode = staticmethod(encode_span)
+
+    def add(self, spans: list[bytes]) -> None:
         body = otlp_request(spans, self.resource)
         if self.spool is not None and (self.failures or len(self.spool)):
-            self.spool.put(body, len(spans))  # keep the order: the spool holds older batches
-            return
+            if self._to_spool(body, len(spans)):  # keep the order: the spool holds older batches
+                return
         self.memory.append((body, len(spans)))
         self.memory_bytes += len(body)
         while self.memory_bytes > self.memory_limit and len(self.memory) > 1:
@@ -118,10 +119,24 @@ class OtlpSink:
             delay = min(self.config.max_backoff_seconds, max(delay, retry_after))
         self.next_try = time.monotonic() + delay
         if self.spool is not None:  # the server is down: move what waits in memory to disk
-            while self.memory:
-                body, spans = self.memory.popleft()
-                self.memory_bytes -= len(body)
-                self.spool.put(body, spans)
+            self._spill()
+
+    def _spill(self) -> None:
+        while self.memory:
+            body, spans = self.memory[0]
+            if not self._to_spool(body, spans):
+                return  # the disk refuses: the rest stays in memory (bounded by memory_mb)
+            self.memory.popleft()
+            self.memory_bytes -= len(body)
+
+    def _to_spool(self, body: bytes, spans: int) -> bool:
+        assert self.spool is not None
+        try:
+            self.spool.put(body, spans)
+            return True
+        except OSError as e:
+            self.counters.last_export_error = f"spool: {type(e).__name__}: {e}"
+            return False
 
     def _post(self, url: str, body: bytes, spans: int) -> tuple[str, float | None]:
         c = self.counters
@@ -195,12 +210,10 @@ class OtlpSink:
 
     def close(self) -> None:
         if self.spool is not None:
-            while self.memory:
-                body, spans = self.memory.popleft()
-                self.memory_bytes -= len(body)
-                self.spool.put(body, spans)
-        if self._client is not None:
-            self._client.close()
+            self._spill()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 def _retry_after(r: httpx.Response) -> float | None:

@@ -68,10 +68,15 @@ class SpanOut:
 
 
 class Recorded:
-    """Base of what goes through the queue: it knows its ids and how to become a span."""
+    """Base of what goes through the queue: it knows its ids and how to become a span.
 
-    __slots__ = ("trace_id", "span_id", "parent_id", "ctx", "start_ns", "t0", "t1", "error", "capture",
-                 "schema", "__weakref__")
+    Set on the app's thread: trace_id, span_id, parent_id (ints), ctx, start_ns (wall clock),
+    t0 and t1 (perf counter at start and end); the class-level defaults save stores there.
+    """
+
+    error: BaseException | None = None
+    capture: str | None = None  # the capture reason, or None
+    schema: dict[str, Any] | None = None  # validate()'s attributes
 
     def span(self, policy: Any) -> SpanOut:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -45,15 +45,16 @@ def init(*, endpoint: str | None = None, api_key: str | None = None, project: st
          batch_size: int | None = None, flush_seconds: float | None = None, memory_mb: float | None = None,
          timeout_seconds: float | None = None, max_backoff_seconds: float | None = None,
          headers: dict[str, str] | None = None, instrument: Any = None, propagate_threads: bool | None = None,
-         app_spans: bool | None = None, enabled: bool | None = None) -> None:
+         app_spans: Any = None, enabled: bool | None = None, **unknown: Any) -> None:
     """Configure and start the SDK; arguments left out come from the environment, then the defaults.
 
     Every argument, its environment variable and default: ``tokentrail.sdk._config.PARAMS``
     (the README's table). Calling it again with the same settings does nothing; with other
-    settings the SDK restarts with them. It never raises: bad values are logged and replaced
-    by their default.
+    settings the SDK restarts with them. It never raises: bad values and unknown arguments
+    are logged, and the defaults are used.
     """
-    given = {k: v for k, v in locals().items() if v is not None and v is not _UNSET}
+    given = {k: v for k, v in locals().items() if v is not None and v is not _UNSET and k != "unknown"}
+    given.update(unknown)  # reported as unknown by _config.load, never a TypeError
     if redact is None:
         given["redact"] = None  # explicitly off
     _init(**given)
@@ -61,6 +62,9 @@ def init(*, endpoint: str | None = None, api_key: str | None = None, project: st
 
 def _init(**settings: Any) -> None:
     try:
+        from tokentrail.sdk._records import LAST_CALL
+
+        LAST_CALL.set(None)
         config = _config.load(**settings)
         with _LOCK:
             if config == STATE.config and (STATE.exporter is not None or not config.enabled):
@@ -93,7 +97,7 @@ def _start(config: _config.Config) -> None:
     if config.app_spans and STATE.exporter is not None:
         from tokentrail.sdk._otel import export_app_spans
 
-        STATE.app_spans = export_app_spans()
+        STATE.app_spans = export_app_spans(None if config.app_spans is True else config.app_spans)
     if not _HOOKS["atexit"]:
         atexit.register(_at_exit)
         _HOOKS["atexit"] = True
@@ -113,16 +117,15 @@ def _make_sink(config: _config.Config) -> Any:
 
 
 def _instrument(providers: tuple[str, ...]) -> None:
+    """Instrument each client library now if the app imported it, else when it does (never import it here)."""
     from tokentrail.sdk.instrument import PROVIDERS, instrument
+    from tokentrail.sdk.instrument._imports import when_imported
 
     for provider in providers:
         if provider not in PROVIDERS:
             log.warning("tokentrail: no instrumentation for %r (known: %s)", provider, ", ".join(PROVIDERS))
             continue
-        try:
-            instrument(provider)
-        except ImportError:
-            pass  # that client library is not installed
+        when_imported(provider, lambda _module, p=provider: instrument(p))
 
 
 def _stop(timeout: float) -> bool:

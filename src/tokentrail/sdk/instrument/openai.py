@@ -147,25 +147,28 @@ class OpenAIAdapter(Adapter):
             final = next((g(c, "response") for c in reversed(chunks) if g(c, "response") is not None), None)
             return self.response_attributes(operation, final) if final is not None else {}
         a: dict[str, Any] = {}
+        if chunks:
+            a["gen_ai.response.model"] = g(chunks[0], "model") or None
+            a["gen_ai.response.id"] = g(chunks[0], "id") or None
         finish: dict[int, str] = {}
         tools: dict[tuple[int, int], str] = {}
         content_chunks = 0
         usage = None
-        for chunk in chunks:
-            a.setdefault("gen_ai.response.model", g(chunk, "model") or None)
-            a.setdefault("gen_ai.response.id", g(chunk, "id") or None)
-            usage = g(chunk, "usage") or usage
-            for choice in g(chunk, "choices") or ():
-                index = g(choice, "index") or 0
-                if g(choice, "finish_reason"):
-                    finish[index] = g(choice, "finish_reason")
-                delta = g(choice, "delta")
-                if g(delta, "content") or g(choice, "text") or g(delta, "tool_calls"):
+        for chunk in chunks:  # parsed chunk objects: plain attribute reads (a miss on a pydantic model is slow)
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                if choice.finish_reason:
+                    finish[choice.index] = choice.finish_reason
+                delta = choice.delta if operation == "chat" else None
+                if delta is None:
+                    content_chunks += bool(getattr(choice, "text", None))
+                    continue
+                if delta.content or delta.tool_calls:
                     content_chunks += 1
-                for call in g(delta, "tool_calls") or ():
-                    name = g(g(call, "function"), "name")
-                    if name:
-                        tools[(index, g(call, "index") or 0)] = name
+                for call in delta.tool_calls or ():
+                    if call.function is not None and call.function.name:
+                        tools[(choice.index, call.index)] = call.function.name
         if finish:
             a["gen_ai.response.finish_reasons"] = [finish[i] for i in sorted(finish)]
         if tools:
