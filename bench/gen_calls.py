@@ -49,14 +49,15 @@ def generate(store: Store, calls: int, days: int, project: str = "default", chun
             '' AS error_message, toUInt16(multiIf(e < 2, 429, e < 3, 500, 200)) AS http_status,
             if(e < 3, '', 'stop') AS finish_reason, ttft_ms IS NOT NULL AS streamed,
             rand(7) % 10 = 0 AS cache_hit, if(rand(8) % 3 = 0, rand(9) % 20 != 0, NULL) AS schema_valid,
-            concat('user-', toString(rand(10) % 20000)) AS user_id,
-            concat('sess-', toString(rand(11) % 200000)) AS session_id,
-            {routes}[r + 1] AS route, concat('cust-', toString(rand(12) % 300)) AS customer,
+            concat('user-', toString(u)) AS user_id,
+            concat('sess-', toString(u), '-', toString(rand(11) % 10)) AS session_id,
+            {routes}[r + 1] AS route, concat('cust-', toString(u % 300)) AS customer,
             if(rand(13) % 10 < 8, 'production', 'staging') AS environment,
             ['2026.11.3', '2026.11.4'][rand(14) % 2 + 1] AS release, 'demo-app' AS service,
             ['demo'] AS tags, map('app.experiment', toString(rand(15) % 3)) AS attributes,
             'sdk' AS source, now64(3) AS ingested_at
-        FROM (SELECT number + {offset} AS number, rand(20) % 8 AS r, rand(21) % 8 AS m, rand(22) % 100 AS e
+        FROM (SELECT number + {offset} AS number, rand(20) % 8 AS r, rand(21) % 8 AS m, rand(22) % 100 AS e,
+                     rand(10) % 20000 AS u
               FROM numbers({n}))""")
     # price them with the real price table, through the same path as a price change
     from datetime import UTC, datetime, timedelta

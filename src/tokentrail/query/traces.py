@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokentrail.query.filters import Filters, array_param
@@ -28,9 +28,10 @@ _TRACE_SUMMARY = """
 """
 
 
-def _newest_keys(store: Store, f: Filters, key: str, want: int) -> list[str]:
+def _newest_keys(store: Store, f: Filters, key: str, want: int) -> tuple[list[str], datetime]:
     """The ``want`` most recently active values of ``key`` among spans matching ``f``, looking
-    back in growing windows so the common case (recent data) reads a small part of the range."""
+    back in growing windows so the common case (recent data) reads a small part of the range;
+    also the start of the window that sufficed."""
     end = f.end
     for hours in (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
@@ -40,19 +41,20 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int) -> list[str]:
             SELECT {key} AS k FROM {store.database}.spans WHERE {where} AND {key} != ''
             GROUP BY k ORDER BY max(start_time) DESC LIMIT {int(want)}""", params)
         if len(rows) >= want or since == f.since:
-            return [r["k"] for r in rows]
-    return []
+            return [r["k"] for r in rows], since
+    return [], f.since
 
 
-def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> list[str]:
+def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> tuple[list[str], datetime]:
     """Candidate traces for "costliest" / "slowest": those holding the largest values of a span
     column, many more than asked (x20): one top-N over spans instead of summing every trace of
     the range. Exact unless a trace's total is made of many calls each too small to place."""
     where, params = f.where(llm_only=False)
     rows = store.query(f"""
-        SELECT trace_id FROM {store.database}.spans WHERE {where}
+        SELECT trace_id, start_time FROM {store.database}.spans WHERE {where}
         ORDER BY {column} DESC LIMIT 1 BY trace_id LIMIT {int(want)}""", params)
-    return [r["trace_id"] for r in rows]
+    earliest = min((datetime.fromisoformat(r["start_time"]).replace(tzinfo=UTC) for r in rows), default=f.since)
+    return [r["trace_id"] for r in rows], earliest
 
 
 def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time") -> dict[str, Any]:
@@ -60,16 +62,17 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
     or slowest calls. Two steps: pick the trace ids, then summarize only those."""
     want = limit + offset
     if order == "start_time":
-        ids = _newest_keys(store, f, "trace_id", want)
+        ids, since = _newest_keys(store, f, "trace_id", want)
     else:
-        ids = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
+        ids, since = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
                              max(200, 20 * want))
     if not ids:
         return {"traces": [], "limit": limit, "offset": offset}
     order_sql = {"start_time": "min(start_time) DESC", "cost": "sum(coalesce(total_cost, 0)) DESC",
                  "duration": "max(end_time) - min(start_time) DESC"}[order]
-    params = {"project": f.project, "since": (f.since - timedelta(hours=1)).replace(tzinfo=None).isoformat(sep=" "),
-              "ids": array_param(ids)}
+    # a trace may start before its matching span: look an hour further back than that span
+    params = {"project": f.project, "since": (since - timedelta(hours=1)).astimezone(UTC).replace(tzinfo=None)
+              .isoformat(sep=" "), "ids": array_param(ids)}
     rows = store.query(f"""
         SELECT {_TRACE_SUMMARY}
         FROM (SELECT * FROM {store.database}.spans FINAL
@@ -134,7 +137,7 @@ def _tree_order(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     """The most recently active sessions among spans matching the filters."""
-    ids = _newest_keys(store, f, "session_id", limit + offset)
+    ids, _ = _newest_keys(store, f, "session_id", limit + offset)
     if not ids:
         return {"sessions": [], "limit": limit, "offset": offset}
     where, params = f.unfiltered().where(llm_only=False)
