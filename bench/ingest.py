@@ -31,8 +31,9 @@ def make_bodies(n_requests: int, spans_per_request: int) -> tuple[list[bytes], i
     traffic = Traffic(seed=1, users=5000)
     bodies: list[bytes] = []
     spans = 0
+    # live traffic: spans that ended within the last few minutes, as an exporter sends them
     for body in traffic.requests(n_requests * spans_per_request // 3, per_request=spans_per_request,
-                                 span_seconds=6 * 3600):
+                                 span_seconds=300):
         bodies.append(body)
         if len(bodies) == n_requests:
             break

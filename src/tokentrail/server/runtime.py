@@ -26,6 +26,7 @@ from tokentrail.storage.migrations import migrate
 
 log = logging.getLogger("tokentrail.server")
 USER_DAYS_EVERY = 60.0  # seconds between refreshes of the per-user daily rollup
+ROLLUP_DUTY_FACTOR = 4.0  # after a refresh that took d seconds, the next waits at least 4 d
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Runtime:
         self.before_settle: list[Callable[[], object]] = []
         self._stale_days: set[tuple[str, datetime]] = set()
         self._days_refreshed = 0.0
+        self._rollups_next = 0.0
         self.inserter.on_loaded.append(self._after_insert)
         self.scheduler = Scheduler()
         self.scheduler.add("reload-prices", 3.0, self.reload_prices)
@@ -92,10 +94,14 @@ class Runtime:
     def refresh_rollups(self, all_levels: bool = False) -> int:
         """Recompute the rollups of every minute touched since the last run; the per-user daily
         rollup (a whole day per refresh) at most every ``USER_DAYS_EVERY`` seconds."""
+        if not all_levels and time.monotonic() < self._rollups_next:
+            return 0  # keep rollup work to a fifth of the time, whatever the backlog of minutes
         touched = self.rollup_queue.drain()
+        started = time.monotonic()
         try:
             if touched:
                 self._stale_days |= rollups.refresh(self.store, touched)
+                self._rollups_next = time.monotonic() + ROLLUP_DUTY_FACTOR * (time.monotonic() - started)
         except Exception:
             self.rollup_queue.add(list(touched))  # try again next run
             raise
