@@ -10,7 +10,10 @@ then the app goes on for ``--after`` s. Per mode (``memory``: unsent batches kep
 ``spool``: with ``spool_dir``):
 
 - ``*_added_p50_ms`` / ``*_added_p99_ms``: during the outage, p50 (p99) of the instrumented calls
-  minus that of the uninstrumented ones (target: p99 under 1 ms);
+  minus that of the uninstrumented ones (target: p99 under 1 ms); ``*_added_p99_ms_10s_windows``:
+  the median over 10 s windows of that p99 difference (one p99 over a noisy minute is jumpy);
+- ``*_up_added_p50_ms`` / ``*_up_added_p99_ms``: the same while the server is up (before the kill),
+  ``*_after_added_p99_ms`` after the restart (while the backlog is sent);
 - ``*_exceptions``: exceptions the app saw (target: 0);
 - ``*_recorded`` / ``*_delivered``: instrumented calls made / LLM spans the server has after
   recovery; ``*_dropped`` from the SDK's counters; ``*_recovery_s``: restart -> all delivered.
@@ -71,7 +74,7 @@ class App:
         self.recorded = 0
 
     def run(self, seconds: float) -> dict[str, list[float]]:
-        times: dict[str, list[float]] = {"watched": [], "plain": []}
+        times: dict[str, list[float]] = {"watched": [], "plain": [], "at": []}
         deadline = time.monotonic() + seconds
         i = 0
         next_at = time.monotonic()
@@ -85,11 +88,31 @@ class App:
             except Exception:
                 self.exceptions += 1
             times[name].append((time.perf_counter() - t0) * 1000)
+            if name == "watched":
+                times["at"].append(time.monotonic())
             self.recorded += name == "watched"
             i += 1
             next_at += self.interval
             time.sleep(max(0.0, next_at - time.monotonic()))
         return times
+
+
+def windowed_p99(times: dict[str, list[float]], seconds: float = 10.0) -> float:
+    """Median over ``seconds``-long windows of p99(instrumented) - p99(plain): steadier than one p99."""
+    at = times["at"]
+    if not at:
+        return 0.0
+    diffs = []
+    start = at[0]
+    n = len(times["watched"])
+    while start < at[-1]:
+        idx = [i for i in range(n) if start <= at[i] < start + seconds]
+        if len(idx) >= 100:
+            w = [times["watched"][i] for i in idx]
+            p = [times["plain"][i] for i in idx if i < len(times["plain"])]
+            diffs.append(pct(w, 0.99) - pct(p, 0.99))
+        start += seconds
+    return statistics.median(diffs) if diffs else 0.0
 
 
 def delivered(url: str, project: str) -> int:
@@ -110,7 +133,7 @@ def run_mode(mode: str, fake_url: str, args: argparse.Namespace) -> dict[str, An
     app = App(fake_url, args.rate)
     out: dict[str, Any] = {}
     try:
-        app.run(args.before)
+        before = app.run(args.before)
         server.kill()
         during = app.run(args.outage)
         out["spans_in_memory_at_restart"] = tokentrail.stats()["spans_in_memory"]
@@ -126,7 +149,10 @@ def run_mode(mode: str, fake_url: str, args: argparse.Namespace) -> dict[str, An
         out.update({
             "added_p50_ms": round(statistics.median(during["watched"]) - statistics.median(during["plain"]), 3),
             "added_p99_ms": round(pct(during["watched"], 0.99) - pct(during["plain"], 0.99), 3),
+            "added_p99_ms_10s_windows": round(windowed_p99(during), 3),
             "plain_p99_ms": round(pct(during["plain"], 0.99), 3),
+            "up_added_p50_ms": round(statistics.median(before["watched"]) - statistics.median(before["plain"]), 3),
+            "up_added_p99_ms": round(pct(before["watched"], 0.99) - pct(before["plain"], 0.99), 3),
             "after_added_p99_ms": round(pct(after["watched"], 0.99) - pct(after["plain"], 0.99), 3),
             "calls_during_outage": len(during["watched"]) + len(during["plain"]),
             "exceptions": app.exceptions,

@@ -8,10 +8,11 @@ export to a real ``tokentrail serve`` (its own process): ``tokentrail.init()`` w
 (content sampled at 1%); openinference-instrumentation-openai with the OTel SDK, a
 BatchSpanProcessor and the OTLP/HTTP exporter.
 
-Paired calls: for each pair, one call with the library's instrumentation switched on and one
-with it off (switching happens outside the timed region; the order alternates), so the slow
-drift of this shared machine falls on both halves. Per round: the median of the pairs'
-differences; the figures are the median over rounds (libraries interleaved, order shuffled).
+Paired calls, in the steady state: with a library switched on (patched once), calls alternate
+one by one between a client going through the patched method and a client whose ``request`` is
+bound to the original, unpatched method, so the slow drift of this shared machine falls on both
+halves. Per round: the median of the pairs' differences; the figures are the median over rounds
+(libraries interleaved, order shuffled each round).
 
 - ``*_added_cpu_us``: the app thread's CPU per call (``time.thread_time_ns``), the target's
   measure (<= 15 us, and <= 1/5 of OpenInference's); ``*_added_wall_us``: the call's wall time.
@@ -36,12 +37,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
+from openai._base_client import SyncAPIClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -92,13 +95,11 @@ class Modes:
         else:
             self.oi.instrument(tracer_provider=self.provider)
 
-    def off(self, mode: str, flush: bool = True) -> None:
+    def off(self, mode: str) -> None:
         if mode == "tokentrail":
             self.handle.uninstrument()
         else:
             self.oi.uninstrument()
-        if flush:
-            self.flush(mode)
 
     def flush(self, mode: str) -> int:
         """Export what ``mode`` recorded; returns the process's CPU ns meanwhile (any thread: the OTel SDK's
@@ -120,27 +121,27 @@ def one_call(client: openai.OpenAI, stream: bool) -> None:
         client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
 
-def pairs(modes: Modes, mode: str, client: openai.OpenAI, stream: bool, n: int) -> dict[str, float]:
-    """``n`` pairs of calls, one with ``mode`` on and one off: medians of the differences, export CPU."""
+def pairs(modes: Modes, mode: str, watched: openai.OpenAI, plain: openai.OpenAI, stream: bool,
+          n: int) -> dict[str, float]:
+    """``n`` pairs of calls with ``mode`` switched on: one through the instrumented client class, one
+    through a client whose ``request`` is bound to the original method. Medians of the differences."""
     cpu, wall, base = [], [], []
     modes.on(mode)
     for _ in range(10):
-        one_call(client, stream)  # warm-up
-    modes.off(mode)
+        one_call(watched, stream)  # warm-up
+        one_call(plain, stream)
+    modes.flush(mode)
     for i in range(n):
         sample = {}
-        for on in ((True, False) if i % 2 else (False, True)):
-            if on:
-                modes.on(mode)
+        for client in ((watched, plain) if i % 2 else (plain, watched)):
             c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
             one_call(client, stream)
-            sample[on] = (time.thread_time_ns() - c0, time.perf_counter_ns() - w0)
-            if on:
-                modes.off(mode, flush=False)
+            sample[client is watched] = (time.thread_time_ns() - c0, time.perf_counter_ns() - w0)
         cpu.append(sample[True][0] - sample[False][0])
         wall.append(sample[True][1] - sample[False][1])
         base.append(sample[False][0])
     export = modes.flush(mode)
+    modes.off(mode)
     return {"cpu": statistics.median(cpu) / 1e3, "wall": statistics.median(wall) / 1e3,
             "base": statistics.median(base) / 1e3, "export": export / n / 1e3}
 
@@ -272,7 +273,10 @@ def main() -> None:
     server.start()
     try:
         modes = Modes(server.url)
-        client = openai.OpenAI(base_url=f"http://127.0.0.1:{fake_port}/v1", api_key="sk-bench", max_retries=0)
+        url = f"http://127.0.0.1:{fake_port}/v1"
+        client = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+        plain = openai.OpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+        plain.request = types.MethodType(SyncAPIClient.request, plain)  # bypasses any patch of the class
         results: dict[tuple[str, str], list[dict[str, float]]] = {}
         for _ in range(args.rounds):
             order = ["tokentrail", "openinference"]
@@ -280,7 +284,7 @@ def main() -> None:
             for mode in order:
                 for stream in (False, True):
                     kind = "stream" if stream else "plain"
-                    results.setdefault((kind, mode), []).append(pairs(modes, mode, client, stream, args.calls))
+                    results.setdefault((kind, mode), []).append(pairs(modes, mode, client, plain, stream, args.calls))
         out: dict[str, Any] = {"rounds": args.rounds, "pairs_per_round": args.calls}
         for kind in ("plain", "stream"):
             out[f"{kind}_baseline_cpu_us"] = round(statistics.median(

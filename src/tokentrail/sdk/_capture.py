@@ -46,6 +46,22 @@ class Policy:
             return "sampled"
         return None
 
+    def wants_content(self, ctx: Ctx | None) -> str | None:
+        """Whether a call's content is captured whatever its outcome (decided when a stream starts)."""
+        if ctx is None and self.mode == "sampled":  # the common case, kept short
+            return "sampled" if self.rate and random.random() < self.rate else None
+        mode, flagged = self.mode, False
+        if ctx is not None:
+            if ctx.capture:
+                mode, flagged = ctx.capture, True
+            elif ctx.route and self.routes:
+                mode = self.routes.get(ctx.route, mode)
+        if mode == "always":
+            return "flagged" if flagged else "always"
+        if mode == "sampled" and self.rate and random.random() < self.rate:
+            return "sampled"
+        return None
+
     def text(self, value: Any) -> str:
         """Serialize, redact and cut one piece of content (export thread)."""
         text = value if isinstance(value, str) else dumps(value)

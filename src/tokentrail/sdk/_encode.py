@@ -20,11 +20,11 @@ SCOPE = "tokentrail.sdk"
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return version("tokentrail")
-    except Exception:  # not installed as a distribution (source tree)
+    except PackageNotFoundError:  # a source tree, not installed
         return "0"
 
 

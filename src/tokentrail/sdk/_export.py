@@ -50,6 +50,7 @@ class Exporter:
         self.queue: deque[Recorded] = deque(maxlen=config.queue_size)
         self.scores: deque[dict[str, Any]] = deque(maxlen=10_000)
         self._appended = itertools.count()
+        self.appended = self._appended.__next__  # count one appended record (atomic)
         self._scores_appended = itertools.count()
         self.taken = 0
         self.scores_taken = 0

@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace as otel_trace
+from opentelemetry.trace.propagation import _SPAN_KEY
 
-try:  # the key under which OTel keeps the current span (stable since opentelemetry-api 1.0)
-    from opentelemetry.trace.propagation import _SPAN_KEY
-except ImportError:  # pragma: no cover
-    _SPAN_KEY = None
-
+SPAN_KEY = _SPAN_KEY  # where OTel keeps the current span in its context (stable since opentelemetry-api 1.0)
 SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
 
 SPAN_KIND_INTERNAL, SPAN_KIND_CLIENT = 1, 3
@@ -34,23 +30,6 @@ draw = _ids.random
 def reseed_ids() -> None:
     """After fork: the child must not repeat the parent's ids."""
     _ids.seed(int.from_bytes(os.urandom(16), "big"))
-
-
-def parent_context() -> tuple[int, int] | None:
-    """(trace id, parent span id) of the current OTel span; None when instrumentation is suppressed.
-
-    (0, 0) when there is no valid current span: the new span starts a trace.
-    """
-    ctx = otel_context.get_current()
-    if ctx.get(SUPPRESS_KEY):
-        return None
-    span = ctx.get(_SPAN_KEY) if _SPAN_KEY is not None else otel_trace.get_current_span()
-    if span is None:
-        return 0, 0
-    sc = span.get_span_context()
-    if not sc.is_valid:
-        return 0, 0
-    return sc.trace_id, sc.span_id
 
 
 @dataclass

@@ -36,7 +36,9 @@ class Adapter:
     def response_attributes(self, operation: str, result: Any) -> dict[str, Any]:
         return {}
 
-    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any]) -> dict[str, Any]:
+    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any],
+                          count: int) -> dict[str, Any]:
+        """``chunks``: the kept ones (all of them when content is captured); ``count``: how many were read."""
         return {}
 
     def input(self, operation: str, body: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ import time
 import types
 from collections.abc import Callable
 from contextlib import contextmanager
+from random import random
 from typing import Any
 
 from tokentrail.sdk import _state
@@ -32,15 +33,24 @@ def finish(call: LLMCall, result: Any) -> Any:
         if call.streamed and hasattr(result, "_iterator"):
             wrap_stream(result, call)
             return result
-        call.t1 = _perf()  # end(call, None), inlined: the common path
+        call.t1 = _perf()  # end(call, None) inlined, with the capture policy's and the queue's common paths
         call.streamed = False
         call.result = result
         state = _state.STATE
-        if state.policy is not None:
-            call.capture = state.policy.decide(False, call.ctx)
+        policy = state.policy
+        if policy is not None:
+            if call.ctx is None and policy.mode == "sampled":
+                if policy.rate and random() < policy.rate:
+                    call.capture = "sampled"
+            else:
+                call.capture = policy.decide(False, call.ctx)
         exporter = state.exporter
         if exporter is not None:
-            exporter.submit(call)
+            queue = exporter.queue
+            queue.append(call)
+            exporter.appended()
+            if len(queue) >= exporter.wake_at:
+                exporter.nudge()
     except Exception:
         internal_error("recording an LLM call")
     return result

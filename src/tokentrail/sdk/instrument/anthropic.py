@@ -69,7 +69,8 @@ class AnthropicAdapter(Adapter):
             a["tokentrail.tool_calls"] = names
         return a
 
-    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any]) -> dict[str, Any]:
+    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any],
+                          count: int) -> dict[str, Any]:
         a: dict[str, Any] = {}
         usage: dict[str, Any] = {}
         names: list[str] = []

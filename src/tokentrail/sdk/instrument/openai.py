@@ -74,17 +74,18 @@ class OpenAIAdapter(Adapter):
                        "completions": "text_completion"}
 
     def is_token(self, chunk: Any) -> bool:
-        kind = getattr(chunk, "type", None)
-        if kind is not None:  # a Responses API event
+        fields = chunk.__dict__  # pydantic keeps fields there; a missed getattr on a model is slow
+        choices = fields.get("choices")
+        if choices is None:  # a Responses API event
+            kind = fields.get("type")
             return isinstance(kind, str) and kind.endswith(".delta")
-        choices = getattr(chunk, "choices", None)
         if not choices:
             return False
         first = choices[0]
-        delta = getattr(first, "delta", None)
+        delta = first.__dict__.get("delta")
         if delta is None:  # legacy completions stream
-            return bool(getattr(first, "text", None))
-        return bool(delta.content or delta.tool_calls or getattr(delta, "refusal", None))
+            return bool(first.__dict__.get("text"))
+        return bool(delta.content or delta.tool_calls or delta.__dict__.get("refusal"))
 
     def request_attributes(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         a = request_params(body, _PARAMS)
@@ -142,7 +143,8 @@ class OpenAIAdapter(Adapter):
         a["gen_ai.openai.response.status"] = status
         return a
 
-    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any]) -> dict[str, Any]:
+    def stream_attributes(self, operation: str, chunks: list[Any], body: dict[str, Any],
+                          count: int) -> dict[str, Any]:
         if operation == "responses":
             final = next((g(c, "response") for c in reversed(chunks) if g(c, "response") is not None), None)
             return self.response_attributes(operation, final) if final is not None else {}
@@ -152,7 +154,7 @@ class OpenAIAdapter(Adapter):
             a["gen_ai.response.id"] = g(chunks[0], "id") or None
         finish: dict[int, str] = {}
         tools: dict[tuple[int, int], str] = {}
-        content_chunks = 0
+        plain = 0  # kept chunks without content: the chunks not kept all had content
         usage = None
         for chunk in chunks:  # parsed chunk objects: plain attribute reads (a miss on a pydantic model is slow)
             if chunk.usage is not None:
@@ -162,10 +164,10 @@ class OpenAIAdapter(Adapter):
                     finish[choice.index] = choice.finish_reason
                 delta = choice.delta if operation == "chat" else None
                 if delta is None:
-                    content_chunks += bool(getattr(choice, "text", None))
+                    plain += not getattr(choice, "text", None)
                     continue
-                if delta.content or delta.tool_calls:
-                    content_chunks += 1
+                if not (delta.content or delta.tool_calls):
+                    plain += 1
                 for call in delta.tool_calls or ():
                     if call.function is not None and call.function.name:
                         tools[(choice.index, call.index)] = call.function.name
@@ -178,7 +180,7 @@ class OpenAIAdapter(Adapter):
         else:
             prompt = body.get("messages") if operation == "chat" else body.get("prompt")
             a["gen_ai.usage.input_tokens"] = max(1, round(_text_chars(prompt) / 4))
-            a["gen_ai.usage.output_tokens"] = content_chunks
+            a["gen_ai.usage.output_tokens"] = max(0, count - plain)
             a["tokentrail.tokens_estimated"] = True
         return a
 
