@@ -194,6 +194,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.batch_files
     rejected UInt64 COMMENT 'lines sent to the dead-letter file',
     cost Float64 COMMENT 'USD added',
     status LowCardinality(String) COMMENT 'partial or done',
+    rollups_from DateTime64(3, 'UTC') COMMENT 'rows loaded since then wait for a rollup refresh (0: none)',
     updated_at DateTime64(6, 'UTC') COMMENT 'version: the newest row of a file wins'
 )
 ENGINE = ReplacingMergeTree(updated_at)

@@ -36,6 +36,14 @@ def m001_initial(store: Store) -> None:
 def m002_batch_manifest(store: Store) -> None:
     store.command(BATCH_FILES.create_sql(store.database))
 
+
+@migration
+def m002b_batch_rollups_from(store: Store) -> None:
+    """batch_files as first committed had no rollups_from (a store made since gets it in m001)."""
+    column = next(c for c in BATCH_FILES.columns if c.name == "rollups_from")
+    store.command(f"ALTER TABLE {store.database}.batch_files ADD COLUMN IF NOT EXISTS rollups_from {column.type} "
+                  f"COMMENT '{column.comment}' AFTER status")
+
 def applied(store: Store) -> set[str]:
     rows = store.query(f"SELECT name FROM {store.database}.schema_migrations FINAL")
     return {r["name"] for r in rows}

@@ -270,6 +270,7 @@ BATCH_FILES = Table(
         _c("rejected", "UInt64", "lines sent to the dead-letter file"),
         _c("cost", "Float64", "USD added"),
         _c("status", "LowCardinality(String)", "partial or done"),
+        _c("rollups_from", "DateTime64(3, 'UTC')", "rows loaded since then wait for a rollup refresh (0: none)"),
         _c("updated_at", "DateTime64(6, 'UTC')", "version: the newest row of a file wins"),
     ),
     engine="ReplacingMergeTree(updated_at)",
