@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,16 +80,18 @@ def s3() -> Iterator[dict]:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     moto.start()
     url = f"http://127.0.0.1:{port}"
+    bucket = f"llm-logs-{uuid.uuid4().hex[:8]}"  # moto keeps buckets process-wide, across servers
     boto3.client("s3", endpoint_url=url, aws_access_key_id="k", aws_secret_access_key="s",
-                 region_name="us-east-1").create_bucket(Bucket="llm-logs")
-    yield {"key": "k", "secret": "s", "client_kwargs": {"endpoint_url": url, "region_name": "us-east-1"}}
+                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    yield {"bucket": bucket, "options": {"key": "k", "secret": "s",
+                                         "client_kwargs": {"endpoint_url": url, "region_name": "us-east-1"}}}
     moto.stop()
 
 
 def test_files_are_uploaded_to_s3(oai: openai.OpenAI, s3: dict, tmp_path: Path, project: str) -> None:
     import fsspec
 
-    tokentrail.init(export="files", files_dir="s3://llm-logs/raw", files_options=s3, project=project,
+    tokentrail.init(export="files", files_dir=f"s3://{s3['bucket']}/raw", files_options=s3["options"], project=project,
                     spool_dir=str(tmp_path / "staging"))
     try:
         for _ in range(2):
@@ -97,7 +100,7 @@ def test_files_are_uploaded_to_s3(oai: openai.OpenAI, s3: dict, tmp_path: Path, 
         assert tokentrail.stats()["files_written"] == 1
     finally:
         tokentrail.shutdown()
-    fs = fsspec.filesystem("s3", **s3)
-    (path,) = fs.glob("llm-logs/raw/spans/dt=*/*.jsonl")
+    fs = fsspec.filesystem("s3", **s3["options"])
+    (path,) = fs.glob(f"{s3['bucket']}/raw/spans/dt=*/*.jsonl")
     rows = [json.loads(x) for x in fs.cat(path).decode().splitlines()]
     assert len(rows) == 2 and all(r["model"] == "gpt-4o-mini" for r in rows)
