@@ -241,18 +241,19 @@ def export_cost(client: openai.OpenAI, stream: bool, n: int = 300) -> float:
     from tokentrail.sdk import _state
     from tokentrail.sdk._encode import encode_span
 
+    exporter = _state.STATE.exporter
+    exporter.flush(30)
+    exporter.stopping = True  # pause the export thread: this phase's records stay in the queue
+    exporter.wake.set()
+    exporter.thread.join(30)
     with tokentrail.instrument_openai():
-        exporter = _state.STATE.exporter
-        exporter.flush(30)
-        records = []
-        submit = exporter.submit
-        exporter.submit = records.append  # keep this phase's records aside (instance attribute)
-        try:
-            for _ in range(n):
-                one_call(client, stream)
-        finally:
-            del exporter.submit
-    assert submit is not None
+        for _ in range(n):
+            one_call(client, stream)
+    records = list(exporter.queue)
+    exporter.queue.clear()
+    exporter.taken += len(records)
+    exporter.stopping = False
+    exporter.start()
     t = time.thread_time_ns()
     for record in records:
         encode_span(record.span(_state.STATE.policy))

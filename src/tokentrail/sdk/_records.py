@@ -49,13 +49,35 @@ class SpanOut:
 class Recorded:
     """Base of what goes through the queue: it knows its ids and how to become a span.
 
-    Set on the app's thread: trace_id, span_id, parent_id (ints), ctx, start_ns (wall clock),
+    Set on the app's thread: parent_id (and trace_id when joining a trace), ctx, start_ns (wall clock),
     t0 and t1 (perf counter at start and end); the class-level defaults save stores there.
     """
 
     error: BaseException | None = None
     capture: str | None = None  # the capture reason, or None
     schema: dict[str, Any] | None = None  # validate()'s attributes
+
+    # Ids are drawn when first read (by the export thread, or by last_call() on the app's thread):
+    # dict.setdefault is atomic, so both threads see the same id. A joined trace sets trace_id.
+    @property
+    def trace_id(self) -> int:
+        d = self.__dict__
+        value = d.get("_trace_id")
+        return value if value is not None else d.setdefault("_trace_id", getrandbits(128))
+
+    @trace_id.setter
+    def trace_id(self, value: int) -> None:
+        self.__dict__["_trace_id"] = value
+
+    @property
+    def span_id(self) -> int:
+        d = self.__dict__
+        value = d.get("_span_id")
+        return value if value is not None else d.setdefault("_span_id", getrandbits(64))
+
+    @span_id.setter
+    def span_id(self, value: int) -> None:
+        self.__dict__["_span_id"] = value
 
     def span(self, policy: Any) -> SpanOut:  # pragma: no cover - abstract
         raise NotImplementedError

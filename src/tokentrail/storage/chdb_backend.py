@@ -7,6 +7,7 @@ through the running server.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import tempfile
 import threading
 from pathlib import Path
@@ -92,10 +93,21 @@ class ChdbStore:
         pattern = str(paths[0].parent / (f"{{{names}}}" if len(paths) > 1 else names))
         source = f"file({_quote(pattern)}, 'Protobuf', {_quote(structure)})"
         sql = sql_template.replace("{source}", source)
-        sql += (f" SETTINGS format_schema_source='string', format_schema={_quote(schema)},"
-                f" format_schema_message_name={_quote(message)}")
+        sql += f" SETTINGS format_schema={_quote(str(self._schema_file(schema)) + ':' + message)}"
         sql += "".join(f", {k} = {v}" for k, v in settings.items())
         self.command(sql)
+
+    def _schema_file(self, schema: str) -> Path:
+        """The schema as a file in the data directory (a schema given as a string would be
+        cached by the engine in a ``__cache__`` folder of the current directory)."""
+        digest = hashlib.sha256(schema.encode()).hexdigest()[:16]
+        path = self.path / "formats" / f"schema-{digest}.proto"
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(schema)
+            tmp.replace(path)
+        return path
 
     def close(self) -> None:
         with self._lock:

@@ -25,7 +25,6 @@ from tokentrail.sdk._records import (
     SUPPRESS_KEY,
     Recorded,
     SpanOut,
-    getrandbits,
 )
 from tokentrail.sdk.instrument._adapter import Adapter
 
@@ -152,8 +151,7 @@ def begin(adapter: Adapter, options: Any, stream: bool) -> LLMCall | None:
     if sc is not None and sc.is_valid:
         call.trace_id, call.parent_id = sc.trace_id, sc.span_id
     else:
-        call.trace_id, call.parent_id = getrandbits(128), 0
-    call.span_id = getrandbits(64)
+        call.parent_id = 0  # a new trace: its id (and the span's) is drawn when first read
     call.adapter = adapter
     call.operation, call.kind = route
     call.body = options.json_data
