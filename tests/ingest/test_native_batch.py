@@ -50,3 +50,19 @@ def test_bad_items_are_reported_and_good_ones_kept(server: ServerThread, project
 def test_batch_must_be_a_list(server: ServerThread) -> None:
     r = server.client.post("/api/ingest/batch", json={"calls": 1})
     assert r.status_code == 400 and "list" in r.json()["error"]
+
+
+def test_attributes_object_passes_opentelemetry_keys_through(server: ServerThread, project: str) -> None:
+    """The SDK's log files put every key without a native field under ``attributes``."""
+    item = dict(SEED_EVENT, request_id="with-attrs", attributes={
+        "tokentrail.tokens_estimated": True, "tokentrail.capture_reason": "error",
+        "gen_ai.request.temperature": 0.2, "nested": {"dropped": 1}}, output="hello")
+    r = server.client.post("/api/ingest/batch", json=[item], headers={"x-tokentrail-project": project})
+    assert r.status_code == 200, r.text
+    (row,) = _rows(server, project)
+    assert row["tokens_estimated"] is True
+    assert row["attributes"]["gen_ai.request.temperature"] == "0.2"
+    assert "nested" not in row["attributes"] and "tokentrail.metadata.attributes" not in row["attributes"]
+    (content,) = server.query("SELECT captured_reason FROM tokentrail.contents FINAL WHERE project = {p:String}",
+                              {"p": project})
+    assert content["captured_reason"] == "error"

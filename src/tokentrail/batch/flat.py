@@ -226,7 +226,7 @@ def _lines_select() -> str:
     return f"""
     SELECT *, match(line, {_lit(BLANK)}) AS blank,
         notEmpty(kv) AND isValidUTF8(line) AND length(arrayDistinct(kv.1)) = length(kv)
-        AND NOT hasAny(kv.1, {_array(OTLP_KEYS)}) AND {doubled}
+        AND NOT hasAny(kv.1, {_array(OTLP_KEYS)}) AND NOT has(kv.1, 'attributes') AND {doubled}
         AND (x_user IN ('', 'null') OR startsWith(x_user, '"'))
         AND NOT arrayExists(x -> match(x.2, '^-?[0-9]{{19,}}$'), scalars) AND
         {checks} AS fast

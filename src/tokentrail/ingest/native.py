@@ -112,10 +112,16 @@ def _attributes(item: NativeSpan) -> dict[str, Any]:
         a["gen_ai.usage.cache_creation.input_tokens"] = item.cache_write_tokens
     if item.reasoning_tokens:
         a["gen_ai.usage.reasoning.output_tokens"] = item.reasoning_tokens
-    for k, v in {**item.metadata, **{k: v for k, v in (item.model_extra or {}).items()
-                                     if k != "user_id_hash"}}.items():
+    extra = item.model_extra or {}
+    for k, v in {**item.metadata, **{k: v for k, v in extra.items() if k not in ("user_id_hash", "attributes")}
+                 }.items():
         if isinstance(v, str | int | float | bool):
             a[f"tokentrail.metadata.{k}"] = v
+    raw = extra.get("attributes")  # OpenTelemetry keys as they are (the SDK's log files put the rest here)
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            if isinstance(k, str) and k not in a and isinstance(v, str | int | float | bool | list):
+                a[k] = v
     return {k: v for k, v in a.items() if v is not None and v != ""}
 
 
