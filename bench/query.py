@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,22 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gen_calls import generate  # noqa: E402
+from gen_calls import open_generated, timed  # noqa: E402
 
 from tokentrail.query import stats  # noqa: E402
 from tokentrail.query.filters import Filters  # noqa: E402
-from tokentrail.storage.backend import open_store  # noqa: E402
-
-
-def timed(fn, runs: int) -> dict[str, float]:
-    fn()  # warm
-    ms = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        ms.append((time.perf_counter() - t) * 1000)
-    ms.sort()
-    return {"p50_ms": round(statistics.median(ms), 1), "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 1)}
 
 
 def main() -> None:
@@ -45,15 +31,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--data", type=Path, default=None, help="reuse a generated store")
     args = ap.parse_args()
-    data = args.data or Path(tempfile.mkdtemp()) / "db"
-    store = open_store(f"chdb://{data}")
-    have = store.query("SELECT count() AS n FROM system.tables WHERE database = 'tokentrail' AND name = 'spans'")
-    n = store.query("SELECT count() AS n FROM tokentrail.spans")[0]["n"] if have[0]["n"] else 0
     t0 = time.perf_counter()
-    if n != args.calls:
-        if n:
-            store.command("TRUNCATE TABLE tokentrail.spans")
-        generate(store, args.calls, args.days)
+    store = open_generated(args.data, args.calls, args.days)
     gen_s = time.perf_counter() - t0
     now = datetime.now(UTC)
     last_day = Filters(since=now - timedelta(hours=24))
