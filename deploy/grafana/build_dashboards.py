@@ -277,7 +277,7 @@ ORDER BY time"""
         timeseries("Timeouts by model", "Calls that timed out (HTTP 408/504 or a timeout error type), per model.",
                    by_model(rollup("timeouts"), "timeouts", having=True), (0, 13, 6, 8),
                    bars=True, stacked=True, label="model"),
-        quantiles("Latency p50 / p95 / p99", "Total duration of LLM calls (t-digest quantiles merged "
+        quantiles("Latency p50 / p95 / p99", "Total duration of LLM calls (DDSketch quantiles merged "
                   "from the per-minute rollup).", "latency_ms", (6, 13, 6, 8)),
         quantiles("Time to first token p50 / p95 / p99", "TTFT of streamed calls.", "ttft_ms", (12, 13, 6, 8)),
         quantiles("Time per output token p50 / p95 / p99", "TPOT of streamed calls: (duration - TTFT) / "

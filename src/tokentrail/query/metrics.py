@@ -12,7 +12,7 @@ from typing import Any
 from tokentrail.errors import BadRequest
 from tokentrail.query.filters import DIMENSIONS, Filters, array_param
 from tokentrail.storage.backend import Store
-from tokentrail.storage.rollup_tables import QUANTILES
+from tokentrail.storage.rollup_tables import SKETCH, SKETCH_ARGS
 
 _TIMEOUT = "(http_status IN (408, 504) OR positionCaseInsensitive(error_type, 'timeout') > 0)"
 
@@ -31,12 +31,12 @@ METRICS: dict[str, tuple[str, str]] = {
     "cache_hits": ("countIf(cache_hit)", "sum(cache_hits)"),
     "schema_checked": ("countIf(schema_valid IS NOT NULL)", "sum(schema_checked)"),
     "schema_valid": ("countIf(schema_valid = true)", "sum(schema_valid)"),
-    "latency_ms": (f"quantilesTDigest({QUANTILES})(duration_ms)", f"quantilesTDigestMerge({QUANTILES})(duration_q)"),
-    "ttft_ms": (f"quantilesTDigestIf({QUANTILES})(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL)",
-                f"quantilesTDigestMerge({QUANTILES})(ttft_q)"),
-    "tpot_ms": (f"quantilesTDigestIf({QUANTILES})((duration_ms - assumeNotNull(ttft_ms)) / "
+    "latency_ms": (f"{SKETCH}({SKETCH_ARGS})(duration_ms)", f"{SKETCH}Merge({SKETCH_ARGS})(duration_q)"),
+    "ttft_ms": (f"{SKETCH}If({SKETCH_ARGS})(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL)",
+                f"{SKETCH}Merge({SKETCH_ARGS})(ttft_q)"),
+    "tpot_ms": (f"{SKETCH}If({SKETCH_ARGS})((duration_ms - assumeNotNull(ttft_ms)) / "
                 "greatest(output_tokens - 1, 1), ttft_ms IS NOT NULL AND output_tokens > 1)",
-                f"quantilesTDigestMerge({QUANTILES})(tpot_q)"),
+                f"{SKETCH}Merge({SKETCH_ARGS})(tpot_q)"),
 }
 QUANTILE_METRICS = ("latency_ms", "ttft_ms", "tpot_ms")
 # rate -> the counts it is derived from (the same derivation as ``_derive``)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tokentrail.storage.backend import Store
-from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS, QUANTILES
+from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS, SKETCH, SKETCH_ARGS
 
 MODEL = "if(response_model != '', response_model, request_model)"
 
@@ -93,12 +93,12 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> Non
                sum(reasoning_tokens), sum(coalesce(total_cost, 0)),
                countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding')),
                sum(duration_ms),
-               quantilesTDigestState({QUANTILES})(duration_ms),
-               quantilesTDigestStateIf({QUANTILES})(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL),
-               quantilesTDigestStateIf({QUANTILES})(
+               {SKETCH}State({SKETCH_ARGS})(duration_ms),
+               {SKETCH}StateIf({SKETCH_ARGS})(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL),
+               {SKETCH}StateIf({SKETCH_ARGS})(
                    (duration_ms - assumeNotNull(ttft_ms)) / greatest(output_tokens - 1, 1),
                    ttft_ms IS NOT NULL AND output_tokens > 1),
-               quantilesTDigestStateIf({QUANTILES})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
+               {SKETCH}StateIf({SKETCH_ARGS})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
                {_buckets('duration_ms')}, {_buckets('ttft_ms')},
                now64(3)
         FROM {db}.spans FINAL
@@ -114,7 +114,7 @@ def _refresh_coarser(store: Store, project: str, periods: list[datetime], source
     width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
     params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
     sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
-    states = ", ".join(f"quantilesTDigestMergeState({QUANTILES})({c})" for c in _STATE_COLUMNS)
+    states = ", ".join(f"{SKETCH}MergeState({SKETCH_ARGS})({c})" for c in _STATE_COLUMNS)
     store.command(f"""
         INSERT INTO {db}.{target}
         SELECT project, {truncate}({source_time}) AS {target_time}, {_DIMS}, {sums}, {states},

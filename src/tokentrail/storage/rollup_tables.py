@@ -2,7 +2,7 @@
 
 Rows are (re)computed from deduplicated spans (``FINAL``) for the minutes each insert
 touched, and replace older versions of the same key, so a re-sent span never counts
-twice here either. Latency, TTFT, TPOT and output length keep t-digest quantile
+twice here either. Latency, TTFT, TPOT and output length keep DDSketch quantile
 states, merged at query time for any range; latency and TTFT also keep Prometheus-style
 bucket counts.
 """
@@ -12,7 +12,11 @@ from __future__ import annotations
 from tokentrail.storage.schema import Column, Table
 
 QUANTILES = "0.5, 0.95, 0.99"
-_Q = f"AggregateFunction(quantilesTDigest({QUANTILES}), Float64)"
+# DDSketch with 1% relative accuracy: its states merge ~2.5x faster than t-digest's, which is
+# what long ranges spend their time on. ``SKETCH(ARGS)`` is used for raw spans too, so both agree.
+SKETCH = "quantilesDD"
+SKETCH_ARGS = f"0.01, {QUANTILES}"
+_Q = f"AggregateFunction({SKETCH}({SKETCH_ARGS}), Float64)"
 
 # Upper bounds (ms) of the latency / TTFT histogram buckets (Prometheus "le").
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
