@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS, SKETCH, SKETCH_ARGS
@@ -157,8 +156,3 @@ class RollupQueue:
 
     def __len__(self) -> int:
         return len(self._pending)
-
-
-def stats(store: Store) -> dict[str, Any]:
-    rows = store.query(f"SELECT count() AS rows, max(version) AS newest FROM {store.database}.rollup_minute")
-    return rows[0] if rows else {}
