@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,24 +34,11 @@ import openai
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import ServerProcess, free_port, wait_for  # noqa: E402
+from tests.support import ServerProcess, free_port, start_fake_llm_process, wait_for  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Say something short about observability."}]
 HEADERS = {"X-Tokentrail-Project": "bench", "X-Tokentrail-Route": "bench", "X-Tokentrail-User": "u-1"}
 
-
-def start_fake(port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "1000"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/_fake/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30, 0.1)
-    return proc
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:
@@ -116,7 +102,7 @@ def main() -> None:
     args = ap.parse_args()
 
     fake_port = free_port()
-    fake = start_fake(fake_port)
+    fake = start_fake_llm_process(fake_port, 1000)
     tmp = Path(tempfile.mkdtemp(prefix="tt-bench-gw-"))
     cfg = tmp / "gateway.toml"
     cfg.write_text(f'[upstreams.openai]\nbase_url = "http://127.0.0.1:{fake_port}/v1"\n')

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,23 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import tokentrail  # noqa: E402
-from tests.support import ServerProcess, free_port, wait_for  # noqa: E402
+from tests.support import ServerProcess, free_port, start_fake_llm_process, wait_for  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Say something short about observability."}]
 
-
-def start_fake(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "100"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/_fake/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30, 0.1)
-    return proc
 
 
 def pct(values: list[float], q: float) -> float:
@@ -178,7 +164,7 @@ def main() -> None:
     ap.add_argument("--modes", default="memory,spool")
     args = ap.parse_args()
     fake_port = free_port()
-    fake = start_fake(fake_port)
+    fake = start_fake_llm_process(fake_port, 100)
     out: dict[str, Any] = {"outage_s": args.outage, "rate_per_s": args.rate}
     try:
         for mode in args.modes.split(","):

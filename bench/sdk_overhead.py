@@ -42,31 +42,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 from openai._base_client import SyncAPIClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import ServerProcess, free_port, wait_for  # noqa: E402
+from tests.support import ServerProcess, free_port, start_fake_llm_process  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "Say something short about observability."}]
 PROJECT = "bench-sdk"
 
-
-def start_fake(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", "100"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/_fake/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, 30, 0.1)
-    return proc
 
 
 class Modes:
@@ -268,7 +254,7 @@ def main() -> None:
     args = ap.parse_args()
 
     fake_port = free_port()
-    fake = start_fake(fake_port)
+    fake = start_fake_llm_process(fake_port, 100)
     server = ServerProcess(Path(tempfile.mkdtemp(prefix="tt-bench-sdk-")) / "data")
     server.data_dir.mkdir(parents=True)
     server.start()

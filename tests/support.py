@@ -122,3 +122,19 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+def start_fake_llm_process(port: int, max_recorded: int = 100) -> subprocess.Popen[bytes]:
+    """The fake provider (tests/fake_llm) as its own process, for benchmarks; returns once it answers."""
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "tests.fake_llm", "--port", str(port), "--max-recorded", str(max_recorded)]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/_fake/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, 30, 0.1)
+    return proc
