@@ -231,6 +231,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
     output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
+    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -268,6 +269,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
     output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
+    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -305,11 +307,82 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
     output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
+    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
 ORDER BY (project, day, kind, route, provider, model, environment, release, status, http_status, error_type);
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_totals
+(
+    project LowCardinality(String),
+    hour DateTime('UTC'),
+    kind LowCardinality(String),
+    provider LowCardinality(String),
+    environment LowCardinality(String),
+    status LowCardinality(String),
+    http_status UInt16,
+    error_type LowCardinality(String),
+    requests UInt64,
+    streamed UInt64,
+    cache_hits UInt64,
+    schema_checked UInt64,
+    schema_valid UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost Float64 COMMENT 'USD of priced calls',
+    unpriced UInt64 COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64,
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64),
+    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (project, hour, kind, provider, environment, status, http_status, error_type);
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_totals
+(
+    project LowCardinality(String),
+    day DateTime('UTC'),
+    kind LowCardinality(String),
+    provider LowCardinality(String),
+    environment LowCardinality(String),
+    status LowCardinality(String),
+    http_status UInt16,
+    error_type LowCardinality(String),
+    requests UInt64,
+    streamed UInt64,
+    cache_hits UInt64,
+    schema_checked UInt64,
+    schema_valid UInt64,
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cached_input_tokens UInt64,
+    reasoning_tokens UInt64,
+    cost Float64 COMMENT 'USD of priced calls',
+    unpriced UInt64 COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64,
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
+    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64),
+    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (project, day, kind, provider, environment, status, http_status, error_type);
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
 (
@@ -330,6 +403,27 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
 ORDER BY (project, day, user_id, customer, environment);
+
+CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_session
+(
+    project LowCardinality(String),
+    session_id String,
+    day Date,
+    user_id String COMMENT 'a user id seen in the session that day',
+    turns AggregateFunction(uniq, String) COMMENT 'distinct traces',
+    first_seen DateTime64(6, 'UTC'),
+    last_seen DateTime64(6, 'UTC') COMMENT 'latest span end',
+    last_start DateTime64(6, 'UTC') COMMENT 'latest span start (recency order)',
+    llm_calls UInt64,
+    tokens UInt64,
+    cost Float64,
+    errors UInt64,
+    routes Array(String),
+    version DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (project, session_id, day);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 

@@ -51,10 +51,12 @@ def defaults(dashboard: dict[str, Any]) -> dict[str, Value]:
 
 def request(hours: float, dashboard: dict[str, Any] | None = None, **chosen: Value) -> Request:
     """The last ``hours``, from a whole minute (so the rollup's minutes and raw start times
-    cut at the same instant) to a few minutes past now (so Grafana's ``<= to`` and the API's
-    ``< until`` both take every span)."""
+    cut at the same instant; a whole hour beyond a day, where the API reads hourly rollups) to
+    a few minutes past now (so Grafana's ``<= to`` and the API's ``< until`` both take every span)."""
     now = datetime.now(UTC)
     start = (now - timedelta(hours=hours)).replace(second=0, microsecond=0)
+    if hours > 26:
+        start = start.replace(minute=0)
     values = defaults(dashboard or load(OVERVIEW))
     values.update(chosen)
     return Request(start, now + timedelta(minutes=5), values)

@@ -33,12 +33,13 @@ def get(server: ServerThread, path: str, **params: object) -> dict:
     return r.json()
 
 
-def raw_count(server: ServerThread, since: datetime, until: datetime) -> dict:
-    return server.query("""
+def raw_count(server: ServerThread, since: datetime, until: datetime, **equals: str) -> dict:
+    extra = "".join(f" AND {k} = {{{k}:String}}" for k in equals)
+    return server.query(f"""
         SELECT count() AS requests, round(sum(coalesce(total_cost, 0)), 6) AS cost, sum(input_tokens) AS tokens
-        FROM tokentrail.spans FINAL WHERE project = {p:String} AND kind IN ('llm', 'embedding')
-          AND start_time >= {a:DateTime64(6)} AND start_time < {b:DateTime64(6)}""",
-                        {"p": P, "a": since.isoformat(sep=" ")[:26], "b": until.isoformat(sep=" ")[:26]})[0]
+        FROM tokentrail.spans FINAL WHERE project = {{p:String}} AND kind IN ('llm', 'embedding')
+          AND start_time >= {{a:DateTime64(6)}} AND start_time < {{b:DateTime64(6)}}{extra}""",
+                        {"p": P, "a": since.isoformat(sep=" ")[:26], "b": until.isoformat(sep=" ")[:26], **equals})[0]
 
 
 def test_summary_equals_the_sum_of_its_breakdown(demo: ServerThread) -> None:
@@ -53,14 +54,57 @@ def test_summary_equals_the_sum_of_its_breakdown(demo: ServerThread) -> None:
 
 
 def test_rollup_answers_long_ranges_with_the_same_numbers_as_raw(demo: ServerThread) -> None:
-    until = datetime.now(UTC).replace(second=0, microsecond=0)
+    until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(hours=60)
-    s = get(demo, "/api/metrics/summary", since=since.isoformat(), until=until.isoformat())
-    assert s["source"] == "rollup"
-    raw = raw_count(demo, since.replace(tzinfo=None), until.replace(tzinfo=None))
-    assert s["requests"] == raw["requests"]
-    assert s["input_tokens"] == raw["tokens"]
-    assert s["cost_usd"] == pytest.approx(raw["cost"], rel=1e-6)
+    for extra in ({}, {"route": "support-chat"}, {"environment": "production"}):  # totals, hour, totals
+        s = get(demo, "/api/metrics/summary", since=since.isoformat(), until=until.isoformat(), **extra)
+        assert s["source"] == "rollup"
+        raw = raw_count(demo, since.replace(tzinfo=None), until.replace(tzinfo=None), **extra)
+        assert s["requests"] == raw["requests"] and s["requests"] > 0, extra
+        assert s["input_tokens"] == raw["tokens"]
+        assert s["cost_usd"] == pytest.approx(raw["cost"], rel=1e-6)
+    # a range starting mid-hour counts its first hour whole
+    mid = get(demo, "/api/metrics/summary", since=(since + timedelta(minutes=30)).isoformat(), until=until.isoformat())
+    assert mid["requests"] == raw_count(demo, since.replace(tzinfo=None), until.replace(tzinfo=None))["requests"]
+
+
+def test_long_range_breakdowns_quality_and_sessions_equal_raw(demo: ServerThread) -> None:
+    """The coarse rollups (totals, users per day, sessions per day, output buckets) give what
+    the spans give, over a range whose first day is whole."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    since, until = today - timedelta(days=3), datetime.now(UTC) + timedelta(minutes=5)
+    rng = {"since": since.isoformat(), "until": until.isoformat()}
+    a, b = since.replace(tzinfo=None), until.replace(tzinfo=None)
+    raw = demo.query("""
+        SELECT user_id, count() AS requests, sum(coalesce(total_cost, 0)) AS cost FROM tokentrail.spans FINAL
+        WHERE project = {p:String} AND kind IN ('llm', 'embedding') AND user_id != ''
+          AND start_time >= {a:DateTime64(6)} AND start_time < {b:DateTime64(6)}
+        GROUP BY user_id ORDER BY cost DESC LIMIT 5""", {"p": P, "a": str(a), "b": str(b)})
+    doc = get(demo, "/api/metrics/breakdown", by="user", limit=5, metric="requests,cost_usd,latency_ms", **rng)
+    assert doc["source"] == "rollup"
+    assert [(r["key"], r["requests"]) for r in doc["rows"]] == [(r["user_id"], r["requests"]) for r in raw]
+    assert doc["rows"][0]["latency_ms"] is None  # not kept per user: absent, not made up
+    by_provider = get(demo, "/api/metrics/breakdown", by="provider", metric="requests,latency_ms", **rng)
+    assert set(by_provider["rows"][0]) >= {"key", "requests", "latency_ms", "cost_usd"}
+    assert "ttft_ms" not in by_provider["rows"][0]
+    values = get(demo, "/api/filters/values", **rng)
+    assert "support-chat" in values["route"] and values["model"] and values["environment"]
+    hist = get(demo, "/api/quality", **rng)["output_length"]
+    raw_ok = demo.query("""SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}
+        AND kind = 'llm' AND status = 'ok' AND start_time >= {a:DateTime64(6)} AND start_time < {b:DateTime64(6)}""",
+                        {"p": P, "a": str(a), "b": str(b)})[0]["n"]
+    assert sum(h["count"] for h in hist) == raw_ok > 0
+    sessions = get(demo, "/api/sessions", limit=20, **rng)["sessions"]
+    assert sessions
+    for s in sessions[:5]:
+        one = demo.query("""
+            SELECT uniq(trace_id) AS turns, countIf(kind IN ('llm', 'embedding')) AS llm_calls,
+                   round(sum(coalesce(total_cost, 0)), 6) AS cost FROM tokentrail.spans FINAL
+            WHERE project = {p:String} AND session_id = {s:String}
+              AND start_time >= {a:DateTime64(6)} AND start_time < {b:DateTime64(6)}""",
+                         {"p": P, "s": s["session_id"], "a": str(a), "b": str(b)})[0]
+        assert (s["turns"], s["llm_calls"]) == (one["turns"], one["llm_calls"])
+        assert s["cost_usd"] == pytest.approx(one["cost"], abs=1e-6)
 
 
 def test_timeseries_adds_up_to_the_summary(demo: ServerThread) -> None:

@@ -27,10 +27,12 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
 }
 FILTERABLE = tuple(DIMENSIONS)
 RAW_MAX_HOURS = 26.0  # up to about a day, raw spans answer directly; longer ranges read the rollups
-MINUTE_MAX_HOURS = 4 * 24.0  # up to 4 days the per-minute rollup; beyond, the per-hour one
-HOUR_MAX_HOURS = 14 * 24.0  # beyond two weeks, the per-day rollup
+HOUR_MAX_HOURS = 14 * 24.0  # up to two weeks the per-hour rollup; beyond, the per-day one
 ROLLUP_TIME = {"rollup_minute": ("minute", "toStartOfMinute"), "rollup_hour": ("hour", "toStartOfHour"),
-               "rollup_day": ("day", "toStartOfDay")}
+               "rollup_day": ("day", "toStartOfDay"), "rollup_hour_totals": ("hour", "toStartOfHour"),
+               "rollup_day_totals": ("day", "toStartOfDay")}
+# dimensions the coarse "totals" rollups keep (see storage/rollup_tables.py)
+TOTALS_FILTERS = frozenset({"kind", "provider", "environment", "status", "http_status", "error_type"})
 LLM_KINDS = ("llm", "embedding")
 
 
@@ -77,27 +79,31 @@ class Filters:
         """Long ranges read the rollup, unless a filter needs a column only raw spans have."""
         return self.hours > RAW_MAX_HOURS and self.rollup_possible()
 
-    def rollup_table(self) -> str:
-        """``rollup_minute``, or for ranges over a few days ``rollup_hour``, over two weeks
-        ``rollup_day`` (whose first hour or day may start before ``since``: they are whole)."""
-        if self.hours > HOUR_MAX_HOURS:
-            return "rollup_day"
-        return "rollup_hour" if self.hours > MINUTE_MAX_HOURS else "rollup_minute"
+    def rollup_table(self, dims: tuple[str, ...] = ()) -> str:
+        """The smallest rollup that can answer: ``rollup_minute`` for about a day, ``rollup_hour``
+        up to two weeks, ``rollup_day`` beyond (whose first hour or day may start before
+        ``since``: they are whole); the hour and day "totals" when neither the filters nor the
+        dimensions ``dims`` (a group-by) need route, model or release."""
+        if self.hours <= RAW_MAX_HOURS:
+            return "rollup_minute"
+        grain = "rollup_day" if self.hours > HOUR_MAX_HOURS else "rollup_hour"
+        return f"{grain}_totals" if set(self.equals) | set(dims) <= TOTALS_FILTERS else grain
 
-    def rollup_time(self) -> str:
-        return ROLLUP_TIME[self.rollup_table()][0]
+    def rollup_time(self, dims: tuple[str, ...] = ()) -> str:
+        return ROLLUP_TIME[self.rollup_table(dims)][0]
 
     def unfiltered(self) -> Filters:
         """Same project and time range, no dimension filters."""
         return Filters(project=self.project, since=self.since, until=self.until)
 
-    def where(self, rollup: bool = False, llm_only: bool = True) -> tuple[str, dict[str, Any]]:
+    def where(self, rollup: bool = False, llm_only: bool = True,
+              dims: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
         """SQL condition and its bound parameters (never glued into the SQL text), for raw
-        spans or for ``rollup_table()``."""
+        spans or for ``rollup_table(dims)``."""
         if not rollup:
             time_col, since = "start_time", "{since:DateTime64(6)}"
         else:
-            time_col, trunc = ROLLUP_TIME[self.rollup_table()]
+            time_col, trunc = ROLLUP_TIME[self.rollup_table(dims)]
             since = f"{trunc}({{since:DateTime64(6)}})"
         time_type = "DateTime64(6)"
         parts = ["project = {project:String}", f"{time_col} >= {since}"]

@@ -79,12 +79,12 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _table(store: Store, rollup: bool, f: Filters) -> str:
-    return f"{store.database}.{f.rollup_table()} FINAL" if rollup else f"{store.database}.spans FINAL"
+def _table(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
+    return f"{store.database}.{f.rollup_table(dims)} FINAL" if rollup else f"{store.database}.spans FINAL"
 
 
-def _time_column(rollup: bool, f: Filters) -> str:
-    return f.rollup_time() if rollup else "start_time"
+def _time_column(rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
+    return f.rollup_time(dims) if rollup else "start_time"
 
 
 def summary(store: Store, f: Filters) -> dict[str, Any]:
@@ -122,11 +122,12 @@ def _buckets(f: Filters, step: int) -> list[datetime]:
 
 def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requests") -> list[str]:
     rollup = f.use_rollup()
-    where, params = f.where(rollup)
+    where, params = f.where(rollup, dims=(by,))
     expr = DIMENSIONS[by][1 if rollup else 0]
     if expr is None:
         raise BadRequest(f"{by} is not available for this range")
-    rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v FROM {_table(store, rollup, f)} "
+    rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v "
+                       f"FROM {_table(store, rollup, f, (by,))} "
                        f"WHERE {where} GROUP BY g ORDER BY m_v DESC LIMIT {int(limit)}", params)
     return [r["g"] for r in rows]
 
@@ -141,10 +142,11 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         raise BadRequest(f"cannot group by {group_by!r}")
     step = step or auto_interval(f.hours)
     rollup = f.use_rollup()
+    dims = (group_by,) if group_by else ()
     if rollup:  # a coarse rollup cannot place a call within its hour or day
-        step = max(step, {"rollup_hour": 3600, "rollup_day": 86400}.get(f.rollup_table(), 60))
-    where, params = f.where(rollup)
-    time_col = _time_column(rollup, f)
+        step = max(step, {"hour": 3600, "day": 86400}.get(f.rollup_time(dims), 60))
+    where, params = f.where(rollup, dims=dims)
+    time_col = _time_column(rollup, f, dims)
     base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]
     wanted = list(dict.fromkeys(base + ["requests"]))
     group_sql = "'all'"
@@ -156,7 +158,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
     rows = store.query(f"""
         SELECT toStartOfInterval({time_col}, INTERVAL {int(step)} SECOND) AS t, {group_sql} AS g,
                {_select(wanted, rollup)}
-        FROM {_table(store, rollup, f)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
+        FROM {_table(store, rollup, f, dims)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
     buckets = _buckets(f, step)
     index = {b.strftime("%Y-%m-%d %H:%M:%S"): i for i, b in enumerate(buckets)}
     series: dict[str, dict[str, list[Any]]] = {}
@@ -184,24 +186,67 @@ def _flat(names: list[str]) -> list[str]:
     return out
 
 
-def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "cost_usd") -> dict[str, Any]:
+BREAKDOWN_METRICS = ("requests", "errors", "rate_limited", "timeouts", "input_tokens", "output_tokens", "cost_usd",
+                     "unpriced", "latency_ms", "ttft_ms")
+# what the per-user daily rollup can answer for a user or customer breakdown over a long range
+_USER_ROLLUP = {"requests": "sum(requests)", "errors": "sum(errors)", "input_tokens": "sum(input_tokens)",
+                "output_tokens": "sum(output_tokens)", "cost_usd": "sum(cost)"}
+
+
+def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "cost_usd",
+              names: list[str] | None = None) -> dict[str, Any]:
+    """``names`` (default: all of BREAKDOWN_METRICS) per value of ``by``, the top ``limit`` by
+    ``order``. Ask only for what is shown: each quantile metric merges a sketch per row read."""
     if by not in DIMENSIONS:
         raise BadRequest(f"cannot break down by {by!r}; use one of {', '.join(DIMENSIONS)}")
     if order not in METRICS or order in QUANTILE_METRICS:
         raise BadRequest(f"cannot order by {order!r}")
+    names = list(BREAKDOWN_METRICS if not names else names)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
+    names = list(dict.fromkeys(["requests", "cost_usd", order, *names]))
+    if (by in ("user", "customer") and f.use_rollup() and not set(f.equals) - {"environment"}
+            and order in _USER_ROLLUP):
+        return _user_breakdown(store, f, by, limit, order, names)
     rollup = f.use_rollup() and DIMENSIONS[by][1] is not None
-    where, params = f.where(rollup)
+    dims = (by,)
+    where, params = f.where(rollup, dims=dims)
     expr = DIMENSIONS[by][1 if rollup else 0]
-    names = ["requests", "errors", "rate_limited", "timeouts", "input_tokens", "output_tokens", "cost_usd",
-             "unpriced", "latency_ms", "ttft_ms"]
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
-        FROM {_table(store, rollup, f)} WHERE {where}
+        FROM {_table(store, rollup, f, dims)} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
+    return {"by": by, "source": "rollup" if rollup else "raw", "rows": _shares(rows)}
+
+
+def _shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         total_cost = r.pop("all_cost") or 0
         d = _derive(r)
         d["cost_share"] = round(d["cost_usd"] / total_cost, 4) if total_cost else None  # of the whole range
         out.append(d)
-    return {"by": by, "source": "rollup" if rollup else "raw", "rows": out}
+    return out
+
+
+def _user_breakdown(store: Store, f: Filters, by: str, limit: int, order: str, names: list[str]) -> dict[str, Any]:
+    """Users or customers over a long range, from the per-user daily rollup (whose first day is
+    whole). Metrics it does not keep come back as None."""
+    col = "user_id" if by == "user" else "customer"
+    params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
+              "until": f.end.replace(tzinfo=None).isoformat(sep=" "), "env": f.equals.get("environment", "")}
+    env = " AND environment = {env:String}" if "environment" in f.equals else ""
+    kept = [n for n in names if n in _USER_ROLLUP]
+    select = ", ".join(f"{_USER_ROLLUP[n]} AS m_{n}" for n in kept)
+    rows = store.query(f"""
+        SELECT {col} AS key, {select}, sum(m_cost_usd) OVER () AS all_cost
+        FROM {store.database}.rollup_day_user FINAL
+        WHERE project = {{project:String}} AND day >= toDate({{since:DateTime64(6)}})
+          AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}
+        GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
+    out = _shares(rows)
+    for d in out:
+        for n in names:
+            d.setdefault(n, None)
+    return {"by": by, "source": "rollup", "rows": out}

@@ -6,24 +6,29 @@ from typing import Any
 
 from tokentrail.query.filters import Filters
 from tokentrail.storage.backend import Store
-
-OUTPUT_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+from tokentrail.storage.rollup_tables import OUTPUT_BUCKETS
 
 
 def output_length(store: Store, f: Filters) -> list[dict[str, Any]]:
-    """How many successful LLM calls produced up to N output tokens, per bucket."""
-    where, params = f.where()
+    """How many successful LLM calls produced up to N output tokens, per bucket (raw spans for
+    about a day, the rollups' output buckets beyond)."""
     edges = [0, *OUTPUT_BUCKETS]
-    counts = ", ".join(f"countIf(output_tokens > {lo} AND output_tokens <= {hi}) AS b{i}"
-                       for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)))
-    row = store.query(f"""
-        SELECT countIf(output_tokens = 0) AS zero, {counts}, countIf(output_tokens > {OUTPUT_BUCKETS[-1]}) AS over
-        FROM {store.database}.spans FINAL WHERE {where} AND status = 'ok' AND kind = 'llm'""", params)[0]
-    out = [{"label": "0", "count": row["zero"]}]
-    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        out.append({"label": f"{lo + 1}-{hi}", "count": row[f"b{i}"]})
-    out.append({"label": f">{OUTPUT_BUCKETS[-1]}", "count": row["over"]})
-    return out
+    if f.use_rollup():
+        where, params = f.where(rollup=True)
+        row = store.query(f"SELECT sumForEach(output_buckets) AS b FROM {store.database}.{f.rollup_table()} FINAL "
+                          f"WHERE {where} AND length(output_buckets) > 0", params)[0]
+        counts = list(row["b"] or []) or [0] * (len(edges) + 1)
+    else:
+        where, params = f.where()
+        ranges = ", ".join(f"countIf(output_tokens > {lo} AND output_tokens <= {hi})"
+                           for lo, hi in zip(edges[:-1], edges[1:], strict=True))
+        row = store.query(f"""
+            SELECT [countIf(output_tokens = 0), {ranges}, countIf(output_tokens > {OUTPUT_BUCKETS[-1]})] AS b
+            FROM {store.database}.spans FINAL WHERE {where} AND status = 'ok' AND kind = 'llm'""", params)[0]
+        counts = list(row["b"])
+    labels = ["0", *(f"{lo + 1}-{hi}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)),
+              f">{OUTPUT_BUCKETS[-1]}"]
+    return [{"label": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]
 
 
 def _score_range(f: Filters) -> dict[str, Any]:
@@ -59,11 +64,12 @@ def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]
 def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
     """Values seen in the range, for the filter drop-downs."""
     g = f.unfiltered()
-    where, params = g.where(rollup=True, llm_only=False)
+    dims = ("route", "model", "release")
+    where, params = g.where(rollup=True, llm_only=False, dims=dims)
     row = store.query(f"""
         SELECT groupUniqArrayIf(route, route != '') AS route, groupUniqArrayIf(model, model != '') AS model,
                groupUniqArrayIf(provider, provider != '') AS provider,
                groupUniqArrayIf(environment, environment != '') AS environment,
                groupUniqArrayIf(release, release != '') AS release
-        FROM {store.database}.{g.rollup_table()} FINAL WHERE {where}""", params)[0]
+        FROM {store.database}.{g.rollup_table(dims)} FINAL WHERE {where}""", params)[0]
     return {k: sorted(v) for k, v in row.items()}

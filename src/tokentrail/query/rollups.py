@@ -8,7 +8,14 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from tokentrail.storage.backend import Store
-from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS, SKETCH, SKETCH_ARGS
+from tokentrail.storage.rollup_tables import (
+    LATENCY_BUCKETS_MS,
+    OUTPUT_BUCKETS,
+    ROLLUP_DIMENSIONS,
+    SKETCH,
+    SKETCH_ARGS,
+    TOTALS_DIMENSIONS,
+)
 
 MODEL = "if(response_model != '', response_model, request_model)"
 
@@ -16,6 +23,16 @@ MODEL = "if(response_model != '', response_model, request_model)"
 def _buckets(expr: str) -> str:
     parts = [f"countIf({expr} <= {b})" for b in LATENCY_BUCKETS_MS]
     return "[" + ", ".join(parts + [f"countIf({expr} IS NOT NULL)"]) + "]"
+
+
+def _output_buckets() -> str:
+    ok = "kind = 'llm' AND status = 'ok'"
+    edges = [0, *OUTPUT_BUCKETS]
+    parts = [f"countIf(output_tokens = 0 AND {ok})"]
+    parts += [f"countIf(output_tokens > {lo} AND output_tokens <= {hi} AND {ok})"
+              for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    parts.append(f"countIf(output_tokens > {OUTPUT_BUCKETS[-1]} AND {ok})")
+    return "[" + ", ".join(parts) + "]"
 
 
 def _ts(t: datetime) -> str:
@@ -59,10 +76,14 @@ def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, 
         for i in range(0, len(hours), 1000):
             _refresh_coarser(store, project, hours[i:i + 1000], "rollup_minute", "minute", "rollup_hour", "hour",
                              "toStartOfHour")
+            _refresh_coarser(store, project, hours[i:i + 1000], "rollup_hour", "hour", "rollup_hour_totals", "hour",
+                             "toStartOfHour", _TOTALS_DIMS)
         days = sorted({m.replace(hour=0, minute=0) for m in minutes})
         for i in range(0, len(days), 400):
             _refresh_coarser(store, project, days[i:i + 400], "rollup_hour", "hour", "rollup_day", "day",
                              "toStartOfDay")
+            _refresh_coarser(store, project, days[i:i + 400], "rollup_day", "day", "rollup_day_totals", "day",
+                             "toStartOfDay", _TOTALS_DIMS)
     return {(p, m.replace(hour=0, minute=0)) for p, m in touched}
 
 
@@ -72,12 +93,14 @@ def refresh_user_days(store: Store, days: set[tuple[str, datetime]]) -> None:
     for project, ordered in _by_project(days).items():
         for i in range(0, len(ordered), 60):
             _refresh_user_days(store, project, ordered[i:i + 60])
+            _refresh_session_days(store, project, ordered[i:i + 60])
 
 
 _SUM_COLUMNS = ("requests", "streamed", "cache_hits", "schema_checked", "schema_valid", "input_tokens",
                 "output_tokens", "cached_input_tokens", "reasoning_tokens", "cost", "unpriced", "duration_sum_ms")
 _STATE_COLUMNS = ("duration_q", "ttft_q", "tpot_q", "output_tokens_q")
-_DIMS = "kind, route, provider, model, environment, release, status, http_status, error_type"
+_DIMS = ", ".join(ROLLUP_DIMENSIONS[2:])
+_TOTALS_DIMS = ", ".join(TOTALS_DIMENSIONS)
 
 
 def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> None:
@@ -98,7 +121,7 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> Non
                    (duration_ms - assumeNotNull(ttft_ms)) / greatest(output_tokens - 1, 1),
                    ttft_ms IS NOT NULL AND output_tokens > 1),
                {SKETCH}StateIf({SKETCH_ARGS})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
-               {_buckets('duration_ms')}, {_buckets('ttft_ms')},
+               {_buckets('duration_ms')}, {_buckets('ttft_ms')}, {_output_buckets()},
                now64(3)
         FROM {db}.spans FINAL
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
@@ -107,8 +130,9 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> Non
 
 
 def _refresh_coarser(store: Store, project: str, periods: list[datetime], source: str, source_time: str,
-                     target: str, target_time: str, truncate: str) -> None:
-    """Rebuild ``target`` rows of ``periods`` (hours or days) by merging the finer ``source``."""
+                     target: str, target_time: str, truncate: str, dims: str = _DIMS) -> None:
+    """Rebuild ``target`` rows of ``periods`` (hours or days) by merging the finer ``source``
+    (keeping the dimensions ``dims``)."""
     db = store.database
     width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
     params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
@@ -116,12 +140,12 @@ def _refresh_coarser(store: Store, project: str, periods: list[datetime], source
     states = ", ".join(f"{SKETCH}MergeState({SKETCH_ARGS})({c})" for c in _STATE_COLUMNS)
     store.command(f"""
         INSERT INTO {db}.{target}
-        SELECT project, {truncate}({source_time}) AS {target_time}, {_DIMS}, {sums}, {states},
-               sumForEach(latency_buckets), sumForEach(ttft_buckets), now64(3)
+        SELECT project, {truncate}({source_time}) AS {target_time}, {dims}, {sums}, {states},
+               sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets), now64(3)
         FROM {db}.{source} FINAL
         WHERE project = {{p:String}} AND {source_time} >= {{lo:DateTime64(6)}} AND {source_time} < {{hi:DateTime64(6)}}
           AND {truncate}({source_time}) IN {_in_minutes(periods)}
-        GROUP BY project, {target_time}, {_DIMS}""", params)
+        GROUP BY project, {target_time}, {dims}""", params)
 
 
 def _refresh_user_days(store: Store, project: str, days: list[datetime]) -> None:
@@ -136,6 +160,29 @@ def _refresh_user_days(store: Store, project: str, days: list[datetime]) -> None
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
           AND kind IN ('llm', 'embedding') AND (user_id != '' OR customer != '')
         GROUP BY project, day, user_id, customer, environment""", params)
+
+
+def _refresh_session_days(store: Store, project: str, days: list[datetime]) -> None:
+    db = store.database
+    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
+    store.command(f"""
+        INSERT INTO {db}.rollup_day_session
+        SELECT project, session_id, toDate(start_time) AS day, anyIf(user_id, user_id != ''), uniqState(trace_id),
+               min(start_time), max(end_time), max(start_time), countIf(kind IN ('llm', 'embedding')),
+               sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)), countIf(status = 'error'),
+               groupUniqArrayIf(route, route != ''), now64(3)
+        FROM {db}.spans FINAL
+        WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
+          AND session_id != ''
+        GROUP BY project, session_id, day""", params)
+
+
+def rebuild_all(store: Store) -> None:
+    """Recompute every rollup from the spans still kept (after a schema change)."""
+    rows = store.query(f"SELECT DISTINCT project, toStartOfMinute(start_time) AS minute FROM {store.database}.spans")
+    touched = {(r["project"], datetime.fromisoformat(r["minute"])) for r in rows}
+    if touched:
+        refresh_user_days(store, refresh(store, touched))
 
 
 class RollupQueue:

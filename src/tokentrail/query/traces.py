@@ -135,23 +135,52 @@ def _tree_order(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+_SESSION_FROM_SPANS = """
+    session_id, anyIf(user_id, user_id != '') AS user_id, uniqState(trace_id) AS turns,
+    min(start_time) AS first_seen, max(end_time) AS last_seen,
+    countIf(kind IN ('llm', 'embedding')) AS llm_calls,
+    sum(input_tokens) + sum(output_tokens) AS tokens,
+    sum(coalesce(total_cost, 0)) AS cost, countIf(status = 'error') AS errors,
+    groupUniqArrayIf(route, route != '') AS routes
+"""
+
+
 def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """The most recently active sessions among spans matching the filters."""
+    """The most recently active sessions among spans matching the filters, each with its totals
+    over the range. Over about a day these come from spans; beyond, the days before today come
+    from the per-session daily rollup (whose first day is whole) and today from spans."""
     ids, _ = _newest_keys(store, f, "session_id", limit + offset)
     if not ids:
         return {"sessions": [], "limit": limit, "offset": offset}
-    where, params = f.unfiltered().where(llm_only=False)
+    db = store.database
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    parts = []
+    params: dict[str, Any] = {"ids": array_param(ids)}
+    recent = f.unfiltered()
+    if f.use_rollup():
+        whole_days = f.end <= today  # a range ending before today: its last day is whole too
+        params.update({"project": f.project, "d_from": f.since.date().isoformat(),
+                       "d_to": (f.end.date() if whole_days else today.date() - timedelta(days=1)).isoformat()})
+        parts.append(f"""
+            SELECT session_id, user_id, turns, first_seen, last_seen, llm_calls, tokens, cost, errors, routes
+            FROM {db}.rollup_day_session FINAL
+            WHERE project = {{project:String}} AND session_id IN {{ids:Array(String)}}
+              AND day >= {{d_from:Date}} AND day <= {{d_to:Date}}""")
+        recent = None if whole_days else Filters(project=f.project, since=max(f.since, today), until=f.until)
+    if recent is not None:
+        where, more = recent.where(llm_only=False)
+        params.update(more)
+        parts.append(f"""
+            SELECT {_SESSION_FROM_SPANS} FROM {db}.spans FINAL
+            WHERE {where} AND session_id IN {{ids:Array(String)}} GROUP BY session_id""")
     rows = store.query(f"""
-        SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniq(trace_id) AS turns,
-               min(start_time) AS first_seen, max(end_time) AS last_seen,
-               countIf(kind IN ('llm', 'embedding')) AS llm_calls,
-               sum(input_tokens) + sum(output_tokens) AS tokens,
-               round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
-               groupUniqArrayIf(route, route != '') AS routes
-        FROM {store.database}.spans FINAL
-        WHERE {where} AND session_id IN {{ids:Array(String)}}
-        GROUP BY session_id ORDER BY last_seen DESC LIMIT {int(limit)} OFFSET {int(offset)}
-        SETTINGS prefer_column_name_to_alias = 1""", dict(params, ids=array_param(ids)))
+        SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniqMerge(turns) AS turns,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(llm_calls) AS llm_calls,
+               sum(tokens) AS tokens, round(sum(cost), 6) AS cost_usd, sum(errors) AS errors,
+               arraySort(groupUniqArrayArray(routes)) AS routes
+        FROM ({" UNION ALL ".join(parts)})
+        GROUP BY session_id ORDER BY max(last_seen) DESC, session_id LIMIT {int(limit)} OFFSET {int(offset)}
+        SETTINGS prefer_column_name_to_alias = 1""", params)
     return {"sessions": rows, "limit": limit, "offset": offset}
 
 

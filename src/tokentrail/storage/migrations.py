@@ -85,3 +85,19 @@ def m003_rollups(store: Store) -> None:
 
     for table in ROLLUP_TABLES:
         store.command(table.create_sql(store.database))
+
+
+@migration
+def m004_rollup_totals_sessions_output(store: Store) -> None:
+    """Output-length buckets in the rollups, the coarse "totals" rollups and the per-session
+    rollup (a store made since gets them in m003); rebuilt from the spans still kept."""
+    from tokentrail.query import rollups
+    from tokentrail.storage.rollup_tables import ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MINUTE, ROLLUP_TABLES
+
+    column = next(c for c in ROLLUP_MINUTE.columns if c.name == "output_buckets")
+    for table in (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY):
+        store.command(f"ALTER TABLE {store.database}.{table.name} ADD COLUMN IF NOT EXISTS output_buckets "
+                      f"{column.type} AFTER ttft_buckets")
+    for table in ROLLUP_TABLES:
+        store.command(table.create_sql(store.database))
+    rollups.rebuild_all(store)

@@ -20,9 +20,15 @@ _Q = f"AggregateFunction({SKETCH}({SKETCH_ARGS}), Float64)"
 
 # Upper bounds (ms) of the latency / TTFT histogram buckets (Prometheus "le").
 LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+# Upper bounds of the output-length histogram buckets (tokens of successful LLM calls).
+OUTPUT_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 ROLLUP_DIMENSIONS = ("project", "minute", "kind", "route", "provider", "model", "environment", "release",
                      "status", "http_status", "error_type")
+# The coarse rollups ("totals") keep only these dimensions: a few rows per hour or day, so the
+# default views (no route, model or release filter) merge a few hundred quantile states, not tens
+# of thousands.
+TOTALS_DIMENSIONS = ("kind", "provider", "environment", "status", "http_status", "error_type")
 
 
 def _c(name: str, type_: str, comment: str = "") -> Column:
@@ -61,6 +67,8 @@ ROLLUP_MINUTE = Table(
         _c("output_tokens_q", _Q),
         _c("latency_buckets", "Array(UInt64)", "cumulative counts per LATENCY_BUCKETS_MS, then +Inf"),
         _c("ttft_buckets", "Array(UInt64)"),
+        _c("output_buckets", "Array(UInt64)", "successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS "
+                                               "range (non-cumulative), then over the last"),
         _c("version", "DateTime64(3, 'UTC')"),
     ),
     engine="ReplacingMergeTree(version)",
@@ -86,6 +94,21 @@ ROLLUP_DAY = Table(
     order_by="(" + ", ".join("day" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
 )
 
+
+def _totals(name: str, time_col: str, source: Table) -> Table:
+    dims = ("project", time_col, *TOTALS_DIMENSIONS)
+    return Table(
+        name=name,
+        columns=tuple(c for c in source.columns if c.name not in set(ROLLUP_DIMENSIONS) - set(dims)),
+        engine="ReplacingMergeTree(version)",
+        partition_by=f"toYYYYMM({time_col})",
+        order_by="(" + ", ".join(dims) + ")",
+    )
+
+
+ROLLUP_HOUR_TOTALS = _totals("rollup_hour_totals", "hour", ROLLUP_HOUR)
+ROLLUP_DAY_TOTALS = _totals("rollup_day_totals", "day", ROLLUP_DAY)
+
 # Per user and customer, per day: who uses and who costs most over long ranges.
 ROLLUP_DAY_USER = Table(
     name="rollup_day_user",
@@ -109,4 +132,29 @@ ROLLUP_DAY_USER = Table(
     order_by="(project, day, user_id, customer, environment)",
 )
 
-ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY, ROLLUP_DAY_USER)
+# Per session, per day: a session's totals over any range without reading its spans.
+ROLLUP_DAY_SESSION = Table(
+    name="rollup_day_session",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("session_id", "String"),
+        _c("day", "Date"),
+        _c("user_id", "String", "a user id seen in the session that day"),
+        _c("turns", "AggregateFunction(uniq, String)", "distinct traces"),
+        _c("first_seen", "DateTime64(6, 'UTC')"),
+        _c("last_seen", "DateTime64(6, 'UTC')", "latest span end"),
+        _c("last_start", "DateTime64(6, 'UTC')", "latest span start (recency order)"),
+        _c("llm_calls", "UInt64"),
+        _c("tokens", "UInt64"),
+        _c("cost", "Float64"),
+        _c("errors", "UInt64"),
+        _c("routes", "Array(String)"),
+        _c("version", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    partition_by="toYYYYMM(day)",
+    order_by="(project, session_id, day)",
+)
+
+ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY, ROLLUP_HOUR_TOTALS, ROLLUP_DAY_TOTALS, ROLLUP_DAY_USER,
+                 ROLLUP_DAY_SESSION)

@@ -77,9 +77,12 @@ async def timeseries(request: Request, metric: str = Query("requests,cost_usd"),
 
 @router.get("/metrics/breakdown", summary="Metrics by route, model, provider, user, customer, status ...")
 async def breakdown(request: Request, by: str = "route", limit: int = Query(20, ge=1, le=500),
-                    order: str = "cost_usd") -> dict[str, Any]:
+                    order: str = "cost_usd",
+                    metric: str | None = Query(None, description="comma-separated metrics (default: all); "
+                                               "quantiles cost the most over long ranges")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(metrics.breakdown, rt.store, filters(request), by, limit, order)
+    names = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
+    return await _run(metrics.breakdown, rt.store, filters(request), by, limit, order, names)
 
 
 @router.get("/cost", summary="Daily and weekly spend, and spend against the budget")

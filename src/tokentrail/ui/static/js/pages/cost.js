@@ -48,7 +48,8 @@ export default async function cost(root) {
     fill(byRouteTime.body, async () => routeChart(await byRoute, byRouteTime)),
     fill(per1k.body, async () => per1kChart(await byRoute)),
     ...tables.map((t, i) => fill(t.body, async () => breakdownTable(
-      await api.get("metrics/breakdown", { by: ["route", "model", "user", "customer"][i], order: "cost_usd", limit: 10 }),
+      await api.get("metrics/breakdown", { by: ["route", "model", "user", "customer"][i], order: "cost_usd", limit: 10,
+        metric: "requests,cost_usd,unpriced" }),
       { testid: `cost-by-${["route", "model", "user", "customer"][i]}`, total: summary.cost_usd }))),
   ]);
 }

@@ -25,7 +25,7 @@ export default async function overview(root) {
   const selfHosted = panel("Self-hosted models", { testid: "panel-self-hosted" });
   root.append(grid("quad", volume.el, latency.el, errors.el, selfHosted.el));
   const ts = api.get("metrics/timeseries", { metric: METRICS });
-  const byModel = api.get("metrics/breakdown", { by: "model", order: "errors", limit: 4 });
+  const byModel = api.get("metrics/breakdown", { by: "model", order: "errors", limit: 4, metric: "requests,errors,rate_limited,timeouts" });
   await Promise.all([
     fill(volume.body, async () => volumePanel(await ts, summary, volume)),
     fill(latency.body, async () => latencyPanel(await ts, summary)),
@@ -132,7 +132,7 @@ function stat(label, text, testid, color) {
 }
 
 async function selfHostedPanel() {
-  const providers = await api.get("metrics/breakdown", { by: "provider", order: "requests", limit: 50 });
+  const providers = await api.get("metrics/breakdown", { by: "provider", order: "requests", limit: 50, metric: "requests,errors,latency_ms,ttft_ms" });
   const rows = providers.rows.filter((r) => isSelfHosted(r.key));
   const scrapeNote = h("p", { class: "muted" },
     "Server-side metrics (KV-cache usage, queue depth, tokens/s) appear here once tokentrail scrapes your vLLM ",

@@ -8,6 +8,9 @@ import { count, pct, step } from "../fmt.js";
 import * as state from "../state.js";
 import { breakdownTable, drillToTraces, grid, title, whenEmpty } from "./common.js";
 
+// what the usage tables show (a breakdown merges a latency sketch per row it reads: ask only for these)
+const USAGE_METRICS = "requests,input_tokens,output_tokens,latency_ms,errors";
+
 export default async function usage(root) {
   title(root, "Usage");
   const summary = await api.get("metrics/summary");
@@ -49,10 +52,10 @@ export default async function usage(root) {
     fill(byRoute.body, async () => stackedChart(await grouped("route"), "chart-requests-by-route")),
     fill(byModel.body, async () => stackedChart(await grouped("model"), "chart-requests-by-model")),
     fill(routeTable.body, async () => breakdownTable(
-      await api.get("metrics/breakdown", { by: "route", order: "requests", limit: 15 }),
+      await api.get("metrics/breakdown", { by: "route", order: "requests", limit: 15, metric: USAGE_METRICS }),
       { testid: "usage-by-route", columns: "usage", limit: 15 })),
     fill(modelTable.body, async () => breakdownTable(
-      await api.get("metrics/breakdown", { by: "model", order: "requests", limit: 15 }),
+      await api.get("metrics/breakdown", { by: "model", order: "requests", limit: 15, metric: USAGE_METRICS }),
       { testid: "usage-by-model", columns: "usage", limit: 15 })),
   ]);
 }
