@@ -1,7 +1,7 @@
 """Batch loading: rows/s for a file of flat JSON events (the seeds' per-request log lines),
 loaded by `tokentrail ingest`'s code into a fresh embedded store. Prints one JSON line.
 
-    python bench/batch.py [--rows 1000000] [--chunk-mb 32] [--gzip] [--server]
+    python bench/batch.py [--rows 1000000] [--chunk-mb 64] [--gzip] [--files 1] [--server]
 
 rows_per_s counts rows that are in the store, priced, with their manifest row, and in the
 rollups when the clock stops (a local run refreshes rollups at its end); load_rows_per_s
@@ -9,6 +9,7 @@ stops the clock when the last chunk is acknowledged, before that refresh. cpu_us
 is the process's CPU time (engine threads included) per row; on a shared machine it is
 steadier than the wall clock. --server loads through a running
 `tokentrail serve` (a subprocess), as ingest does while the server owns the store.
+--files N writes the same rows as N files of a directory (the SDK's many small files).
 """
 
 from __future__ import annotations
@@ -38,13 +39,21 @@ ROUTES = ["support-chat", "classify-intent", "summarize-ticket", "code-review", 
 MODELS = ["gpt-4o-mini-2024-07-18", "gpt-4o", "claude-sonnet-4", "claude-3-5-haiku", "o4-mini", "mystery-model"]
 
 
-def make_file(path: Path, rows: int, compress: bool) -> int:
-    """Seed-style events over one day, one per line."""
-    rnd = random.Random(7)
+def make_file(path: Path, rows: int, compress: bool, files: int = 1) -> int:
+    """Seed-style events over one day, one per line; ``files`` > 1: a directory of that many files."""
+    if files > 1:
+        path.mkdir()
+        per = -(-rows // files)
+        return sum(_write(path / f"events-{k:05d}.jsonl{'.gz' if compress else ''}", range(k * per, min(rows, (k + 1) * per)),
+                          rows, compress, random.Random(k)) for k in range(files))
+    return _write(path, range(rows), rows, compress, random.Random(7))
+
+
+def _write(path: Path, numbers: range, rows: int, compress: bool, rnd: random.Random) -> int:
     day = 1_795_564_800  # 2026-11-24T00:00:00Z
     out = gzip.open(path, "wt") if compress else open(path, "w")
     with out:
-        for i in range(rows):
+        for i in numbers:
             t = day + i * 86400 / rows
             event = {
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z",
@@ -69,10 +78,11 @@ def main() -> None:
     ap.add_argument("--chunk-mb", type=float, default=64.0)
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--server", action="store_true")
+    ap.add_argument("--files", type=int, default=1)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("events.jsonl.gz" if args.gzip else "events.jsonl")
-        size = make_file(path, args.rows, args.gzip)
+        path = Path(tmp) / ("events" if args.files > 1 else "events.jsonl.gz" if args.gzip else "events.jsonl")
+        size = make_file(path, args.rows, args.gzip, args.files)
         data = Path(tmp) / "data"
         data.mkdir()
         server = store = None
@@ -108,7 +118,8 @@ def main() -> None:
     assert summary.rows == args.rows and summary.rejected == 0, summary
     print(json.dumps({
         "bench": "batch", "rows": summary.rows, "file_mb": round(size / 2**20, 1),
-        "bytes_per_row": round(size / args.rows), "gzip": args.gzip, "through_server": args.server,
+        "bytes_per_row": round(size / args.rows), "gzip": args.gzip, "files": args.files,
+        "through_server": args.server,
         "chunk_mb": args.chunk_mb, "seconds": round(seconds, 2), "rows_per_s": round(summary.rows / seconds),
         "load_rows_per_s": round(summary.rows / load_seconds),
         "cpu_us_per_row": None if args.server else round(cpu / summary.rows * 1e6, 2),

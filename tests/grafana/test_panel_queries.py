@@ -251,7 +251,7 @@ def test_errors_by_type_add_up_to_the_summary(demo: ServerThread) -> None:
 def test_unpriced_table_lists_the_models_without_a_price(demo: ServerThread) -> None:
     req = request(60)
     _, rows = run(demo, panel(load(OVERVIEW), "Unpriced calls by model"), req)
-    expected = api(demo, "/api/pricing", range="60h")["unpriced_models"]
+    expected = api(demo, "/api/pricing", req)["unpriced_models"]
     assert {r["Model"]: r["Unpriced calls"] for r in rows} == {e["model"]: e["calls"] for e in expected}
 
 

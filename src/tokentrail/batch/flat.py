@@ -212,7 +212,7 @@ def _attributes() -> str:
 
 
 def _lines_select() -> str:
-    """Per line of ``{lines}`` (line_no, line): its class (fast / blank) and its fields' raw texts.
+    """Per line of ``{lines}`` (line_no, line, src): its class (fast / blank) and its fields' raw texts.
 
     One layer per step, so each step reads the previous one's columns (short SQL to plan)."""
     raws = ", ".join(f"{_raw(f)} AS {f.raw}" for f in FIELDS)
@@ -237,12 +237,13 @@ def _lines_select() -> str:
                                                         if({meta} = '', [], JSONExtractKeysAndValuesRaw({meta}))))
             ) AS scalars
         FROM (
-            SELECT line_no, line, kv, ki, {raws},
+            SELECT line_no, line, src, kv, ki, {raws},
                 arrayFilter((x, i) -> i = 0 AND x.1 != {user}, kv, ki) AS extras,
                 arrayFirst((x, i) -> i = 0 AND x.1 = {user}, kv, ki).2 AS x_user
             FROM (
-                SELECT line_no, line, kv, arrayMap(k -> transform(k, {_array(KNOWN_KEYS)}, {numbers}, 0), kv.1) AS ki
-                FROM (SELECT line_no, line, JSONExtractKeysAndValuesRaw(line) AS kv FROM {{lines}})
+                SELECT line_no, line, src, kv,
+                    arrayMap(k -> transform(k, {_array(KNOWN_KEYS)}, {numbers}, 0), kv.1) AS ki
+                FROM (SELECT line_no, line, src, JSONExtractKeysAndValuesRaw(line) AS kv FROM {{lines}})
             )
         )
     )"""
@@ -253,7 +254,7 @@ def _columns() -> dict[str, str]:
     failed = "(v_status = 'error' OR v_error_type != '' OR http_status >= 400)"
     given = f"({F['trace_id'].raw} NOT IN ('', 'null'))"
     has_span = f"({F['span_id'].raw} NOT IN ('', 'null'))"
-    by_rid, by_line = "SHA256(v_rid)", "SHA256(concat({file:String}, '\\n', toString(line_no), '\\n', line))"
+    by_rid, by_line = "SHA256(v_rid)", "SHA256(concat({src_files}[src], '\\n', toString(line_no), '\\n', line))"
     return {
         "project": "{project:String}",
         "trace_id": (f"lower(multiIf({given}, {_s('trace_id')}, v_rid != '', hex(substring({by_rid}, 1, 16)), "
@@ -303,7 +304,7 @@ def _values() -> dict[str, str]:
     return {
         "v_rid": _s("request_id"), "v_model": _s("model"), "v_status": _s("status"), "v_error_type": _s("error_type"),
         "v_kind": f"if({F['kind'].raw} = '', {_lit(str(F['kind'].default))}, {_s('kind')})",
-        "start_us": f"if({ts} = '', {{mtime_us:Int64}}, {_t(F['timestamp'])})", "end_us": end,
+        "start_us": f"if({ts} = '', {{src_mtimes}}[src], {_t(F['timestamp'])})", "end_us": end,
         "start_ns": "toUInt64(toFloat64(start_us) / 1e6 * 1e9)", "end_ns": "toUInt64(toFloat64(end_us) / 1e6 * 1e9)",
     }
 
@@ -314,7 +315,7 @@ def _mapped_select() -> str:
     body = ",\n    ".join(f"{expr} AS {name}" for name, expr in {**_values(), **_columns()}.items())
     return f"""
 SELECT
-    {texts} AS texts,
+    src, {texts} AS texts,
     {body},
     {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
 FROM ({_lines_select()}) WHERE fast"""
@@ -334,8 +335,11 @@ def mapped_columns() -> list[str]:
 def insert_sql(database: str, price_version: str) -> str:
     """INSERT ... SELECT: the fast lines of ``{lines}`` into spans_in, priced, stamped ``{batch_version}``.
 
-    ``{lines}`` is a table expression with columns (line_no UInt64, line String); query
-    parameters: ``project``, ``file`` (String) and ``mtime_us`` (Int64, microseconds).
+    ``{lines}`` is a table expression with columns (line_no UInt64, line String, src UInt32):
+    the lines of one or more chunks, ``src`` numbering the chunk from 1. ``{src_files}`` and
+    ``{src_mtimes}`` are arrays (SQL literals) of each chunk's file name and modification
+    time (Int64 microseconds), and ``{batch_version}`` an expression over ``n.src`` (see
+    ``bind``); query parameter: ``project``.
     Rows dedupe at merges and in FINAL reads, so no merge on insert; the views that split
     spans_in run in parallel (otherwise the whole insert runs on one thread)."""
     plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
@@ -350,7 +354,15 @@ SETTINGS join_use_nulls = 1, optimize_on_insert = 0, parallel_view_processing = 
 
 @cache
 def others_sql() -> str:
-    """The numbers of the lines of ``{lines}`` left to Python (neither fast nor blank), in order."""
-    return (f"SELECT line_no FROM ({_lines_select()}) WHERE NOT fast AND NOT blank ORDER BY line_no "
+    """(src, line_no) of the lines of ``{lines}`` left to Python (neither fast nor blank), in order."""
+    return (f"SELECT src, line_no FROM ({_lines_select()}) WHERE NOT fast AND NOT blank ORDER BY src, line_no "
             "SETTINGS short_circuit_function_evaluation = 'disable'")
 
+
+
+def bind(sql: str, files: list[str], mtimes_us: list[int], versions: list[str]) -> str:
+    """``sql`` (``insert_sql`` or ``others_sql``) for chunks 1..n of these files, modification
+    times and versions (DateTime64(3) SQL literals)."""
+    return (sql.replace("{src_files}", "[" + ", ".join(_lit(f) for f in files) + "]")
+            .replace("{src_mtimes}", "[" + ", ".join(f"toInt64({int(m)})" for m in mtimes_us) + "]")
+            .replace("{batch_version}", f"[{', '.join(versions)}][n.src]"))

@@ -1,12 +1,13 @@
-"""Loading one chunk of a file into the store, then recording it in the manifest.
+"""Loading one chunk of a file (or chunks of several small files at once) into the store,
+then recording it in the manifest.
 
 The same function runs in ``tokentrail ingest`` (store opened locally) and in the server
 (``POST /api/ingest/files/chunk``). Flat events take the engine's fast path
 (``flat.py``); the lines it leaves are decoded in Python (``formats.py``) and go through
 the OTLP normalization of live ingest. Every row of one chunk carries the chunk's
-version as ``ingested_at``: that is how its rows, cost and touched minutes are found.
-Rows first, manifest second, so a crash between the two loads the chunk again (the
-rows dedupe) and never skips it.
+version as ``ingested_at``: that is how its rows, cost and touched minutes are found, also
+when several chunks share one insert. Rows first, manifest second, so a crash between the
+two loads the chunk again (the rows dedupe) and never skips it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from tokentrail.batch import flat, formats
-from tokentrail.batch.manifest import EPOCH, FileState, read_state, write_state
+from tokentrail.batch.manifest import EPOCH, FileState, read_states_of, write_states
 from tokentrail.errors import TokentrailError
 from tokentrail.ingest import wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS
@@ -98,8 +99,8 @@ def _quote(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def lines_table(data: bytes, line_from: int) -> pa.Table:
-    """(line_no, line) of every line of ``data`` (split on newlines, without a Python loop)."""
+def lines_table(data: bytes, line_from: int, src: int = 1) -> pa.Table:
+    """(line_no, line, src) of every line of ``data`` (split on newlines, without a Python loop)."""
     import numpy as np
 
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -112,40 +113,56 @@ def lines_table(data: bytes, line_from: int) -> pa.Table:
     offsets[1:] = ends - np.arange(len(ends))
     lines = pa.Array.from_buffers(pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(body)])
     return pa.table({"line_no": pa.array(np.arange(line_from, line_from + len(ends), dtype=np.uint64)),
-                     "line": lines})
+                     "line": lines, "src": pa.array(np.full(len(ends), src, dtype=np.uint32))})
 
 
 @contextmanager
-def staged_lines(store: Store, data: bytes, line_from: int) -> Iterator[str]:
-    """A table expression (line_no, line) over ``data`` that the engine can read.
+def staged_lines(store: Store, parts: list[tuple[bytes, int]]) -> Iterator[str]:
+    """A table expression (line_no, line, src) over the ``(data, line_from)`` chunks ``parts``
+    (``src`` numbers them from 1) that the engine can read.
 
-    Embedded chDB reads a file this process writes (parsed in parallel); a ClickHouse
-    server gets the lines into a Memory table first."""
+    Embedded chDB reads files this process writes (one per chunk, parsed in parallel); a
+    ClickHouse server gets the lines into a Memory table first."""
     if hasattr(store, "path"):
-        fd, name = tempfile.mkstemp(dir=_tmp_dir(store), suffix=".jsonl")
+        token = uuid.uuid4().hex
+        directory = _tmp_dir(store)
+        names = [directory / f"batch-{token}-{i}.jsonl" for i in range(1, len(parts) + 1)]
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            yield f"(SELECT _row_number + {int(line_from)} AS line_no, line FROM file({_quote(name)}, 'LineAsString'))"
+            for name, (data, _) in zip(names, parts, strict=True):
+                name.write_bytes(data)
+            starts = ", ".join(str(int(line_from)) for _, line_from in parts)
+            pattern = str(directory / f"batch-{token}-*.jsonl") if len(parts) > 1 else str(names[0])
+            yield (f"(SELECT _row_number + [{starts}][src] AS line_no, line, src FROM "
+                   f"(SELECT _row_number, line, toUInt32(extract(_file, '-([0-9]+)\\.jsonl$')) AS src "
+                   f"FROM file({_quote(pattern)}, 'LineAsString')))")
         finally:
-            os.unlink(name)
+            for name in names:
+                name.unlink(missing_ok=True)
         return
     table = f"batch_lines_{uuid.uuid4().hex}"
-    store.command(f"CREATE TABLE {store.database}.{table} (line_no UInt64, line String) ENGINE = Memory")
+    store.command(f"CREATE TABLE {store.database}.{table} (line_no UInt64, line String, src UInt32) ENGINE = Memory")
     try:
-        store.insert_arrow(table, lines_table(data, line_from))
+        for i, (data, line_from) in enumerate(parts, start=1):
+            store.insert_arrow(table, lines_table(data, line_from, i))
         yield f"{store.database}.{table}"
     finally:
         store.command(f"DROP TABLE IF EXISTS {store.database}.{table}")
 
 
-def _batch_totals(store: Store, project: str, version: datetime) -> dict:
-    return store.query(f"""
-        SELECT count() AS rows, sum(coalesce(total_cost, 0)) AS cost,
+def _batch_totals(store: Store, project: str, versions: list[datetime]) -> dict[str, dict]:
+    """Rows, cost and unpriced calls of each load stamped with one of ``versions``."""
+    stamps = ", ".join(_literal(v) for v in versions)
+    rows = store.query(f"""
+        SELECT toString(ingested_at) AS version, count() AS rows, sum(coalesce(total_cost, 0)) AS cost,
                countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding')) AS unpriced
         FROM {store.database}.spans
-        WHERE ingested_at = {{v:DateTime64(3)}} AND project = {{p:String}} AND source = 'batch'""",
-                       {"v": version.isoformat(sep=" ", timespec="milliseconds"), "p": project})[0]
+        WHERE ingested_at IN ({stamps}) AND project = {{p:String}} AND source = 'batch'
+        GROUP BY ingested_at""", {"p": project})
+    return {r["version"]: r for r in rows}
+
+
+def _stamp(version: datetime) -> str:
+    return version.isoformat(sep=" ", timespec="milliseconds")
 
 
 def _insert_requests(store: Store, requests: list[bytes], project: str, price_version: str,
@@ -163,26 +180,42 @@ def _insert_requests(store: Store, requests: list[bytes], project: str, price_ve
         os.unlink(name)
 
 
-def _load_spans(store: Store, price_version: str, chunk: Chunk, data: bytes, version: datetime,
-                result: ChunkResult) -> None:
-    params = {"project": chunk.project, "file": chunk.source, "mtime_us": chunk.base_time_us}
-    # every line but empty ones (a whitespace-only line merely costs the query for the others)
-    expected = chunk.lines - data.count(b"\n\n") - data.startswith(b"\n")
-    with staged_lines(store, data, chunk.line_from) as lines:
-        store.command(flat.insert_sql(store.database, price_version).replace("{lines}", lines)
-                      .replace("{batch_version}", _literal(version)), params)
-        totals = _batch_totals(store, chunk.project, version)
-        result.fast_rows = totals["rows"]
-        others = [] if result.fast_rows >= expected else store.query(flat.others_sql().replace("{lines}", lines))
+def _non_blank_lines(chunk: Chunk, data: bytes) -> int:
+    """Lines but empty ones (a whitespace-only line merely costs the query for the others)."""
+    return chunk.lines - data.count(b"\n\n") - data.startswith(b"\n")
+
+
+def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]]) -> None:
+    """The span chunks ``loads`` (one project) in one insert, each stamped with its version."""
+    project = loads[0][0].project
+    files = [c.source for c, *_ in loads]
+    mtimes = [c.base_time_us for c, *_ in loads]
+    stamps = [_literal(v) for _, _, v, _ in loads]
+    with staged_lines(store, [(data, c.line_from) for c, data, _, _ in loads]) as lines:
+        store.command(flat.bind(flat.insert_sql(store.database, price_version), files, mtimes, stamps)
+                      .replace("{lines}", lines), {"project": project})
+        totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
+        for _, _, v, result in loads:
+            result.fast_rows = totals.get(_stamp(v), {}).get("rows", 0)
+        # a line not taken by the fast path: counting blank lines only when some line is missing
+        short = any(r.fast_rows < c.lines and r.fast_rows < _non_blank_lines(c, data) for c, data, _, r in loads)
+        others = store.query(flat.others_sql().replace("{lines}", lines)) if short else []
     if others:
-        lines_of = data.split(b"\n")
-        picked = [(r["line_no"], lines_of[r["line_no"] - chunk.line_from]) for r in others]
-        decoded = formats.decode_span_lines(picked, chunk.source, chunk.base_time_us)
-        if decoded.requests:
-            _insert_requests(store, decoded.requests, chunk.project, price_version, version)
-        result.rejects = decoded.rejects
-        totals = _batch_totals(store, chunk.project, version)
-    result.rows, result.cost, result.unpriced = totals["rows"], totals["cost"] or 0.0, totals["unpriced"]
+        by_src: dict[int, list[int]] = {}
+        for r in others:
+            by_src.setdefault(r["src"], []).append(r["line_no"])
+        for src, numbers in by_src.items():
+            c, data, v, result = loads[src - 1]
+            lines_of = data.split(b"\n")
+            decoded = formats.decode_span_lines([(n, lines_of[n - c.line_from]) for n in numbers], c.source,
+                                                c.base_time_us)
+            if decoded.requests:
+                _insert_requests(store, decoded.requests, project, price_version, v)
+            result.rejects = decoded.rejects
+        totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
+    for _, _, v, result in loads:
+        t = totals.get(_stamp(v), {})
+        result.rows, result.cost, result.unpriced = t.get("rows", 0), t.get("cost") or 0.0, t.get("unpriced", 0)
 
 
 def _load_scores(store: Store, chunk: Chunk, data: bytes, result: ChunkResult) -> None:
@@ -201,14 +234,13 @@ def _record_rejects(store: Store, project: str, rejects: list[formats.Reject]) -
         "reason": [rejects[0].error[:300]]}))
 
 
-def _check(store: Store, chunk: Chunk) -> FileState | None:
-    """The file's manifest row, if this chunk continues it (a restart needs none)."""
-    state = read_state(store, chunk.project, chunk.source)
-    at = state.offset if state else 0
+def _check(chunk: Chunk, stored: FileState | None) -> ManifestConflict | None:
+    """Does this chunk continue the file's manifest row (a restart needs none)?"""
+    at = stored.offset if stored else 0
     if not chunk.restart and at != chunk.offset_from:
-        raise ManifestConflict(f"{chunk.source}: the manifest is at byte {at}, this chunk starts at "
-                               f"{chunk.offset_from}; is another `tokentrail ingest` loading it?")
-    return state
+        return ManifestConflict(f"{chunk.source}: the manifest is at byte {at}, this chunk starts at "
+                                f"{chunk.offset_from}; is another `tokentrail ingest` loading it?")
+    return None
 
 
 def _rollups_from(stored: FileState | None, version: datetime | None) -> datetime:
@@ -224,27 +256,62 @@ def load_chunk(store: Store, price_version: str, chunk: Chunk, data: bytes,
     ``before_commit`` runs after the rows are in, before the manifest moves past them (e.g.
     keep the rejected lines): if it does not finish, the chunk is loaded again. With
     ``mark_rollups`` the manifest remembers that rollups wait for a refresh (``rollups_from``)."""
-    stored = _check(store, chunk)
-    before = None if chunk.restart else stored
-    version = next_version()
-    result = ChunkResult(version=version, state={})
-    if data and not data.isspace():
-        if chunk.kind == "scores":
-            _load_scores(store, chunk, data, result)
-        else:
-            _load_spans(store, price_version, chunk, data, version, result)
-    result.rejected = len(result.rejects)
-    _record_rejects(store, chunk.project, result.rejects)
-    if before_commit:
-        before_commit(result)
-    state = FileState(
-        project=chunk.project, source=chunk.source, kind=chunk.kind, size=chunk.size, mtime=chunk.mtime,
-        head_hash=chunk.head_hash, head_len=chunk.head_len, base_time_us=chunk.base_time_us,
-        offset=chunk.offset_to, lines=chunk.line_from + chunk.lines, crc32=chunk.crc32,
-        rows=(before.rows if before else 0) + result.rows,
-        rejected=(before.rejected if before else 0) + result.rejected,
-        cost=(before.cost if before else 0.0) + result.cost, status="done" if chunk.final else "partial",
-        rollups_from=_rollups_from(stored, version if mark_rollups and result.rows and chunk.kind == "spans" else None))
-    write_state(store, state)
-    result.state = state.to_dict()
+    keep = (lambda _chunk, result: before_commit(result)) if before_commit else None
+    (result,) = load_chunks(store, price_version, [(chunk, data)], keep, mark_rollups)
+    if isinstance(result, ManifestConflict):
+        raise result
     return result
+
+
+def load_chunks(store: Store, price_version: str, items: list[tuple[Chunk, bytes]],
+                before_commit: Callable[[Chunk, ChunkResult], None] | None = None,
+                mark_rollups: bool = False) -> list[ChunkResult | ManifestConflict]:
+    """``load_chunk`` for chunks of different files of one project at once: one insert for
+    all their span lines (each chunk keeps its own version, totals and manifest row), so
+    many small files cost about what one file of their size does. A chunk that does not
+    continue its file's manifest is not loaded; its conflict is returned in its place."""
+    if not items:
+        return []
+    project = items[0][0].project
+    sources = [c.source for c, _ in items]
+    if any(c.project != project for c, _ in items) or len(set(sources)) != len(sources):
+        raise ValueError("chunks loaded together are of one project and of different files")
+    states = read_states_of(store, project, sources)
+    out: list[ChunkResult | ManifestConflict] = []
+    todo: list[tuple[Chunk, bytes, FileState | None, ChunkResult]] = []
+    for chunk, data in items:
+        stored = states.get(chunk.source)
+        conflict = _check(chunk, stored)
+        if conflict:
+            out.append(conflict)
+            continue
+        result = ChunkResult(version=next_version(), state={})
+        out.append(result)
+        todo.append((chunk, data, stored, result))
+    spans = [(c, d, r.version, r) for c, d, _, r in todo if c.kind == "spans" and d and not d.isspace()]
+    if spans:
+        _load_spans(store, price_version, spans)
+    for chunk, data, _, result in todo:
+        if chunk.kind == "scores" and data and not data.isspace():
+            _load_scores(store, chunk, data, result)
+        result.rejected = len(result.rejects)
+        _record_rejects(store, chunk.project, result.rejects)
+    if before_commit:
+        for chunk, _, _, result in todo:
+            before_commit(chunk, result)
+    new_states = []
+    for chunk, _, stored, result in todo:
+        before = None if chunk.restart else stored
+        version = result.version if mark_rollups and result.rows and chunk.kind == "spans" else None
+        state = FileState(
+            project=chunk.project, source=chunk.source, kind=chunk.kind, size=chunk.size, mtime=chunk.mtime,
+            head_hash=chunk.head_hash, head_len=chunk.head_len, base_time_us=chunk.base_time_us,
+            offset=chunk.offset_to, lines=chunk.line_from + chunk.lines, crc32=chunk.crc32,
+            rows=(before.rows if before else 0) + result.rows,
+            rejected=(before.rejected if before else 0) + result.rejected,
+            cost=(before.cost if before else 0.0) + result.cost, status="done" if chunk.final else "partial",
+            rollups_from=_rollups_from(stored, version))
+        new_states.append(state)
+        result.state = state.to_dict()
+    write_states(store, new_states)
+    return out

@@ -81,6 +81,22 @@ def read_state(store: Store, project: str, source: str) -> FileState | None:
     return read_states(store, project, source).get(source)
 
 
+def _quote(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def read_states_of(store: Store, project: str, sources: list[str]) -> dict[str, FileState]:
+    """The newest state of each of these files of ``project`` (those that have one)."""
+    names = ", ".join(f.name for f in fields(FileState))
+    found: dict[str, FileState] = {}
+    for i in range(0, len(sources), 1000):
+        listed = ", ".join(_quote(s) for s in sources[i:i + 1000])
+        rows = store.query(f"SELECT {names} FROM {store.database}.{TABLE} FINAL "
+                           f"WHERE project = {{project:String}} AND source IN ({listed})", {"project": project})
+        found.update((r["source"], FileState.from_dict(r)) for r in rows)
+    return found
+
+
 def waiting_for_rollups(store: Store, project: str) -> list[FileState]:
     """Files with rows loaded (by a local run) since the rollups were last refreshed."""
     names = ", ".join(f.name for f in fields(FileState))
@@ -90,8 +106,14 @@ def waiting_for_rollups(store: Store, project: str) -> list[FileState]:
 
 
 def write_state(store: Store, state: FileState) -> None:
-    d = asdict(state)
-    d["rollups_from"] = state.rollups_from.replace(tzinfo=UTC)
-    table = pa.table({**{k: pa.array([v], _ARROW.get(k, pa.string())) for k, v in d.items()},
-                      "updated_at": pa.array([_next_version()], pa.timestamp("us", tz="UTC"))})
+    write_states(store, [state])
+
+
+def write_states(store: Store, states: list[FileState]) -> None:
+    """The new rows of these files, in one insert."""
+    if not states:
+        return
+    rows = [asdict(s) | {"rollups_from": s.rollups_from.replace(tzinfo=UTC)} for s in states]
+    table = pa.table({**{k: pa.array([r[k] for r in rows], _ARROW.get(k, pa.string())) for k in rows[0]},
+                      "updated_at": pa.array([_next_version() for _ in rows], pa.timestamp("us", tz="UTC"))})
     store.insert_arrow(TABLE, table)

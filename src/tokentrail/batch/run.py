@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,11 +21,13 @@ from typing import Any, Protocol
 from tokentrail.batch.formats import Reject
 from tokentrail.batch.loader import Chunk, ChunkResult, ManifestConflict
 from tokentrail.batch.manifest import FileState
-from tokentrail.batch.sources import HEAD_BYTES, Source, SourceFile, read_ahead
+from tokentrail.batch.sources import HEAD_BYTES, Piece, Source, SourceFile, read_ahead
 from tokentrail.batch.targets import Target
 from tokentrail.errors import TokentrailError
 
 log = logging.getLogger("tokentrail.batch")
+SMALL_FILE_SHARE = 4  # a file of at most a quarter of a chunk is loaded together with others
+MAX_FILES_PER_INSERT = 500
 
 
 @dataclass
@@ -167,49 +170,121 @@ class Runner:
             else:
                 plans.append(plan)
         self.progress.planned([p.f for p in plans], sum(p.f.size for p in plans))
+        small: list[Plan] = []  # files loaded together, several per insert
         for plan in plans:
+            if plan.f.size <= self.chunk_bytes // SMALL_FILE_SHARE:
+                small.append(plan)
+                continue
+            self._load_small(source, small, summary)
+            small = []
             self._load_file(source, plan, summary)
+        self._load_small(source, small, summary)
+
+    def _chunk(self, plan: Plan, piece: Piece, restart: bool) -> Chunk:
+        f, start = plan.f, plan.start
+        return Chunk(project=self.project, source=f.url, kind=f.kind, size=f.size, mtime=f.mtime,
+                     head_hash=start.head_hash, head_len=start.head_len, base_time_us=start.base_time_us,
+                     offset_from=piece.start, offset_to=piece.end, line_from=piece.line_from,
+                     lines=piece.lines, crc32=piece.crc32, final=piece.final, restart=restart)
+
+    def _loaded(self, plan: Plan, piece: Piece, result: ChunkResult, first: bool, raw_seen: int,
+                summary: Summary) -> None:
+        if first:
+            setattr(summary, plan.note, getattr(summary, plan.note) + 1)  # new, resumed or replaced
+        summary.rows += result.rows
+        summary.rejected += result.rejected
+        summary.cost += result.cost
+        summary.unpriced += result.unpriced
+        summary.bytes += len(piece.data)
+        self.progress.advanced(plan.f, piece.raw_pos - raw_seen, result)
+
+    def _done(self, plan: Plan, final: bool, summary: Summary) -> None:
+        if not final:
+            summary.waiting += 1
+        self.progress.file_done(plan.f, plan.note if final else plan.note + ", last line unfinished")
+
+    def _failed(self, plan: Plan, e: BaseException, summary: Summary) -> None:
+        summary.failed += 1
+        if isinstance(e, ManifestConflict):
+            summary.errors.append(e.message)
+            self.progress.file_done(plan.f, "skipped: " + e.message)
+            return
+        message = e.message if isinstance(e, TokentrailError) else f"{type(e).__name__}: {e}"
+        summary.errors.append(f"{plan.f.url}: {message}")
+        log.warning("%s: %s", plan.f.url, message)
+        self.progress.file_done(plan.f, "failed: " + message)
 
     def _load_file(self, source: Source, plan: Plan, summary: Summary) -> None:
-        f, start = plan.f, plan.start
+        start = plan.start
+        self._load_pieces(plan, read_ahead(source.pieces(plan.f, start.offset, start.lines, start.crc32,
+                                                         self.chunk_bytes)), summary)
+
+    def _load_pieces(self, plan: Plan, pieces: Iterator[Piece], summary: Summary) -> None:
+        f = plan.f
         raw_seen = loaded = 0
         restart = plan.restart
         final = False
         try:
-            for piece in read_ahead(source.pieces(f, start.offset, start.lines, start.crc32, self.chunk_bytes)):
-                chunk = Chunk(project=self.project, source=f.url, kind=f.kind, size=f.size, mtime=f.mtime,
-                              head_hash=start.head_hash, head_len=start.head_len, base_time_us=start.base_time_us,
-                              offset_from=piece.start, offset_to=piece.end, line_from=piece.line_from,
-                              lines=piece.lines, crc32=piece.crc32, final=piece.final, restart=restart)
+            for piece in pieces:
                 if not piece.data and not piece.final:
                     break  # nothing more but an unfinished last line
-                result = self.target.load(chunk, piece.data,
+                result = self.target.load(self._chunk(plan, piece, restart), piece.data,
                                           lambda rejects, url=f.url: self.dead_letter.write(url, rejects))
-                if not loaded:
-                    setattr(summary, plan.note, getattr(summary, plan.note) + 1)  # new, resumed or replaced
+                self._loaded(plan, piece, result, not loaded, raw_seen, summary)
                 loaded += 1
                 restart = False
                 final = piece.final
-                summary.rows += result.rows
-                summary.rejected += result.rejected
-                summary.cost += result.cost
-                summary.unpriced += result.unpriced
-                summary.bytes += len(piece.data)
-                self.progress.advanced(f, piece.raw_pos - raw_seen, result)
                 raw_seen = piece.raw_pos
-        except ManifestConflict as e:
-            summary.failed += 1
-            summary.errors.append(e.message)
-            self.progress.file_done(f, "skipped: " + e.message)
-            return
         except (OSError, EOFError, TokentrailError) as e:  # unreadable or corrupt file: the others go on
-            summary.failed += 1
-            message = e.message if isinstance(e, TokentrailError) else f"{type(e).__name__}: {e}"
-            summary.errors.append(f"{f.url}: {message}")
-            log.warning("%s: %s", f.url, message)
-            self.progress.file_done(f, "failed: " + message)
+            self._failed(plan, e, summary)
             return
-        if not final:
-            summary.waiting += 1
-        self.progress.file_done(f, plan.note if final else plan.note + ", last line unfinished")
+        self._done(plan, final, summary)
 
+    def _load_small(self, source: Source, plans: list[Plan], summary: Summary) -> None:
+        """Small files: read ahead in a thread, loaded several per insert (up to a chunk's size)."""
+        if not plans:
+            return
+
+        def read() -> Iterator[tuple[Plan, list[Piece] | BaseException]]:
+            for plan in plans:
+                start = plan.start
+                try:
+                    yield plan, list(source.pieces(plan.f, start.offset, start.lines, start.crc32,
+                                                   self.chunk_bytes))
+                except (OSError, EOFError, TokentrailError) as e:
+                    yield plan, e
+
+        batch: list[tuple[Plan, Piece]] = []
+        size = 0
+        for plan, pieces in read_ahead(read()):  # type: ignore[arg-type]
+            if isinstance(pieces, BaseException):
+                self._failed(plan, pieces, summary)
+            elif len(pieces) > 1:  # more than a chunk once decompressed
+                self._load_pieces(plan, iter(pieces), summary)
+            elif not pieces[0].data and not pieces[0].final:
+                self._done(plan, False, summary)  # nothing but an unfinished last line
+            else:
+                batch.append((plan, pieces[0]))
+                size += len(pieces[0].data)
+                if size >= self.chunk_bytes or len(batch) >= MAX_FILES_PER_INSERT:
+                    self._load_together(batch, summary)
+                    batch, size = [], 0
+        self._load_together(batch, summary)
+
+    def _load_together(self, batch: list[tuple[Plan, Piece]], summary: Summary) -> None:
+        if not batch:
+            return
+        items = [(self._chunk(plan, piece, plan.restart), piece.data) for plan, piece in batch]
+        try:
+            results = self.target.load_many(items, lambda chunk, rejects: self.dead_letter.write(chunk.source,
+                                                                                                 rejects))
+        except (OSError, TokentrailError) as e:
+            for plan, _ in batch:
+                self._failed(plan, e, summary)
+            return
+        for (plan, piece), result in zip(batch, results, strict=True):
+            if isinstance(result, TokentrailError):
+                self._failed(plan, result, summary)
+                continue
+            self._loaded(plan, piece, result, True, 0, summary)
+            self._done(plan, piece.final, summary)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from tokentrail.batch.formats import Reject
-from tokentrail.batch.loader import Chunk, ChunkResult, ManifestConflict, load_chunk
+from tokentrail.batch.loader import Chunk, ChunkResult, ManifestConflict, load_chunk, load_chunks
 from tokentrail.batch.manifest import EPOCH, FileState, read_states, waiting_for_rollups, write_state
 from tokentrail.errors import TokentrailError
 from tokentrail.query import rollups
@@ -32,6 +32,12 @@ class Target(Protocol):
 
     def load(self, chunk: Chunk, data: bytes, keep_rejects: KeepRejects) -> ChunkResult:
         """Load a chunk; ``keep_rejects`` gets its bad lines (before the manifest moves when local)."""
+        ...
+
+    def load_many(self, items: list[tuple[Chunk, bytes]],
+                  keep_rejects: Callable[[Chunk, list[Reject]], None]) -> list[ChunkResult | TokentrailError]:
+        """Load chunks of different files (one each), in one insert where it can; a chunk
+        that was refused (e.g. a manifest conflict) has its error in its place."""
         ...
 
     def finish(self) -> None:
@@ -59,6 +65,11 @@ class LocalTarget:
     def load(self, chunk: Chunk, data: bytes, keep_rejects: KeepRejects) -> ChunkResult:
         return load_chunk(self.store, self.price_version, chunk, data, mark_rollups=True,
                           before_commit=lambda result: keep_rejects(result.rejects))
+
+    def load_many(self, items: list[tuple[Chunk, bytes]],
+                  keep_rejects: Callable[[Chunk, list[Reject]], None]) -> list[ChunkResult | TokentrailError]:
+        return list(load_chunks(self.store, self.price_version, items, mark_rollups=True,
+                                before_commit=lambda chunk, result: keep_rejects(chunk, result.rejects)))
 
     def finish(self) -> None:
         for project in self._projects:
@@ -110,6 +121,16 @@ class ServerTarget:
         result = ChunkResult.model_validate(doc)
         keep_rejects(result.rejects)  # after the server recorded the chunk: a crash right here loses them
         return result
+
+    def load_many(self, items: list[tuple[Chunk, bytes]],
+                  keep_rejects: Callable[[Chunk, list[Reject]], None]) -> list[ChunkResult | TokentrailError]:
+        out: list[ChunkResult | TokentrailError] = []
+        for chunk, data in items:  # the server loads one chunk per request
+            try:
+                out.append(self.load(chunk, data, lambda rejects, c=chunk: keep_rejects(c, rejects)))
+            except TokentrailError as e:
+                out.append(e)
+        return out
 
     def finish(self) -> None:
         self.client.close()

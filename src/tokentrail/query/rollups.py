@@ -66,23 +66,68 @@ def _by_project(touched: set[tuple[str, datetime]]) -> dict[str, list[datetime]]
     return {p: sorted(ts) for p, ts in out.items()}
 
 
+# The insert of a refresh takes the aggregated blocks as they come: squashing them into bigger
+# blocks copies every quantile state (about as costly as computing them), and two-level
+# aggregation would hand out 256 small blocks, each a part. Keys never span partitions
+# (each table's partition key is part of its sorting key), so FINAL merges within one.
+_REFRESH_SETTINGS = ("min_insert_block_size_rows = 0, min_insert_block_size_bytes = 0, "
+                     "group_by_two_level_threshold = 0, group_by_two_level_threshold_bytes = 0, "
+                     "do_not_merge_across_partitions_select_final = 1")
+_TIME_COLUMN = {"spans": "start_time", "rollup_minute": "minute", "rollup_hour": "hour", "rollup_day": "day"}
+_CHECK_FROM_MINUTES = 60  # smaller refreshes (the live server's, every few seconds) keep FINAL without a check
+
+
+class _Refresh:
+    """One refresh's access to the store. ``source(table, params)`` reads ``table FINAL`` only
+    if it may hold more than one version of a row in the query's range (project ``p``, time
+    ``lo`` to ``hi``): with none (e.g. the first load of those minutes) FINAL changes no row but
+    costs a merge of every part. The check (count() against count() FINAL) is made once per
+    range, and only for large refreshes (``check``); the live server's small ones, every few
+    seconds, keep FINAL. A row landing between the check and the query is in the minutes its
+    insert queued, which the next refresh recomputes."""
+
+    def __init__(self, store: Store, check: bool) -> None:
+        self.store = store
+        self.database = store.database
+        self.check = check
+        self._one_version: dict[tuple[str, str, str, str], bool] = {}
+
+    def source(self, table: str, params: dict[str, str]) -> str:
+        name = f"{self.database}.{table}"
+        if not self.check:
+            return f"{name} FINAL"
+        key = (table, params["p"], params["lo"], params["hi"])
+        if key not in self._one_version:
+            col = _TIME_COLUMN[table]
+            where = f"WHERE project = {{p:String}} AND {col} >= {{lo:DateTime64(6)}} AND {col} < {{hi:DateTime64(6)}}"
+            row = self.store.query(f"SELECT (SELECT count() FROM {name} {where}) = "
+                                   f"(SELECT count() FROM {name} FINAL {where}) AS same "
+                                   "SETTINGS do_not_merge_across_partitions_select_final = 1", params)[0]
+            self._one_version[key] = bool(row["same"])
+        return name if self._one_version[key] else f"{name} FINAL"
+
+    def insert(self, sql: str, params: dict[str, str]) -> None:
+        self.store.command(f"{sql.rstrip()} SETTINGS {_REFRESH_SETTINGS}", params)
+
+
 def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, datetime]]:
     """Recompute the minute rollups of ``touched`` (project, minute) pairs from spans, then their
     hours from the minutes. Returns the (project, day) pairs whose user rollup is now stale."""
+    r = _Refresh(store, check=len(touched) >= _CHECK_FROM_MINUTES)
     for project, minutes in _by_project(touched).items():
         for i in range(0, len(minutes), 2000):
-            _refresh_minutes(store, project, minutes[i:i + 2000])
+            _refresh_minutes(r, project, minutes[i:i + 2000])
         hours = sorted({m.replace(minute=0) for m in minutes})
         for i in range(0, len(hours), 1000):
-            _refresh_coarser(store, project, hours[i:i + 1000], "rollup_minute", "minute", "rollup_hour", "hour",
+            _refresh_coarser(r, project, hours[i:i + 1000], "rollup_minute", "minute", "rollup_hour", "hour",
                              "toStartOfHour")
-            _refresh_coarser(store, project, hours[i:i + 1000], "rollup_hour", "hour", "rollup_hour_totals", "hour",
+            _refresh_coarser(r, project, hours[i:i + 1000], "rollup_hour", "hour", "rollup_hour_totals", "hour",
                              "toStartOfHour", _TOTALS_DIMS)
         days = sorted({m.replace(hour=0, minute=0) for m in minutes})
         for i in range(0, len(days), 400):
-            _refresh_coarser(store, project, days[i:i + 400], "rollup_hour", "hour", "rollup_day", "day",
+            _refresh_coarser(r, project, days[i:i + 400], "rollup_hour", "hour", "rollup_day", "day",
                              "toStartOfDay")
-            _refresh_coarser(store, project, days[i:i + 400], "rollup_day", "day", "rollup_day_totals", "day",
+            _refresh_coarser(r, project, days[i:i + 400], "rollup_day", "day", "rollup_day_totals", "day",
                              "toStartOfDay", _TOTALS_DIMS)
     return {(p, m.replace(hour=0, minute=0)) for p, m in touched}
 
@@ -90,10 +135,11 @@ def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, 
 def refresh_user_days(store: Store, days: set[tuple[str, datetime]]) -> None:
     """Recompute the per-user daily rollup of (project, day) pairs (a whole day each: run it
     less often than ``refresh``)."""
+    r = _Refresh(store, check=True)
     for project, ordered in _by_project(days).items():
         for i in range(0, len(ordered), 60):
-            _refresh_user_days(store, project, ordered[i:i + 60])
-            _refresh_session_days(store, project, ordered[i:i + 60])
+            _refresh_user_days(r, project, ordered[i:i + 60])
+            _refresh_session_days(r, project, ordered[i:i + 60])
 
 
 _SUM_COLUMNS = ("requests", "streamed", "cache_hits", "schema_checked", "schema_valid", "input_tokens",
@@ -103,10 +149,10 @@ _DIMS = ", ".join(ROLLUP_DIMENSIONS[2:])
 _TOTALS_DIMS = ", ".join(TOTALS_DIMENSIONS)
 
 
-def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> None:
-    db = store.database
+def _refresh_minutes(r: _Refresh, project: str, minutes: list[datetime]) -> None:
+    db = r.database
     params = {"p": project, "lo": _ts(minutes[0]), "hi": _ts(minutes[-1] + timedelta(minutes=1))}
-    store.command(f"""
+    r.insert(f"""
         INSERT INTO {db}.rollup_minute
         SELECT project, toStartOfMinute(start_time) AS minute, kind, route, provider, {MODEL} AS model,
                environment, release, status, http_status, error_type,
@@ -123,55 +169,55 @@ def _refresh_minutes(store: Store, project: str, minutes: list[datetime]) -> Non
                {SKETCH}StateIf({SKETCH_ARGS})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
                {_buckets('duration_ms')}, {_buckets('ttft_ms')}, {_output_buckets()},
                now64(3)
-        FROM {db}.spans FINAL
+        FROM {r.source('spans', params)}
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
           AND toStartOfMinute(start_time) IN {_in_minutes(minutes)}
         GROUP BY project, minute, {_DIMS}""", params)
 
 
-def _refresh_coarser(store: Store, project: str, periods: list[datetime], source: str, source_time: str,
+def _refresh_coarser(r: _Refresh, project: str, periods: list[datetime], source: str, source_time: str,
                      target: str, target_time: str, truncate: str, dims: str = _DIMS) -> None:
     """Rebuild ``target`` rows of ``periods`` (hours or days) by merging the finer ``source``
     (keeping the dimensions ``dims``)."""
-    db = store.database
+    db = r.database
     width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
     params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
     sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
     states = ", ".join(f"{SKETCH}MergeState({SKETCH_ARGS})({c})" for c in _STATE_COLUMNS)
-    store.command(f"""
+    r.insert(f"""
         INSERT INTO {db}.{target}
         SELECT project, {truncate}({source_time}) AS {target_time}, {dims}, {sums}, {states},
                sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets), now64(3)
-        FROM {db}.{source} FINAL
+        FROM {r.source(source, params)}
         WHERE project = {{p:String}} AND {source_time} >= {{lo:DateTime64(6)}} AND {source_time} < {{hi:DateTime64(6)}}
           AND {truncate}({source_time}) IN {_in_minutes(periods)}
         GROUP BY project, {target_time}, {dims}""", params)
 
 
-def _refresh_user_days(store: Store, project: str, days: list[datetime]) -> None:
-    db = store.database
+def _refresh_user_days(r: _Refresh, project: str, days: list[datetime]) -> None:
+    db = r.database
     params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
-    store.command(f"""
+    r.insert(f"""
         INSERT INTO {db}.rollup_day_user
         SELECT project, toDate(start_time) AS day, user_id, customer, environment,
                count(), countIf(status = 'error'), sum(input_tokens), sum(output_tokens),
                sum(coalesce(total_cost, 0)), uniqState(session_id), max(start_time), now64(3)
-        FROM {db}.spans FINAL
+        FROM {r.source('spans', params)}
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
           AND kind IN ('llm', 'embedding') AND (user_id != '' OR customer != '')
         GROUP BY project, day, user_id, customer, environment""", params)
 
 
-def _refresh_session_days(store: Store, project: str, days: list[datetime]) -> None:
-    db = store.database
+def _refresh_session_days(r: _Refresh, project: str, days: list[datetime]) -> None:
+    db = r.database
     params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
-    store.command(f"""
+    r.insert(f"""
         INSERT INTO {db}.rollup_day_session
         SELECT project, session_id, toDate(start_time) AS day, anyIf(user_id, user_id != ''), uniqState(trace_id),
                min(start_time), max(end_time), max(start_time), countIf(kind IN ('llm', 'embedding')),
                sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)), countIf(status = 'error'),
                groupUniqArrayIf(route, route != ''), now64(3)
-        FROM {db}.spans FINAL
+        FROM {r.source('spans', params)}
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
           AND session_id != ''
         GROUP BY project, session_id, day""", params)
