@@ -49,6 +49,8 @@ PARAMS: tuple[Param, ...] = (
     Param("gateway_cache_ttl", float, 3600.0, "Seconds a cached gateway response is served."),
     Param("gateway_timeout", float, 600.0, "Seconds the gateway waits for upstream data (first byte, next "
           "chunk) before it answers 504."),
+    Param("langfuse_keys", str, "", "Langfuse SDK key pairs accepted on /api/public/otel (Basic auth), each "
+          "mapped to a project: 'pk-lf-...:sk-lf-...=PROJECT', comma separated, or @FILE with one pair a line."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
@@ -82,6 +84,7 @@ class Settings:
     gateway_cache_mb: int
     gateway_cache_ttl: float
     gateway_timeout: float
+    langfuse_keys: str
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tokentrail.config import PARAMS
-from tokentrail.ingest.conventions import CONVENTIONS, kind_values
+from tokentrail.ingest.conventions import CONVENTIONS, LIBRARY_NAMES, Expr, Key, mapped_columns
 
 
 def settings_table() -> str:
@@ -19,20 +19,23 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+def _cell(key: Key) -> str:
+    if isinstance(key, Expr):
+        return key.doc
+    name, scale = (key, 1.0) if isinstance(key, str) else key
+    return f"`{name}`" + (" (s → ms)" if scale == 1000.0 else f" (× {scale:g})" if scale != 1.0 else "")
+
+
 def mapping_table() -> str:
-    names = [c.__name__.rsplit(".", 1)[1].replace("tokentrail_keys", "tokentrail") for c in CONVENTIONS]
-    columns: list[str] = []
-    for conv in CONVENTIONS:
-        columns += [c for c in conv.KEYS if c not in columns]
-    rows = ["| column | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for col in columns:
-        cells = []
-        for conv in CONVENTIONS:
-            keys = conv.KEYS.get(col, ())
-            cells.append("<br>".join(f"`{k if isinstance(k, str) else k[0]}`" for k in keys) or "")
+    """Which key of which library fills which column: one column per library."""
+    modules = [c.__name__.rsplit(".", 1)[1] for c in CONVENTIONS]
+    rows = ["| column | " + " | ".join(LIBRARY_NAMES.get(m, m) for m in modules) + " |",
+            "|---" * (len(modules) + 1) + "|"]
+    for col in mapped_columns():
+        cells = ["<br>".join(_cell(k) for k in conv.KEYS.get(col, ())) for conv in CONVENTIONS]
         rows.append(f"| {col} | " + " | ".join(cells) + " |")
-    kinds = ", ".join(f"`{k}`" for k in kind_values())
-    rows.append(f"| kind (from values) | {kinds} |" + " |" * (len(names) - 1))
+    kinds = ["<br>".join(f"`{k}`" for k in getattr(conv, "KIND_VALUES", {})) for conv in CONVENTIONS]
+    rows.append("| kind (from values) | " + " | ".join(kinds) + " |")
     return "\n".join(rows)
 
 

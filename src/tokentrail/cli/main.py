@@ -33,7 +33,7 @@ main.add_command(ingest)
 @settings_options("data_dir", "storage_url", "host", "port", "prices_file", "retention_spans_days",
                   "retention_contents_days", "retention_scores_days", "spool_fsync", "spool_max_mb",
                   "batch_seconds", "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb",
-                  "gateway_cache_ttl", "gateway_timeout")
+                  "gateway_cache_ttl", "gateway_timeout", "langfuse_keys")
 @click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(demo: bool, log_level: str, **values: Any) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tokentrail.errors import StorageError
-from tokentrail.ingest import wire
+from tokentrail.ingest import dedupe, wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS, insert_sql
 from tokentrail.ingest.spool import Spool
 from tokentrail.storage.backend import Store
@@ -71,12 +71,20 @@ class Inserter:
             "{batch_version}", f"toDateTime64('{version.isoformat(sep=' ', timespec='milliseconds')}', 3, 'UTC')")
         self.store.insert_select_protobuf(sql, [p for p, _ in segments], wire.STRUCTURE, wire.SCHEMA,
                                           wire.MESSAGE, INSERT_SETTINGS)
+        versions = [version]
+        try:  # one LLM call seen as two spans (a library's and the provider SDK's) counts once: dedupe.py
+            later = self._next_version()
+            if dedupe.count_once(self.store, version, later):
+                versions.append(later)
+        except Exception:  # the spans are stored; only the double-count check failed
+            log.exception("double-count check failed")
         self.stats.last_insert_seconds = time.perf_counter() - t0
-        for hook in self.on_loaded:
-            try:
-                hook(version)
-            except Exception:  # a follower (rollups, metrics) must not fail the insert
-                log.exception("after-insert hook failed")
+        for v in versions:
+            for hook in self.on_loaded:
+                try:
+                    hook(v)
+                except Exception:  # a follower (rollups, metrics) must not fail the insert
+                    log.exception("after-insert hook failed")
         self.stats.batches += 1
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)

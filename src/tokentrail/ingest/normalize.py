@@ -3,15 +3,25 @@
 The engine reads spool segments (``wire.py``), flattens resource -> scope -> span,
 turns attribute values into strings, and fills each column from the first attribute
 key that has a value (``conventions``), span attributes first, then the resource's,
-then span events' (exceptions, content events). Cost comes from an ASOF join on the
-price table by model key and start time. Nothing here loops in Python per span.
+then span events' (exceptions, content events); a convention's ``Expr`` entries (a span
+event's time, a JSON field, a timestamp difference) are small SQL expressions tried before
+(``override``) or after the keys. Cost comes from an ASOF join on the price table by model
+key and start time. Nothing here loops in Python per span. After the insert, ``dedupe.py``
+counts an LLM call that arrived as two spans once.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from tokentrail.ingest.conventions import candidates, kind_values, mapped_keys
+from tokentrail.ingest.conventions import (
+    candidates,
+    content_key_patterns,
+    expressions,
+    kind_values,
+    mapped_keys,
+)
+from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
 from tokentrail.storage.schema import SPANS_IN
@@ -34,8 +44,9 @@ def _attr_map(kvs: str) -> str:
 
 
 def _lookup(column: str, maps: tuple[str, ...] = ("a", "r")) -> list[str]:
-    """Nullable string expressions for every candidate key of ``column``, in priority order."""
-    out = []
+    """Nullable string expressions for every candidate of ``column``, in priority order: the
+    overriding ``Expr`` entries, each key in each map, then the fallback ``Expr`` entries."""
+    out = [f"nullIf({e.sql}, '')" for e in expressions(column, override=True)]
     for m in maps:
         for key, scale in candidates(column):
             lit = "'" + key.replace("'", "\\'") + "'"
@@ -43,7 +54,7 @@ def _lookup(column: str, maps: tuple[str, ...] = ("a", "r")) -> list[str]:
             if scale != 1.0:
                 expr = f"toString(toFloat64OrNull({expr}) * {scale})"
             out.append(expr)
-    return out
+    return out + [f"nullIf({e.sql}, '')" for e in expressions(column)]
 
 
 def _first(column: str, maps: tuple[str, ...] = ("a", "r"), default: str = "''") -> str:
@@ -73,11 +84,24 @@ def _keys_literal() -> str:
     return "[" + ", ".join("'" + k + "'" for k in mapped_keys()) + "]"
 
 
+def _content_key_regex() -> str:
+    """SQL literal of one regular expression matching every content-carrying key."""
+    return "'" + "|".join(content_key_patterns()).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _normalized_select() -> str:
     """One row per span with every spans_in column except the cost columns."""
     ev_keys = "arrayFlatten(arrayMap(e -> e.attributes.key, sp.events))"
     ev_vals = f"arrayFlatten(arrayMap(e -> arrayMap(v -> {_value('v')}, e.attributes.value), sp.events))"
-    error_type = (f"coalesce({', '.join(_lookup('error_type', ('a',)))}, nullIf(ev['exception.type'], ''), "
+    # error type: a key; else the exception event's type without its module ("openai.RateLimitError" ->
+    # "RateLimitError", as tokentrail's SDK records it); else, when the message is an official OpenAI/Anthropic
+    # client's ("Error code: 429 - ..."), the exception that client raises for the status (as the gateway
+    # names it); else the HTTP status; else 'error'
+    http_errors = ", ".join(f"http_status = {code}, '{name}'" for code, name in HTTP_ERRORS.items())
+    error_type = (f"coalesce({', '.join(_lookup('error_type', ('a',)))}, "
+                  r"nullIf(replaceRegexpOne(ev['exception.type'], '^.*\\.', ''), ''), "
+                  r"if(http_status >= 400 AND match(sp.status.message, 'Error code: \\d{3}'), "
+                  f"multiIf({http_errors}, http_status >= 500, 'InternalServerError', 'APIStatusError'), NULL), "
                   "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
     finish = _first("finish_reason")
     tags = _first("tags")
@@ -109,7 +133,8 @@ SELECT
     {error_type} AS error_type,
     coalesce(nullIf(sp.status.message, ''), nullIf(ev['exception.message'], ''), '') AS error_message,
     toUInt16OrZero({_first('http_status')}) AS http_status,
-    if(startsWith({finish}, '['), JSONExtractString({finish}, 1), {finish}) AS finish_reason,
+    multiIf(startsWith({finish}, '['), JSONExtractString({finish}, 1),
+            startsWith({finish}, '"'), JSONExtractString({finish}), {finish}) AS finish_reason,
     ({_bool('streamed')} OR ttft_ms IS NOT NULL) AS streamed,
     {_bool('cache_hit')} AS cache_hit,
     if({_first('schema_valid', default='NULL')} IS NULL, NULL,
@@ -123,7 +148,10 @@ SELECT
     {_first('service')} AS service,
     if({tags} = '', [], if(startsWith({tags}, '['), JSONExtract({tags}, 'Array(String)'),
        splitByChar(',', {tags}))) AS tags,
-    mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k), mapUpdate(r, a)) AS attributes,
+    -- attributes: the unmapped ones, less flattened copies of the content; plus the instrumentation scope
+    -- (which library sent the span; dedupe.py uses it), except tokentrail's own
+    mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k) AND NOT match(k, {_content_key_regex()}),
+              mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope)))) AS attributes,
     multiIf(tt_source IN ('gateway', 'batch'), tt_source, nullIf(r['tokentrail.source'], '') IS NOT NULL,
             r['tokentrail.source'], tt_source != '', tt_source, 'otlp') AS source,
     {_first('input', ('a', 'ev'))} AS input,
@@ -131,7 +159,7 @@ SELECT
     {_first('captured_reason')} AS captured_reason,
     {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
 FROM (
-    SELECT tt_project, tt_source, sp,
+    SELECT tt_project, tt_source, sp, ss.scope.name AS scope,
            {_attr_map('sp.attributes')} AS a,
            {_attr_map('rs.resource.attributes')} AS r,
            mapFromArrays({ev_keys}, {ev_vals}) AS ev

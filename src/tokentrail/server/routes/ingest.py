@@ -1,4 +1,5 @@
-"""Ingest routes: OTLP/HTTP traces (protobuf and JSON) and the native JSON batch."""
+"""Ingest routes: OTLP/HTTP traces and logs (protobuf and JSON), the Langfuse SDK's OTLP
+endpoint, and the native JSON batch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.errors import BadRequest, PayloadTooLarge
-from tokentrail.ingest import native, otlp, scores, wire
+from tokentrail.ingest import logs, native, otlp, scores, wire
 from tokentrail.server.auth import authenticate
 from tokentrail.server.runtime import Runtime
 
@@ -46,6 +47,8 @@ def _partial(decoded: otlp.Decoded) -> JSONResponse:
 
 
 @router.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, gzip accepted)")
+@router.post("/api/public/otel/v1/traces",
+             summary="The Langfuse SDK's OTLP trace export (Basic auth with a configured Langfuse key pair)")
 async def otlp_traces(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
@@ -61,6 +64,45 @@ async def otlp_traces(request: Request) -> Response:
     as_json = request.headers.get("content-type", "").startswith("application/json")
     content, media = otlp.response_body(as_json)
     return Response(content=content, media_type=media)
+
+
+@router.post("/v1/logs", summary="OTLP/HTTP log export: GenAI content events become span content")
+@router.post("/api/public/otel/v1/logs", summary="The same, on the Langfuse SDK's path")
+async def otlp_logs(request: Request) -> Response:
+    """Log records linked to a span (``gen_ai.*.message``, ``gen_ai.choice``,
+    ``gen_ai.client.inference.operation.details``) become that span's prompt/response content,
+    stored before the answer; other records are counted and dropped."""
+    rt: Runtime = request.app.state.runtime
+    principal = authenticate(request)
+    counted_project = principal.project or rt.settings.default_project
+    received = time.time_ns()
+    try:
+        body = await _body(request)
+        req = logs.parse_request(body, request.headers.get("content-type"))
+    except BadRequest as e:
+        rt.counters.refused(counted_project, "rejected_request", e.message)
+        raise
+    decoded = await run_in_threadpool(logs.extract, req, received)
+    await run_in_threadpool(logs.write, rt.store, decoded, principal.project, rt.settings.default_project)
+    rt.counters.requests += 1
+    for reason, n in decoded.dropped.items():
+        rt.counters.refused(counted_project, "dropped_log_record", reason, n)
+    bad = decoded.dropped.get("bad trace/span id", 0)
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    content, media = logs.response_body(as_json, bad, f"{bad} GenAI log record(s) have a malformed trace/span id"
+                                        if bad else "")
+    return Response(content=content, media_type=media)
+
+
+@router.post("/v1/metrics", summary="OTLP/HTTP metrics: accepted and not stored (this wave)")
+@router.post("/api/public/otel/v1/metrics", include_in_schema=False)
+async def otlp_metrics(request: Request) -> Response:
+    """Answered 200 so libraries that always push metrics (openlit, traceloop) log no export
+    errors; the data points are not stored: tokentrail computes its metrics from spans."""
+    authenticate(request)
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    return Response(content=b"{}" if as_json else b"", media_type="application/json" if as_json
+                    else "application/x-protobuf")
 
 
 @router.post("/api/ingest/batch", summary="Native JSON batch: {\"spans\": [...]} or a JSON list")

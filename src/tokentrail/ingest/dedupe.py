@@ -1,0 +1,111 @@
+"""One LLM call, two spans: count it once.
+
+Since anthropic 2.x the provider SDK emits its own span for every ``messages.create``
+(scope ``com.anthropic.sdk.python``) whenever a global OTel tracer provider exists. Under
+an instrumentation library (OpenInference, OpenLLMetry, OpenLIT, Langfuse) each Anthropic
+call then arrives as two spans carrying the same tokens, and two libraries instrumenting
+one client do the same. Without a rule requests, tokens and cost would count twice; with
+only the SDK's span (no library) the call must still count.
+
+The rule (run after every insert, over the traces that insert touched): an LLM or
+embedding span B is *counted in* another span A of the same trace when
+
+* A is B's parent and is itself an LLM/embedding span (or was one: already counted in
+  another); an LLM call inside an LLM call is the same call seen by two instrumentations; or
+* A and B are siblings (OpenLLMetry starts its span without making it current, so the
+  SDK's span is not its child), A's time contains B's, same provider, and they share the
+  response id (``gen_ai.response.id``) or B comes from a provider SDK's own scope
+  (``provider_sdks.NATIVE_SCOPES``) and A does not, with the same request model (a failed
+  call has no response id). Parallel calls under one parent differ in response id.
+
+The outer span A is kept (it has the library's user, session and content). B is
+re-inserted as kind ``other`` with zero tokens and no cost, a newer version of the same
+row (``ReplacingMergeTree``: queries read ``FINAL``); its own numbers stay readable in its
+attributes (``tokentrail.counted_in`` = A's span id, ``tokentrail.original_kind``,
+``gen_ai.usage.*``). Spans of one trace may arrive in separate requests in either order:
+whichever insert completes the pair applies the rule, so the result does not depend on
+the order. The check is one small read per insert (the inserted traces' LLM spans, found
+through the ``ingested_at`` minmax index and the primary key); the re-insert happens only
+when a pair is found.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tokentrail.ingest.conventions.provider_sdks import NATIVE_SCOPES
+from tokentrail.query.filters import array_param
+from tokentrail.storage.backend import Store
+from tokentrail.storage.schema import SPANS
+
+_LLM = "kind IN ('llm', 'embedding')"
+_SCOPES = "[" + ", ".join(f"'{s}'" for s in NATIVE_SCOPES) + "]"
+
+
+def _ts(version: datetime) -> str:
+    return version.isoformat(sep=" ", timespec="milliseconds")
+
+
+def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
+    """(project, trace_id, span_id, counted_in) of every span to count in another, among the
+    traces with an LLM span in the insert stamped ``version``."""
+    db = store.database
+    calls = f"""
+        SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
+               attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
+        FROM {db}.spans FINAL
+        WHERE (project, trace_id) IN (SELECT project, trace_id FROM {db}.spans
+                                      WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM})
+          AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
+    return store.query(f"""
+        WITH calls AS ({calls})
+        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, any(a.span_id) AS counted_in
+        FROM calls AS b INNER JOIN calls AS a ON a.project = b.project AND a.trace_id = b.trace_id
+        WHERE b.kind IN ('llm', 'embedding') AND a.span_id != b.span_id
+          AND (a.span_id = b.parent_span_id
+               OR (a.parent_span_id = b.parent_span_id AND a.provider = b.provider
+                   AND a.start_time <= b.start_time AND a.end_time >= b.end_time
+                   AND (a.start_time < b.start_time OR a.end_time > b.end_time OR a.span_id < b.span_id)
+                   AND ((a.rid != '' AND a.rid = b.rid)
+                        OR (has({_SCOPES}, b.scope) AND NOT has({_SCOPES}, a.scope)
+                            AND a.request_model = b.request_model))))
+        GROUP BY project, trace_id, span_id""", {"v": _ts(version)})
+
+
+def count_once(store: Store, version: datetime, new_version: datetime) -> int:
+    """Apply the rule for the insert stamped ``version``; re-inserted rows get ``new_version``.
+    Returns how many spans were re-kinded."""
+    pairs = find_pairs(store, version)
+    if not pairs:
+        return 0
+    keys = [f"{p['project']}/{p['trace_id']}/{p['span_id']}" for p in pairs]
+    outer = [p["counted_in"] for p in pairs]
+    changed = {
+        "kind": "'other'",
+        **{c: "0" for c in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                            "reasoning_tokens")},
+        **{c: "NULL" for c in ("input_cost", "output_cost", "total_cost")},
+        "attributes": "new_attributes",
+        "ingested_at": "{nv:DateTime64(3)}",
+    }
+    new_attributes = ("mapUpdate(attributes, map("
+                      "'tokentrail.counted_in', transform(concat(project, '/', trace_id, '/', span_id), "
+                      "{keys:Array(String)}, {outer:Array(String)}, ''), 'tokentrail.original_kind', kind, "
+                      "'gen_ai.usage.input_tokens', toString(input_tokens), "
+                      "'gen_ai.usage.output_tokens', toString(output_tokens), "
+                      "'gen_ai.usage.cache_read.input_tokens', toString(cached_input_tokens), "
+                      "'gen_ai.usage.cache_creation.input_tokens', toString(cache_write_tokens), "
+                      "'gen_ai.usage.reasoning.output_tokens', toString(reasoning_tokens)))")
+    cols = SPANS.column_names
+    select = ", ".join(f"{changed[c]} AS {c}" if c in changed else c for c in cols)
+    db = store.database
+    store.command(f"""
+        INSERT INTO {db}.spans ({', '.join(cols)})
+        SELECT {select} FROM (
+            SELECT *, {new_attributes} AS new_attributes FROM {db}.spans FINAL
+            WHERE (project, trace_id) IN (SELECT project, trace_id FROM {db}.spans
+                                          WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM})
+              AND {_LLM} AND concat(project, '/', trace_id, '/', span_id) IN {{keys:Array(String)}})""",
+                  {"v": _ts(version), "nv": _ts(new_version), "keys": array_param(keys), "outer": array_param(outer)})
+    return len(pairs)

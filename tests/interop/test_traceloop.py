@@ -1,0 +1,21 @@
+"""OpenLLMetry (traceloop-sdk) exporting to tokentrail (issue #11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.interop.harness import ANTHROPIC_SCENARIOS, OPENAI_SCENARIOS, Run, Sends, check
+
+LIB = "traceloop"
+# TTFT is only a metric (not on spans); finish reasons arrive mapped to the semconv values (Anthropic's
+# end_turn -> "stop", OpenAI's tool_calls -> "tool_call"). Every call is
+# wrapped in a <scenario>.workflow span (kind chain, route = the workflow name).
+SENDS = Sends(openai_ttft=False, anthropic_ttft=False, anthropic_finish="stop", tool_finish="tool_call")
+
+
+@pytest.mark.parametrize("scenario", OPENAI_SCENARIOS + ANTHROPIC_SCENARIOS)
+def test_scenario(library_run: Run, scenario: str) -> None:
+    check(library_run, scenario, SENDS)
+    workflow = [r for r in library_run.rows(scenario) if r["name"] == f"{scenario}.workflow"]
+    assert len(workflow) == 1 and workflow[0]["kind"] == "chain"
+    assert all(r["route"] == scenario for r in library_run.rows(scenario))
