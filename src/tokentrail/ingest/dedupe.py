@@ -47,17 +47,38 @@ def _ts(version: datetime) -> str:
     return version.isoformat(sep=" ", timespec="milliseconds")
 
 
+# the two spans of one call overlap in time: look only this far around the inserted LLM spans, so
+# the check reads the partitions and granules of those minutes, not the whole table
+_MARGIN = "INTERVAL 1 HOUR"
+
+
+def _in_window(db: str) -> str:
+    """Spans of the traces that got an LLM span in insert ``v``, near its LLM spans' start times."""
+    return (f"start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN} "
+            f"AND (project, trace_id) IN (SELECT project, trace_id FROM {db}.spans "
+            f"WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM})")
+
+
+def _window(store: Store, version: datetime) -> dict[str, str] | None:
+    """Start-time bounds of the LLM spans inserted with ``version`` (None: there are none)."""
+    row = store.query(f"""
+        SELECT count() AS n, toString(min(start_time)) AS lo, toString(max(start_time)) AS hi
+        FROM {store.database}.spans WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM}""", {"v": _ts(version)})[0]
+    return {"v": _ts(version), "lo": row["lo"], "hi": row["hi"]} if row["n"] else None
+
+
 def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
     """(project, trace_id, span_id, counted_in) of every span to count in another, among the
     traces with an LLM span in the insert stamped ``version``."""
     db = store.database
+    params = _window(store, version)
+    if params is None:
+        return []
     calls = f"""
         SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
                attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
         FROM {db}.spans FINAL
-        WHERE (project, trace_id) IN (SELECT project, trace_id FROM {db}.spans
-                                      WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM})
-          AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
+        WHERE {_in_window(db)} AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
     return store.query(f"""
         WITH calls AS ({calls})
         SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, any(a.span_id) AS counted_in
@@ -70,7 +91,7 @@ def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
                    AND ((a.rid != '' AND a.rid = b.rid)
                         OR (has({_SCOPES}, b.scope) AND NOT has({_SCOPES}, a.scope)
                             AND a.request_model = b.request_model))))
-        GROUP BY project, trace_id, span_id""", {"v": _ts(version)})
+        GROUP BY project, trace_id, span_id""", params)
 
 
 def count_once(store: Store, version: datetime, new_version: datetime) -> int:
@@ -104,8 +125,8 @@ def count_once(store: Store, version: datetime, new_version: datetime) -> int:
         INSERT INTO {db}.spans ({', '.join(cols)})
         SELECT {select} FROM (
             SELECT *, {new_attributes} AS new_attributes FROM {db}.spans FINAL
-            WHERE (project, trace_id) IN (SELECT project, trace_id FROM {db}.spans
-                                          WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM})
+            WHERE {_in_window(db)}
               AND {_LLM} AND concat(project, '/', trace_id, '/', span_id) IN {{keys:Array(String)}})""",
-                  {"v": _ts(version), "nv": _ts(new_version), "keys": array_param(keys), "outer": array_param(outer)})
+                  dict(_window(store, version) or {}, nv=_ts(new_version), keys=array_param(keys),
+                       outer=array_param(outer)))
     return len(pairs)
