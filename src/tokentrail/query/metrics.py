@@ -83,6 +83,32 @@ def _table(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -
     return f"{store.database}.{f.rollup_table(dims)} FINAL" if rollup else f"{store.database}.spans FINAL"
 
 
+def _whole_range(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...], params: dict[str, Any]) -> str:
+    """The source of a query over the whole range (no time buckets). Where the range reads the
+    hourly rollup, its whole UTC days come from the daily rollup and only the hours at either
+    end from the hourly one: a week reads ~10x fewer rows (quantile states to merge), with
+    the same hour-aligned boundaries."""
+    table = _table(store, rollup, f, dims)
+    if not rollup or f.rollup_time(dims) != "hour":
+        return table
+    start = f.since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first_day = start.replace(hour=0) + (timedelta(days=1) if start.hour else timedelta(0))
+    end_day = f.end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if end_day <= first_day:
+        return table
+    params.update({"d_lo": first_day.strftime("%Y-%m-%d %H:%M:%S"), "d_hi": end_day.strftime("%Y-%m-%d %H:%M:%S")})
+    hours = f.rollup_table(dims)
+    days = hours.replace("rollup_hour", "rollup_day")
+    db = store.database
+    # union by position: the daily rows' ``day`` lands in the hourly rows' ``hour`` column
+    return f"""(
+        SELECT * FROM {db}.{hours} FINAL
+        WHERE project = {{project:String}} AND (hour < {{d_lo:DateTime}} OR hour >= {{d_hi:DateTime}})
+        UNION ALL
+        SELECT * FROM {db}.{days} FINAL
+        WHERE project = {{project:String}} AND day >= {{d_lo:DateTime}} AND day < {{d_hi:DateTime}})"""
+
+
 def _time_column(rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
     return f.rollup_time(dims) if rollup else "start_time"
 
@@ -90,7 +116,8 @@ def _time_column(rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
 def summary(store: Store, f: Filters) -> dict[str, Any]:
     rollup = f.use_rollup()
     where, params = f.where(rollup)
-    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {_table(store, rollup, f)} WHERE {where}", params)
+    source = _whole_range(store, rollup, f, (), params)
+    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {source} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
     if not rollup:
         extra = store.query(f"SELECT uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
@@ -213,9 +240,10 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     dims = (by,)
     where, params = f.where(rollup, dims=dims)
     expr = DIMENSIONS[by][1 if rollup else 0]
+    source = _whole_range(store, rollup, f, dims, params)
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
-        FROM {_table(store, rollup, f, dims)} WHERE {where}
+        FROM {source} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
     return {"by": by, "source": "rollup" if rollup else "raw", "rows": _shares(rows)}
 
