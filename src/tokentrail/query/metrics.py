@@ -117,13 +117,11 @@ def summary(store: Store, f: Filters) -> dict[str, Any]:
     rollup = f.use_rollup()
     where, params = f.where(rollup)
     source = _whole_range(store, rollup, f, (), params)
-    rows = store.query(f"SELECT {_select(list(METRICS), rollup)} FROM {source} WHERE {where}", params)
+    # raw spans also give distinct users and sessions, in the same pass
+    people = "" if rollup else (", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
+                                "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
+    rows = store.query(f"SELECT {_select(list(METRICS), rollup)}{people} FROM {source} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
-    if not rollup:
-        extra = store.query(f"SELECT uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
-                            f"uniq(session_id) - (countIf(session_id = '') > 0) AS sessions "
-                            f"FROM {store.database}.spans FINAL WHERE {where}", params)
-        out.update(extra[0] if extra else {})
     out["source"] = "rollup" if rollup else "raw"
     return out
 
