@@ -1,7 +1,7 @@
 """Batch loading: rows/s for a file of flat JSON events (the seeds' per-request log lines),
 loaded by `tokentrail ingest`'s code into a fresh embedded store. Prints one JSON line.
 
-    python bench/batch.py [--rows 1000000] [--chunk-mb 64] [--gzip] [--files 1] [--server]
+    python bench/batch.py [--rows 1000000] [--chunk-mb 128] [--gzip] [--files 1] [--server]
 
 rows_per_s counts rows that are in the store, priced, with their manifest row, and in the
 rollups when the clock stops (a local run refreshes rollups at its end); load_rows_per_s
@@ -75,7 +75,7 @@ def cpu_seconds() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--chunk-mb", type=float, default=64.0)
+    ap.add_argument("--chunk-mb", type=float, default=128.0)  # the CLI default
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--server", action="store_true")
     ap.add_argument("--files", type=int, default=1)

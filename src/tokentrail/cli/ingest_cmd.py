@@ -150,7 +150,7 @@ def _report(s: Summary, where: str, as_json: bool) -> None:
 @click.option("--watch", is_flag=True, help=f"Keep running, looking for new data every {WATCH_SECONDS:g} s.")
 @click.option("--dead-letter", type=click.Path(path_type=Path), default=None,
               help="Append rejected lines here (default: DATA_DIR/dead-letter/ingest-TIME.jsonl).")
-@click.option("--chunk-mb", type=click.FloatRange(min=0.001), default=64.0, show_default=True,
+@click.option("--chunk-mb", type=click.FloatRange(min=0.001), default=128.0, show_default=True,
               help="Lines loaded (and acknowledged) together.")
 @click.option("--fs-option", "fs_option", multiple=True, metavar="KEY=VALUE",
               help="fsspec storage option, e.g. endpoint_url=http://localhost:9000 (repeatable; JSON values ok).")
