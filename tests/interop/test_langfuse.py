@@ -13,14 +13,14 @@ NEEDS_PATHS = ("/api/public/otel/v1/traces",)
 SERVER_SETTINGS = {"langfuse_keys": "pk-lf-interop:sk-lf-interop=default"}  # capture.py's key pair
 # No provider (from the model name), no streaming flag (a completion_start_time means a stream), no error
 # type or HTTP status (from the client's "Error code: 429" status message), a finish reason only on streams;
-# Anthropic calls are OpenInference spans (no TTFT: the anthropic SDK's span has it).
-SENDS = Sends(chat_finish=False, anthropic_ttft=False)
+# Anthropic calls are OpenInference spans (their TTFT comes from the anthropic SDK's own span).
+SENDS = Sends(chat_finish=False)
 
 
 @pytest.mark.parametrize("scenario", OPENAI_SCENARIOS + ANTHROPIC_SCENARIOS)
 def test_scenario(library_run: Run, scenario: str) -> None:
     if scenario.startswith("anthropic"):
-        check(library_run, scenario, Sends(anthropic_ttft=False))
+        check(library_run, scenario, Sends())
     else:
         check(library_run, scenario, SENDS)
     root = [r for r in library_run.rows(scenario) if r["name"] == scenario]

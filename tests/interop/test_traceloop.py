@@ -7,10 +7,10 @@ import pytest
 from tests.interop.harness import ANTHROPIC_SCENARIOS, OPENAI_SCENARIOS, Run, Sends, check
 
 LIB = "traceloop"
-# TTFT is only a metric (not on spans); finish reasons arrive mapped to the semconv values (Anthropic's
+# TTFT is only a metric (not on spans; an Anthropic stream's comes from the anthropic SDK's own span); finish reasons arrive mapped to the semconv values (Anthropic's
 # end_turn -> "stop", OpenAI's tool_calls -> "tool_call"). Every call is
 # wrapped in a <scenario>.workflow span (kind chain, route = the workflow name).
-SENDS = Sends(openai_ttft=False, anthropic_ttft=False, anthropic_finish="stop", tool_finish="tool_call")
+SENDS = Sends(openai_ttft=False, anthropic_finish="stop", tool_finish="tool_call")
 
 
 @pytest.mark.parametrize("scenario", OPENAI_SCENARIOS + ANTHROPIC_SCENARIOS)

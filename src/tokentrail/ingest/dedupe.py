@@ -22,7 +22,8 @@ The outer span A is kept (it has the library's user, session and content). B is
 re-inserted as kind ``other`` with zero tokens and no cost, a newer version of the same
 row (``ReplacingMergeTree``: queries read ``FINAL``); its own numbers stay readable in its
 attributes (``tokentrail.counted_in`` = A's span id, ``tokentrail.original_kind``,
-``gen_ai.usage.*``). Spans of one trace may arrive in separate requests in either order:
+``gen_ai.usage.*``). When only B timed the first token (the anthropic SDK's span under a
+library that does not), A takes B's TTFT. Spans of one trace may arrive in separate requests in either order:
 whichever insert completes the pair applies the rule, so the result does not depend on
 the order. The check is one small read per insert (the inserted traces' LLM spans, found
 through the ``ingested_at`` minmax index and the primary key); the re-insert happens only
@@ -76,12 +77,13 @@ def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
         return []
     calls = f"""
         SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
-               attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
+               ttft_ms, attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
         FROM {db}.spans FINAL
         WHERE {_in_window(db)} AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
     return store.query(f"""
         WITH calls AS ({calls})
-        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, any(a.span_id) AS counted_in
+        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, any(a.span_id) AS counted_in,
+               any(a.ttft_ms) AS outer_ttft, any(b.ttft_ms) AS inner_ttft
         FROM calls AS b INNER JOIN calls AS a ON a.project = b.project AND a.trace_id = b.trace_id
         WHERE b.kind IN ('llm', 'embedding') AND a.span_id != b.span_id
           AND (a.span_id = b.parent_span_id
@@ -121,6 +123,7 @@ def count_once(store: Store, version: datetime, new_version: datetime) -> int:
     cols = SPANS.column_names
     select = ", ".join(f"{changed[c]} AS {c}" if c in changed else c for c in cols)
     db = store.database
+    _carry_ttft(store, version, new_version, pairs)
     store.command(f"""
         INSERT INTO {db}.spans ({', '.join(cols)})
         SELECT {select} FROM (
@@ -130,3 +133,24 @@ def count_once(store: Store, version: datetime, new_version: datetime) -> int:
                   dict(_window(store, version) or {}, nv=_ts(new_version), keys=array_param(keys),
                        outer=array_param(outer)))
     return len(pairs)
+
+
+def _carry_ttft(store: Store, version: datetime, new_version: datetime, pairs: list[dict[str, Any]]) -> None:
+    """Where only the inner span timed the first token (the anthropic SDK's own span under a
+    library that does not), the counted span takes its TTFT (and is marked streamed)."""
+    carry = {f"{p['project']}/{p['trace_id']}/{p['counted_in']}": p["inner_ttft"] for p in pairs
+             if p["outer_ttft"] is None and p["inner_ttft"] is not None}
+    if not carry:
+        return
+    cols = SPANS.column_names
+    changed = {"ttft_ms": "transform(concat(project, '/', trace_id, '/', span_id), {keys:Array(String)}, "
+                          "{ttfts:Array(Float64)}, 0.)",
+               "streamed": "true", "ingested_at": "{nv:DateTime64(3)}"}
+    select = ", ".join(f"{changed[c]} AS {c}" if c in changed else c for c in cols)
+    db = store.database
+    store.command(f"""
+        INSERT INTO {db}.spans ({', '.join(cols)})
+        SELECT {select} FROM {db}.spans FINAL
+        WHERE {_in_window(db)} AND {_LLM} AND concat(project, '/', trace_id, '/', span_id) IN {{keys:Array(String)}}""",
+                  dict(_window(store, version) or {}, nv=_ts(new_version), keys=array_param(list(carry)),
+                       ttfts="[" + ",".join(repr(float(v)) for v in carry.values()) + "]"))
