@@ -298,8 +298,10 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
         existing = {(r["project"], r["trace_id"], r["span_id"]): r for r in store.query(f"""
             SELECT project, trace_id, span_id, start_time, input, output, captured_reason, ingested_at
             FROM {db}.contents FINAL
-            WHERE project IN {{ps:Array(String)}} AND trace_id IN {{t:Array(String)}}""",
-            {"ps": array_param(sorted({p for _, p, _ in rows})), "t": params["t"]})}
+            WHERE project IN {{ps:Array(String)}} AND trace_id IN {{t:Array(String)}}
+              AND start_time BETWEEN {{lo:DateTime64(6)}} AND {{hi:DateTime64(6)}}""",
+            {"ps": array_param(sorted({p for _, p, _ in rows})), "t": params["t"], "lo": params["lo"],
+             "hi": params["hi"]})}
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         out: dict[str, list[Any]] = {c: [] for c in CONTENTS.column_names}
