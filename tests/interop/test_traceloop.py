@@ -19,3 +19,10 @@ def test_scenario(library_run: Run, scenario: str) -> None:
     workflow = [r for r in library_run.rows(scenario) if r["name"] == f"{scenario}.workflow"]
     assert len(workflow) == 1 and workflow[0]["kind"] == "chain"
     assert all(r["route"] == scenario for r in library_run.rows(scenario))
+
+
+def test_request_headers_are_not_stored(library_run: Run) -> None:
+    """OpenLLMetry records the app's extra request headers as ``gen_ai.headers``; they may hold
+    credentials, so tokentrail does not keep them."""
+    rows = library_run.rows("openai_chat_cached")  # sent with an extra X-Fake-Scenario header
+    assert rows and all("gen_ai.headers" not in r["attributes"] for r in rows)

@@ -105,7 +105,9 @@ def _normalized_select() -> str:
                   "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
     finish = _first("finish_reason")
     tags = _first("tags")
-    hidden = "['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version', 'tokentrail.source']"
+    # not kept: SDK bookkeeping, and OpenLLMetry's copy of the app's request headers (may hold credentials)
+    hidden = ("['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version', 'tokentrail.source', "
+              "'gen_ai.headers']")
     return f"""
 SELECT
     coalesce(nullIf(tt_project, ''), nullIf(a['tokentrail.project'], ''), nullIf(r['tokentrail.project'], ''),
