@@ -52,3 +52,10 @@ def test_recompute_costs_on_a_stopped_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
     out = tt("recompute-costs", "--since", "2026-01-01", "--data-dir", str(data), "--port", str(free_port())).stdout
     assert "price_version" in out
+
+
+def test_serve_refuses_bad_langfuse_keys(tmp_path: Path) -> None:
+    r = tt("serve", "--data-dir", str(tmp_path), "--port", "0", "--langfuse-keys", "pk-lf-1=shop", check=False)
+    assert r.returncode != 0
+    assert "bad langfuse_keys setting" in r.stderr and "PUBLIC_KEY:SECRET_KEY=PROJECT" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -19,6 +19,7 @@ from tokentrail.pricing import PriceBook
 from tokentrail.pricing.store import sync_prices
 from tokentrail.query import rollups
 from tokentrail.query.rollups import RollupQueue
+from tokentrail.server.auth import ConfigError, parse_langfuse_keys
 from tokentrail.server.jobs import Scheduler
 from tokentrail.server.prometheus import SpanMetrics
 from tokentrail.storage.backend import Store, open_store
@@ -53,6 +54,11 @@ class IngestCounters:
 
 class Runtime:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        if settings.langfuse_keys.strip():  # a bad key setting stops the start, not the first Langfuse request
+            try:
+                parse_langfuse_keys(settings.langfuse_keys)
+            except (ValueError, OSError) as e:
+                raise ConfigError(f"bad langfuse_keys setting: {e}") from e
         self.settings = settings
         self.started = time.time()
         self.store = store or open_store(settings.storage_url)
