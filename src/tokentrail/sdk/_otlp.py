@@ -9,6 +9,7 @@ batch is dropped and counted; 4xx (bad data) are not retried. Nothing is dropped
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import time
@@ -23,6 +24,7 @@ from tokentrail.sdk._spool import DiskSpool
 
 RETRY_STATUSES = {408, 429, 502, 503, 504}
 MAX_SERVER_ERROR_ATTEMPTS = 5
+GZIP_MAGIC = b"\x1f\x8b"
 OK, RETRY, GIVE_UP = "ok", "retry", "give_up"
 
 
@@ -57,6 +59,8 @@ class OtlpSink:
 
     def add(self, spans: list[bytes]) -> None:
         body = otlp_request(spans, self.resource)
+        if self.config.compression == "gzip":  # in the export thread; zlib releases the GIL
+            body = gzip.compress(body, compresslevel=1)
         if self.spool is not None and (self.failures or len(self.spool)):
             if self._to_spool(body, len(spans)):  # keep the order: the spool holds older batches
                 return
@@ -142,7 +146,9 @@ class OtlpSink:
         c = self.counters
         c.export_requests += 1
         try:
-            r = self.client.post(url, content=body, headers=self.headers)
+            # per body: a spool written before a compression change holds the other kind
+            headers = {**self.headers, "content-encoding": "gzip"} if body[:2] == GZIP_MAGIC else self.headers
+            r = self.client.post(url, content=body, headers=headers)
         except httpx.HTTPError as e:
             c.export_failures += 1
             c.last_export_error = f"{type(e).__name__}: {e}"

@@ -43,7 +43,8 @@ def init(*, endpoint: str | None = None, api_key: str | None = None, project: st
          files_rotate_mb: float | None = None, files_rotate_seconds: float | None = None,
          spool_dir: str | None = None, spool_max_mb: float | None = None, queue_size: int | None = None,
          batch_size: int | None = None, flush_seconds: float | None = None, memory_mb: float | None = None,
-         timeout_seconds: float | None = None, max_backoff_seconds: float | None = None,
+         timeout_seconds: float | None = None, compression: str | None = None,
+         max_backoff_seconds: float | None = None,
          headers: dict[str, str] | None = None, instrument: Any = None, propagate_threads: bool | None = None,
          app_spans: Any = None, enabled: bool | None = None, **unknown: Any) -> None:
     """Configure and start the SDK; arguments left out come from the environment, then the defaults.
