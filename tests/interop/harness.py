@@ -186,6 +186,6 @@ def check(run: Run, scenario: str, sends: Sends) -> None:
 
 
 def serves(server: ServerThread, path: str) -> bool:
-    """Whether the server has ``path`` (another change adds /v1/logs and Langfuse's endpoint)."""
+    """Whether the server has ``path`` (a POST that is not answered 404)."""
     r = httpx.post(server.url + path, content=b"", headers={"content-type": "application/x-protobuf"})
     return r.status_code != 404
