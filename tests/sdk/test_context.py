@@ -167,3 +167,66 @@ def test_app_spans_option_exports_the_apps_own_spans(sdk: Init, oai: openai.Open
     assert rows["other"]["name"] == "POST /chat"
     assert rows["llm"]["parent_span_id"] == rows["other"]["span_id"] == format(
         request_span.get_span_context().span_id, "016x")
+
+
+def test_observe_a_generator_spans_its_iteration(sdk: Init, oai: openai.OpenAI, server: ServerThread,
+                                                  project: str) -> None:
+    sdk(capture="always")
+
+    @tokentrail.observe(kind="chain", name="answer-stream")
+    def answer(n: int):
+        for i in range(n):
+            if i == 1:  # inside the generator's body: a child of its span
+                oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, user="inside")
+            yield f"part{i} "
+
+    chunks = []
+    for chunk in answer(3):
+        chunks.append(chunk)
+        if len(chunks) == 2:  # the consumer's own call between items: not a child of the generator's span
+            oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, user="outside")
+    assert chunks == ["part0 ", "part1 ", "part2 "]
+    rows = spans(server, project, 3)
+    step = next(r for r in rows if r["kind"] == "chain")
+    inside = next(r for r in rows if r["kind"] == "llm" and r["parent_span_id"] == step["span_id"])
+    outside = [r for r in rows if r["kind"] == "llm" and r["span_id"] != inside["span_id"]]
+    assert len(outside) == 1 and outside[0]["parent_span_id"] != step["span_id"]
+    assert step["status"] == "ok" and step["end_time"] >= inside["end_time"]
+    content = server.client.get(f"/api/traces/{step['trace_id']}", params={"project": project}).json()["content"]
+    assert content[step["span_id"]]["output"] == "part0 part1 part2 "
+
+
+def test_observe_a_generator_closed_early_or_failing(sdk: Init, server: ServerThread, project: str) -> None:
+    sdk()
+
+    @tokentrail.observe(kind="tool", name="pages")
+    def pages():
+        yield 1
+        yield 2
+        raise ValueError("page 3 missing")
+
+    for _page in pages():
+        break  # closed after one item: an ok span
+    with pytest.raises(ValueError, match="page 3 missing"):
+        list(pages())
+    rows = sorted(spans(server, project, 2), key=lambda r: r["status"])
+    assert [r["status"] for r in rows] == ["error", "ok"]
+    assert rows[0]["error_type"] == "ValueError"
+
+
+def test_observe_an_async_generator(sdk: Init, aoai: openai.AsyncOpenAI, server: ServerThread, project: str) -> None:
+    sdk()
+
+    @tokentrail.observe(kind="agent", name="async-stream")
+    async def agent():
+        yield "a"
+        await aoai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        yield "b"
+
+    async def consume() -> list[str]:
+        return [x async for x in agent()]
+
+    assert asyncio.run(consume()) == ["a", "b"]
+    rows = {r["kind"]: r for r in spans(server, project, 2)}
+    assert rows["llm"]["parent_span_id"] == rows["agent"]["span_id"]
+    assert rows["agent"]["end_time"] >= rows["llm"]["end_time"]

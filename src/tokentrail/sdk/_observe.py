@@ -42,7 +42,7 @@ class ObservedSpan(Recorded):
     """The handle ``with tokentrail.observe(...) as span`` gives: set attributes, input and output."""
 
     __slots__ = ("kind", "name", "attributes", "input", "output", "owner", "prev", "token", "has_input",
-                 "has_output")
+                 "has_output", "otel_ctx")
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.attributes[key] = value
@@ -102,7 +102,8 @@ def _start(owner: Any, kind: str, name: str, attributes: dict[str, Any] | None) 
     s.error = s.capture = s.schema = s.input = s.output = None
     s.has_input = s.has_output = False
     ours = NonRecordingSpan(SpanContext(s.trace_id, s.span_id, is_remote=False, trace_flags=flags))
-    s.token = otel_context.attach(otel_trace.set_span_in_context(ours))
+    s.otel_ctx = otel_trace.set_span_in_context(ours)
+    s.token = otel_context.attach(s.otel_ctx)
     s.prev = _OBSERVED.get()
     _OBSERVED.set(s)
     s.start_ns = time.time_ns()
@@ -124,11 +125,35 @@ def _end(s: ObservedSpan, error: BaseException | None) -> None:
     state.exporter.submit(s)
 
 
+def _suspend(s: ObservedSpan) -> None:
+    """A generator step yielded: the caller's code runs outside the step's span until the next one."""
+    otel_context.detach(s.token)
+    _OBSERVED.set(s.prev)
+
+
+def _resume(s: ObservedSpan) -> None:
+    s.token = otel_context.attach(s.otel_ctx)
+    s.prev = _OBSERVED.get()
+    _OBSERVED.set(s)
+
+
+_MAX_ITEMS = 1000  # items of an observed generator kept as its output (when captured)
+
+
+def _items_output(items: list[Any]) -> Any:
+    """What an observed generator produced: its text chunks joined, else the items."""
+    return "".join(items) if items and all(isinstance(i, str) for i in items) else items
+
+
 class observe:  # noqa: N801 - used like a function
-    """A span for one step of the app: decorator (sync and async functions) or context manager.
+    """A span for one step of the app: decorator (sync and async functions and generators) or
+    context manager.
 
     ``kind``: agent, tool, retrieval, chain (or other). ``name`` defaults to the function's
-    name. Exceptions are recorded (status error, error.type) and propagate unchanged.
+    name. Exceptions are recorded (status error, error.type) and propagate unchanged. An
+    observed generator's span lasts from its first item to its end (exhausted, closed early or
+    failed); its body runs inside the span, the consumer's code between items does not; its
+    output is the items (text chunks joined).
     """
 
     def __init__(self, kind: str = "chain", name: str | None = None, *,
@@ -162,6 +187,10 @@ class observe:  # noqa: N801 - used like a function
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         name = self.name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "step")
+        if inspect.isgeneratorfunction(fn):
+            return self._generator(fn, name)
+        if inspect.isasyncgenfunction(fn):
+            return self._async_generator(fn, name)
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
@@ -190,6 +219,93 @@ class observe:  # noqa: N801 - used like a function
             self._finish(s, None, result)
             return result
         return run
+
+    def _generator(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run_gen(*args: Any, **kwargs: Any) -> Any:
+            s = self._begin(name, args, kwargs)
+            if s is None:
+                return (yield from fn(*args, **kwargs))
+            items: list[Any] = []
+            gen = None
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:  # each step runs inside the span; between steps the span is not current
+                try:
+                    if gen is None:
+                        gen = fn(*args, **kwargs)
+                    item = gen.throw(thrown) if thrown is not None else gen.send(sent)
+                except StopIteration as stop:
+                    self._finish(s, None, _items_output(items))
+                    return stop.value
+                except BaseException as exc:
+                    self._finish(s, exc)
+                    raise
+                if self.capture_args and len(items) < _MAX_ITEMS:
+                    items.append(item)
+                self._step(s, _suspend)
+                sent, thrown = None, None
+                try:
+                    sent = yield item
+                except GeneratorExit:  # the consumer stopped early: not an error
+                    self._step(s, _resume)
+                    try:
+                        gen.close()
+                    finally:
+                        self._finish(s, None, _items_output(items))
+                    raise
+                except BaseException as exc:  # thrown in by the consumer: passed to the generator
+                    thrown = exc
+                self._step(s, _resume)
+        return run_gen
+
+    def _async_generator(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        async def run_agen(*args: Any, **kwargs: Any) -> Any:
+            s = self._begin(name, args, kwargs)
+            if s is None:
+                async for item in fn(*args, **kwargs):
+                    yield item
+                return
+            items: list[Any] = []
+            agen = None
+            sent: Any = None
+            thrown: BaseException | None = None
+            while True:
+                try:
+                    if agen is None:
+                        agen = fn(*args, **kwargs)
+                    item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
+                except StopAsyncIteration:
+                    self._finish(s, None, _items_output(items))
+                    return
+                except BaseException as exc:
+                    self._finish(s, exc)
+                    raise
+                if self.capture_args and len(items) < _MAX_ITEMS:
+                    items.append(item)
+                self._step(s, _suspend)
+                sent, thrown = None, None
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    self._step(s, _resume)
+                    try:
+                        await agen.aclose()
+                    finally:
+                        self._finish(s, None, _items_output(items))
+                    raise
+                except BaseException as exc:
+                    thrown = exc
+                self._step(s, _resume)
+        return run_agen
+
+    @staticmethod
+    def _step(s: ObservedSpan, move: Callable[[ObservedSpan], None]) -> None:
+        try:
+            move(s)
+        except Exception:
+            internal_error("switching an observed generator's span")
 
     def _begin(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ObservedSpan | None:
         if _state.STATE.exporter is None:
