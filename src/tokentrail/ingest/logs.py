@@ -37,15 +37,13 @@ from typing import Any
 
 import pyarrow as pa
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from tokentrail.errors import BadRequest, UnsupportedMediaType
-from tokentrail.ingest.otlp import _hex_to_b64, _items
+from tokentrail.ingest.otlp import hex_to_b64, items, parse_message
 from tokentrail.storage.backend import Store
 from tokentrail.storage.schema import CONTENTS
 
@@ -161,32 +159,14 @@ def _message(role: str, body: Any) -> dict[str, Any] | None:
 
 
 def parse_request(body: bytes, content_type: str | None) -> ExportLogsServiceRequest:
-    ctype = (content_type or "application/x-protobuf").split(";")[0].strip().lower()
-    if ctype in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
-        try:
-            return ExportLogsServiceRequest.FromString(body)
-        except DecodeError as e:
-            raise BadRequest(f"body is not an OTLP ExportLogsServiceRequest protobuf: {e}") from e
-    if ctype != "application/json":
-        raise UnsupportedMediaType(f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json")
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest(f"body is not valid JSON: {e}") from e
-    if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object with 'resourceLogs'")
-    for rl in _items(doc.get("resourceLogs", doc.get("resource_logs"))):
-        for sl in _items(rl.get("scopeLogs", rl.get("scope_logs"))):
-            for rec in _items(sl.get("logRecords", sl.get("log_records"))):
-                for k in ("traceId", "spanId", "trace_id", "span_id"):
-                    if k in rec:
-                        rec[k] = _hex_to_b64(rec[k])
-    req = ExportLogsServiceRequest()
-    try:
-        json_format.ParseDict(doc, req, ignore_unknown_fields=True)
-    except json_format.ParseError as e:
-        raise BadRequest(f"body is not an OTLP JSON logs request: {e}") from e
-    return req
+    return parse_message(body, content_type, ExportLogsServiceRequest, "resourceLogs", "logs", _hex_record_ids)[0]
+
+
+def _hex_record_ids(doc: dict[str, Any]) -> None:
+    for rl in items(doc.get("resourceLogs", doc.get("resource_logs"))):
+        for sl in items(rl.get("scopeLogs", rl.get("scope_logs"))):
+            for rec in items(sl.get("logRecords", sl.get("log_records"))):
+                hex_to_b64(rec, ("traceId", "spanId", "trace_id", "span_id"))
 
 
 def _attr(attributes: Any, key: str) -> Any:

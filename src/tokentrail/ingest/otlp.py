@@ -11,11 +11,12 @@ import base64
 import gzip
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -24,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tokentrail.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BODY_BYTES = 64 << 20
+M = TypeVar("M", bound=Message)
 
 
 @dataclass
@@ -55,63 +57,65 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
 
 def decode_request(body: bytes, content_type: str | None) -> Decoded:
     """Parse an OTLP trace export request; keep the good spans."""
+    req, protobuf = parse_message(body, content_type, ExportTraceServiceRequest, "resourceSpans", "trace",
+                                  _hex_span_ids)
+    return _checked(req, body if protobuf else None)
+
+
+PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf", "application/octet-stream")
+
+
+def parse_message(body: bytes, content_type: str | None, cls: type[M], root: str, what: str,
+                  hex_ids: Callable[[dict[str, Any]], None]) -> tuple[M, bool]:
+    """An OTLP/HTTP request body as ``cls``, and whether it came as protobuf. OTLP/JSON is the
+    protobuf JSON mapping except that ids are hex (``hex_ids`` turns them to base64 in place)
+    and enums may be ints."""
     ctype = (content_type or "application/x-protobuf").split(";")[0].strip().lower()
-    if ctype in ("application/x-protobuf", "application/protobuf", "application/octet-stream"):
+    if ctype in PROTOBUF_TYPES:
         try:
-            req = ExportTraceServiceRequest.FromString(body)
+            return cls.FromString(body), True
         except DecodeError as e:
-            raise BadRequest(f"body is not an OTLP ExportTraceServiceRequest protobuf: {e}") from e
-        return _checked(req, body)
-    if ctype == "application/json":
-        req = parse_json_request(body)
-        return _checked(req, None)
-    raise UnsupportedMediaType(f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json")
-
-
-def _hex_to_b64(value: Any) -> Any:
-    if not isinstance(value, str) or value == "":
-        return value
-    try:
-        return base64.b64encode(bytes.fromhex(value)).decode()
-    except ValueError:
-        return ""  # the span is then rejected on its own (bad id), not the whole request
-
-
-def _items(value: Any) -> list[dict[str, Any]]:
-    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
-
-
-def _json_spans(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every span object of an OTLP/JSON document; wrong shapes are left for the parser to report."""
-    out = []
-    for rs in _items(doc.get("resourceSpans", doc.get("resource_spans"))):
-        for ss in _items(rs.get("scopeSpans", rs.get("scope_spans"))):
-            out += _items(ss.get("spans"))
-    return out
-
-
-def parse_json_request(body: bytes) -> ExportTraceServiceRequest:
-    """OTLP/JSON: like protobuf JSON mapping but ids are hex and enums may be ints."""
+            raise BadRequest(f"body is not an OTLP {cls.__name__} protobuf: {e}") from e
+    if ctype != "application/json":
+        raise UnsupportedMediaType(f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json")
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest(f"body is not valid JSON: {e}") from e
     if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object with 'resourceSpans'")
-    for sp in _json_spans(doc):
-        for k in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
-            if k in sp:
-                sp[k] = _hex_to_b64(sp[k])
-        for link in _items(sp.get("links")):
-            for k in ("traceId", "spanId"):
-                if k in link:
-                    link[k] = _hex_to_b64(link[k])
-    req = ExportTraceServiceRequest()
+        raise BadRequest(f"body must be a JSON object with '{root}'")
+    hex_ids(doc)
+    msg = cls()
     try:
-        json_format.ParseDict(doc, req, ignore_unknown_fields=True)
+        json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
     except json_format.ParseError as e:
-        raise BadRequest(f"body is not an OTLP JSON trace request: {e}") from e
-    return req
+        raise BadRequest(f"body is not an OTLP JSON {what} request: {e}") from e
+    return msg, False
+
+
+def hex_to_b64(obj: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Turn the hex ids under ``keys`` of ``obj`` into the base64 the protobuf JSON mapping wants;
+    a bad one becomes empty (its span or record is then refused on its own, not the request)."""
+    for k in keys:
+        value = obj.get(k)
+        if isinstance(value, str) and value != "":
+            try:
+                obj[k] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                obj[k] = ""
+
+
+def items(value: Any) -> list[dict[str, Any]]:
+    return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+
+def _hex_span_ids(doc: dict[str, Any]) -> None:
+    for rs in items(doc.get("resourceSpans", doc.get("resource_spans"))):
+        for ss in items(rs.get("scopeSpans", rs.get("scope_spans"))):
+            for sp in items(ss.get("spans")):
+                hex_to_b64(sp, ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"))
+                for link in items(sp.get("links")):
+                    hex_to_b64(link, ("traceId", "spanId"))
 
 
 def _span_problem(span: Any) -> str | None:
