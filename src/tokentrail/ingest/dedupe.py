@@ -68,13 +68,10 @@ def _window(store: Store, version: datetime) -> dict[str, str] | None:
     return {"v": _ts(version), "lo": row["lo"], "hi": row["hi"]} if row["n"] else None
 
 
-def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
+def find_pairs(store: Store, window: dict[str, str]) -> list[dict[str, Any]]:
     """(project, trace_id, span_id, counted_in) of every span to count in another, among the
-    traces with an LLM span in the insert stamped ``version``."""
+    traces with an LLM span in the insert of ``window`` (``_window``)."""
     db = store.database
-    params = _window(store, version)
-    if params is None:
-        return []
     calls = f"""
         SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
                ttft_ms, attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
@@ -93,64 +90,56 @@ def find_pairs(store: Store, version: datetime) -> list[dict[str, Any]]:
                    AND ((a.rid != '' AND a.rid = b.rid)
                         OR (has({_SCOPES}, b.scope) AND NOT has({_SCOPES}, a.scope)
                             AND a.request_model = b.request_model))))
-        GROUP BY project, trace_id, span_id""", params)
+        GROUP BY project, trace_id, span_id""", window)
 
 
 def count_once(store: Store, version: datetime, new_version: datetime) -> int:
     """Apply the rule for the insert stamped ``version``; re-inserted rows get ``new_version``.
     Returns how many spans were re-kinded."""
-    pairs = find_pairs(store, version)
+    window = _window(store, version)
+    pairs = find_pairs(store, window) if window is not None else []
     if not pairs:
         return 0
-    keys = [f"{p['project']}/{p['trace_id']}/{p['span_id']}" for p in pairs]
-    outer = [p["counted_in"] for p in pairs]
-    changed = {
-        "kind": "'other'",
-        **{c: "0" for c in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-                            "reasoning_tokens")},
-        **{c: "NULL" for c in ("input_cost", "output_cost", "total_cost")},
-        "attributes": "new_attributes",
-        "ingested_at": "{nv:DateTime64(3)}",
-    }
+    assert window is not None
+    carry = {f"{p['project']}/{p['trace_id']}/{p['counted_in']}": p["inner_ttft"] for p in pairs
+             if p["outer_ttft"] is None and p["inner_ttft"] is not None}
+    if carry:  # only the inner span timed the first token (the anthropic SDK's own span under a library
+        # that does not): the counted span takes its TTFT and is marked streamed
+        _reinsert(store, window, new_version, list(carry), {
+            "ttft_ms": "transform(key, {keys:Array(String)}, {ttfts:Array(Float64)}, 0.)", "streamed": "true"},
+                  ttfts="[" + ",".join(repr(float(v)) for v in carry.values()) + "]")
     new_attributes = ("mapUpdate(attributes, map("
-                      "'tokentrail.counted_in', transform(concat(project, '/', trace_id, '/', span_id), "
-                      "{keys:Array(String)}, {outer:Array(String)}, ''), 'tokentrail.original_kind', kind, "
+                      "'tokentrail.counted_in', transform(key, {keys:Array(String)}, {outer:Array(String)}, ''), "
+                      "'tokentrail.original_kind', kind, "
                       "'gen_ai.usage.input_tokens', toString(input_tokens), "
                       "'gen_ai.usage.output_tokens', toString(output_tokens), "
                       "'gen_ai.usage.cache_read.input_tokens', toString(cached_input_tokens), "
                       "'gen_ai.usage.cache_creation.input_tokens', toString(cache_write_tokens), "
                       "'gen_ai.usage.reasoning.output_tokens', toString(reasoning_tokens)))")
-    cols = SPANS.column_names
-    select = ", ".join(f"{changed[c]} AS {c}" if c in changed else c for c in cols)
-    db = store.database
-    _carry_ttft(store, version, new_version, pairs)
-    store.command(f"""
-        INSERT INTO {db}.spans ({', '.join(cols)})
-        SELECT {select} FROM (
-            SELECT *, {new_attributes} AS new_attributes FROM {db}.spans FINAL
-            WHERE {_in_window(db)}
-              AND {_LLM} AND concat(project, '/', trace_id, '/', span_id) IN {{keys:Array(String)}})""",
-                  dict(_window(store, version) or {}, nv=_ts(new_version), keys=array_param(keys),
-                       outer=array_param(outer)))
+    _reinsert(store, window, new_version, [f"{p['project']}/{p['trace_id']}/{p['span_id']}" for p in pairs], {
+        "kind": "'other'",
+        **{c: "0" for c in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                            "reasoning_tokens")},
+        **{c: "NULL" for c in ("input_cost", "output_cost", "total_cost")},
+        "attributes": new_attributes,
+    }, outer=array_param([p["counted_in"] for p in pairs]))
     return len(pairs)
 
 
-def _carry_ttft(store: Store, version: datetime, new_version: datetime, pairs: list[dict[str, Any]]) -> None:
-    """Where only the inner span timed the first token (the anthropic SDK's own span under a
-    library that does not), the counted span takes its TTFT (and is marked streamed)."""
-    carry = {f"{p['project']}/{p['trace_id']}/{p['counted_in']}": p["inner_ttft"] for p in pairs
-             if p["outer_ttft"] is None and p["inner_ttft"] is not None}
-    if not carry:
-        return
-    cols = SPANS.column_names
-    changed = {"ttft_ms": "transform(concat(project, '/', trace_id, '/', span_id), {keys:Array(String)}, "
-                          "{ttfts:Array(Float64)}, 0.)",
-               "streamed": "true", "ingested_at": "{nv:DateTime64(3)}"}
-    select = ", ".join(f"{changed[c]} AS {c}" if c in changed else c for c in cols)
+def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys: list[str],
+              changed: dict[str, str], **params: str) -> None:
+    """Insert a newer version (``new_version``) of the LLM spans ``keys`` (project/trace/span) of
+    ``window``, with ``changed`` columns (SQL over the stored row; ``key`` is its project/trace/span)."""
     db = store.database
+    cols = SPANS.column_names
+    changed = {**changed, "ingested_at": "{nv:DateTime64(3)}"}
+    # the new values are computed beside the stored row (as new_*) and only then take the columns'
+    # names, so an expression never reads a column another one has replaced
+    new = ", ".join(f"{expr} AS new_{c}" for c, expr in changed.items())
+    select = ", ".join(f"new_{c} AS {c}" if c in changed else c for c in cols)
     store.command(f"""
         INSERT INTO {db}.spans ({', '.join(cols)})
-        SELECT {select} FROM {db}.spans FINAL
-        WHERE {_in_window(db)} AND {_LLM} AND concat(project, '/', trace_id, '/', span_id) IN {{keys:Array(String)}}""",
-                  dict(_window(store, version) or {}, nv=_ts(new_version), keys=array_param(list(carry)),
-                       ttfts="[" + ",".join(repr(float(v)) for v in carry.values()) + "]"))
+        SELECT {select} FROM (
+            SELECT *, concat(project, '/', trace_id, '/', span_id) AS key, {new} FROM {db}.spans FINAL
+            WHERE {_in_window(db)} AND {_LLM} AND key IN {{keys:Array(String)}})""",
+                  dict(window, nv=_ts(new_version), keys=array_param(keys), **params))
