@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokentrail.errors import BadRequest
+from tokentrail.query import users
 from tokentrail.query.filters import DIMENSIONS, Filters, array_param
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import SKETCH, SKETCH_ARGS
@@ -231,8 +232,7 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     if unknown:
         raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
     names = list(dict.fromkeys(["requests", "cost_usd", order, *names]))
-    if (by in ("user", "customer") and f.use_rollup() and not set(f.equals) - {"environment"}
-            and order in _USER_ROLLUP):
+    if by in ("user", "customer") and users.rollup_answers(f) and order in _USER_ROLLUP:
         return _user_breakdown(store, f, by, limit, order, names)
     rollup = f.use_rollup() and DIMENSIONS[by][1] is not None
     dims = (by,)
@@ -260,16 +260,12 @@ def _user_breakdown(store: Store, f: Filters, by: str, limit: int, order: str, n
     """Users or customers over a long range, from the per-user daily rollup (whose first day is
     whole). Metrics it does not keep come back as None."""
     col = "user_id" if by == "user" else "customer"
-    params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
-              "until": f.end.replace(tzinfo=None).isoformat(sep=" "), "env": f.equals.get("environment", "")}
-    env = " AND environment = {env:String}" if "environment" in f.equals else ""
+    where, params = users.rollup_where(f, col)
     kept = [n for n in names if n in _USER_ROLLUP]
     select = ", ".join(f"{_USER_ROLLUP[n]} AS m_{n}" for n in kept)
     rows = store.query(f"""
         SELECT {col} AS key, {select}, sum(m_cost_usd) OVER () AS all_cost
-        FROM {store.database}.rollup_day_user FINAL
-        WHERE project = {{project:String}} AND day >= toDate({{since:DateTime64(6)}})
-          AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}
+        FROM {store.database}.rollup_day_user FINAL WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
     out = _shares(rows)
     for d in out:

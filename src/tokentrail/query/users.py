@@ -12,18 +12,28 @@ from tokentrail.storage.backend import Store
 ORDERS = {"cost": "cost_usd", "requests": "requests", "tokens": "tokens", "errors": "errors"}
 
 
+def rollup_answers(f: Filters) -> bool:
+    """The per-user daily rollup answers long ranges filtered by environment at most."""
+    return f.use_rollup() and not set(f.equals) - {"environment"}
+
+
+def rollup_where(f: Filters, col: str) -> tuple[str, dict[str, Any]]:
+    """Condition on the per-user daily rollup (its first and last days whole) for rows with a ``col``."""
+    params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
+              "until": f.end.replace(tzinfo=None).isoformat(sep=" "), "env": f.equals.get("environment", "")}
+    env = " AND environment = {env:String}" if "environment" in f.equals else ""
+    return (f"project = {{project:String}} AND day >= toDate({{since:DateTime64(6)}}) "
+            f"AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}"), params
+
+
 def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost", limit: int = 50) -> dict[str, Any]:
     if by not in ("user", "customer"):
         raise BadRequest("by must be user or customer")
     if order not in ORDERS:
         raise BadRequest(f"order must be one of {', '.join(ORDERS)}")
     col = "user_id" if by == "user" else "customer"
-    if f.use_rollup() and not set(f.equals) - {"environment"}:
-        params = {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
-                  "until": f.end.replace(tzinfo=None).isoformat(sep=" "), "env": f.equals.get("environment", "")}
-        env = " AND environment = {env:String}" if "environment" in f.equals else ""
-        where = (f"project = {{project:String}} AND day >= toDate({{since:DateTime64(6)}}) "
-                 f"AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}")
+    if rollup_answers(f):
+        where, params = rollup_where(f, col)
         # two steps: the top keys by one sum (a narrow GROUP BY over every user-day), then the
         # other sums and the distinct sessions of those keys only (merging sketches is the slow part)
         order_sql = {"cost": "sum(cost)", "requests": "sum(requests)", "errors": "sum(errors)",
