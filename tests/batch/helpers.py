@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.clock import EPOCH, day
+
 SEED_EVENT: dict[str, Any] = {
-    "timestamp": "2026-11-24T15:32:11Z", "request_id": "req_abc123", "service": "support-assistant",
+    "timestamp": f"{day()}T15:32:11Z", "request_id": "req_abc123", "service": "support-assistant",
     "route": "classify_intent", "user_id_hash": "h_deadbeef", "model": "gpt-4o-mini-2024-07-18",
     "input_tokens": 1240, "output_tokens": 87, "latency_total_ms": 1180, "latency_to_first_token_ms": 320,
     "cached": False, "downstream_status": "200", "schema_validated": True,
@@ -18,7 +20,7 @@ OTLP_LINE: dict[str, Any] = {"resourceSpans": [{
     "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "otel-app"}}]},
     "scopeSpans": [{"spans": [{
         "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "chat gpt-4o",
-        "startTimeUnixNano": "1795620731000000000", "endTimeUnixNano": "1795620732000000000",
+        "startTimeUnixNano": f"{EPOCH}000000000", "endTimeUnixNano": f"{EPOCH + 1}000000000",
         "attributes": [{"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
                        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "100"}}]}]}]}]}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.batch.helpers import SEED_EVENT, write_lines
+from tests.clock import EPOCH, day
 from tests.support import ServerThread
 from tokentrail.batch import flat
 from tokentrail.batch.run import DeadLetter, Runner, Summary
@@ -19,7 +20,7 @@ RICH_EVENTS: list[dict[str, Any]] = [
     SEED_EVENT,
     {"trace_id": "0AF7651916CD43DD8448EB211C80319C", "span_id": "B7AD6B7169203331",
      "parent_span_id": "00f067aa0ba902b7", "name": "search docs", "kind": "tool",
-     "start_time": "2026-11-24T17:32:11.123456+02:00", "end_time": "2026-11-24T15:32:12.5Z", "provider": "OpenAI",
+     "start_time": f"{day()}T17:32:11.123456+02:00", "end_time": f"{day()}T15:32:12.5Z", "provider": "OpenAI",
      "model": "gpt-4o", "response_model": "gpt-4o-2024-08-06", "input_tokens": 2000, "output_tokens": 500,
      "cached_input_tokens": 1000, "cache_write_tokens": 100, "reasoning_tokens": 50, "status": "error",
      "error_type": "RateLimitError", "error_message": "slow \"down\"", "http_status": 429, "finish_reason": "length",
@@ -28,15 +29,15 @@ RICH_EVENTS: list[dict[str, Any]] = [
      "service": "api", "tags": ["x", "y z"], "input": "hello \u2603", "output": "world",
      "metadata": {"team": "ml", "n": 3, "ratio": 0.25, "on": True, "nested": {"a": 1}, "empty": "", "shadow": 1},
      "shadow": "extra wins", "count": 7, "big": 1e3, "frac": 1.5, "flag": False, "list": [1, 2], "nothing": None},
-    {"request_id": "epoch-s", "start_time": 1795620731, "model": "claude-sonnet-4", "input_tokens": 10},
-    {"request_id": "epoch-ms", "timestamp": 1795620731123, "latency_total_ms": 12.3456, "model": "o4-mini"},
-    {"request_id": "epoch-ns", "timestamp": 1795620731123456789, "latency_total_ms": 0.0005},
-    {"request_id": "epoch-frac", "timestamp": 1795620731.25, "duration_ms": 3, "ttft_ms": 0},
-    {"request_id": "naive", "timestamp": "2026-11-24 15:32:11.5", "downstream_status": 500, "model": "gpt-4o-mini"},
-    {"request_id": "err-only", "timestamp": "2026-11-24T15:32", "status": "error", "kind": "embedding"},
-    {"request_id": "rid-trace", "trace_id": "1" * 32, "timestamp": "2026-11-24T15:32:11Z", "model": "mystery-x"},
-    {"request_id": "rid-span", "span_id": "2" * 16, "timestamp": "2026-11-24T15:32:11Z", "model": "gpt-4o"},
-    {"request_id": "", "trace_id": "3" * 32, "span_id": "4" * 16, "timestamp": "2026-11-24T15:32:11Z",
+    {"request_id": "epoch-s", "start_time": EPOCH, "model": "claude-sonnet-4", "input_tokens": 10},
+    {"request_id": "epoch-ms", "timestamp": EPOCH * 1000 + 123, "latency_total_ms": 12.3456, "model": "o4-mini"},
+    {"request_id": "epoch-ns", "timestamp": EPOCH * 10**9 + 123456789, "latency_total_ms": 0.0005},
+    {"request_id": "epoch-frac", "timestamp": EPOCH + 0.25, "duration_ms": 3, "ttft_ms": 0},
+    {"request_id": "naive", "timestamp": f"{day()} 15:32:11.5", "downstream_status": 500, "model": "gpt-4o-mini"},
+    {"request_id": "err-only", "timestamp": f"{day()}T15:32", "status": "error", "kind": "embedding"},
+    {"request_id": "rid-trace", "trace_id": "1" * 32, "timestamp": f"{day()}T15:32:11Z", "model": "mystery-x"},
+    {"request_id": "rid-span", "span_id": "2" * 16, "timestamp": f"{day()}T15:32:11Z", "model": "gpt-4o"},
+    {"request_id": "", "trace_id": "3" * 32, "span_id": "4" * 16, "timestamp": f"{day()}T15:32:11Z",
      "status": "ok", "tags": [], "metadata": {}, "user_id": "", "schema_validated": None, "cached": None},
 ]
 
@@ -85,10 +86,10 @@ def test_every_rich_event_takes_the_fast_path(server: ServerThread, project: str
 
 def test_coerced_shapes_take_the_slow_path_with_the_same_result(server: ServerThread, project: str,
                                                                 tmp_path: Path) -> None:
-    lax = [dict(SEED_EVENT, request_id="lax-1", input_tokens="12", cached="yes", timestamp="1795620731"),
+    lax = [dict(SEED_EVENT, request_id="lax-1", input_tokens="12", cached="yes", timestamp=f"{EPOCH}"),
            dict(SEED_EVENT, request_id="lax-2", output_tokens=5.0, schema_validated=1, downstream_status=" 404"),
-           dict(SEED_EVENT, request_id="lax-3", timestamp="2026-11-24", latency_total_ms="250.5"),
-           {"request_id": "lax-4", "start_time": "2026-11-24T15:32:11Z", "timestamp": "2026-11-20T00:00:00Z"}]
+           dict(SEED_EVENT, request_id="lax-3", timestamp=f"{day()}", latency_total_ms="250.5"),
+           {"request_id": "lax-4", "start_time": f"{day()}T15:32:11Z", "timestamp": f"{day(-4)}T00:00:00Z"}]
     r = server.client.post("/api/ingest/batch", json=lax, headers={"x-tokentrail-project": project + "-http"})
     assert r.status_code == 200, r.text
     summary = _load_file(server, write_lines(tmp_path / "lax.jsonl", lax), project, tmp_path)

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from tests.batch.conftest import Local
 from tests.batch.helpers import OTLP_LINE, SEED_EVENT, events, write_lines
+from tests.clock import day
 from tokentrail.batch.run import DeadLetter, Runner
 from tokentrail.batch.targets import LocalTarget
 from tokentrail.storage.backend import Store
@@ -105,7 +106,7 @@ def test_events_without_ids_or_time_get_the_same_ones_when_loaded_again(local: L
 
 
 def test_score_files_load_as_scores_once(local: Local, tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "logs" / "scores" / "dt=2026-11-24" / "s.jsonl", [
+    path = write_lines(tmp_path / "logs" / "scores" / f"dt={day()}" / "s.jsonl", [
         {"name": "thumbs", "value": 1, "span_id": "b7ad6b7169203331", "project": "p"},
         {"name": "label", "label": "good", "trace_id": "0af7651916cd43dd8448eb211c80319c"},
         {"name": "broken"},

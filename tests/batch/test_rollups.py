@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.batch.conftest import Local
 from tests.batch.helpers import SEED_EVENT, write_lines
+from tests.clock import day
 
 RAW = """
     SELECT toStartOfMinute(start_time) AS t, count() AS requests, sum(input_tokens) AS input_tokens,
@@ -23,7 +24,7 @@ USERS = """
 def _events(n: int, tokens: int) -> list[dict]:
     """n calls over two days, a few per minute, five users."""
     return [dict(SEED_EVENT, request_id=f"r{i}", user_id_hash=f"h_{i % 5}", input_tokens=tokens + i,
-                 timestamp=f"2026-11-{24 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:{i % 7:02d}Z")
+                 timestamp=f"{day(i // 1440)}T{i // 60 % 24:02d}:{i % 60:02d}:{i % 7:02d}Z")
             for i in range(0, 2 * n, 2)]
 
 

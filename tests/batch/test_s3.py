@@ -14,6 +14,7 @@ import pytest
 
 from tests.batch.conftest import Local
 from tests.batch.helpers import events
+from tests.clock import day
 from tests.support import free_port
 
 BUCKET = "llm-logs"
@@ -44,18 +45,18 @@ def _put(s3: dict[str, Any], key: str, rows: list[dict], compress: bool = False)
 
 
 def test_an_s3_prefix_loads_once_and_new_objects_later(local: Local, s3: dict[str, Any]) -> None:
-    _put(s3, "raw/spans/dt=2026-11-24/a.jsonl", events(40, "a"))
-    _put(s3, "raw/spans/dt=2026-11-24/b.jsonl.gz", events(25, "b"), compress=True)
+    _put(s3, f"raw/spans/dt={day()}/a.jsonl", events(40, "a"))
+    _put(s3, f"raw/spans/dt={day()}/b.jsonl.gz", events(25, "b"), compress=True)
     _put(s3, "raw/.inflight/c.jsonl", events(5, "c"))
-    _put(s3, "raw/scores/dt=2026-11-24/s.jsonl", [{"name": "thumbs", "value": 1, "span_id": "b7ad6b7169203331"}])
+    _put(s3, f"raw/scores/dt={day()}/s.jsonl", [{"name": "thumbs", "value": 1, "span_id": "b7ad6b7169203331"}])
     first = local.ingest(f"s3://{BUCKET}/raw/", options=s3["options"])
     assert (first.files, first.rows, first.rejected) == (3, 66, 0)  # 65 spans and 1 score
-    _put(s3, "raw/spans/dt=2026-11-25/d.jsonl", events(10, "d"))
+    _put(s3, f"raw/spans/dt={day(1)}/d.jsonl", events(10, "d"))
     later = local.ingest(f"s3://{BUCKET}/raw/", options=s3["options"])
     assert (later.unchanged, later.new, later.rows) == (3, 1, 10)
     assert local.count() == local.count(final=False) == 75
     sources = local.store.query("SELECT source FROM tokentrail.batch_files FINAL ORDER BY source")
-    assert sources[0]["source"] == f"s3://{BUCKET}/raw/scores/dt=2026-11-24/s.jsonl"
+    assert sources[0]["source"] == f"s3://{BUCKET}/raw/scores/dt={day()}/s.jsonl"
 
 
 def test_a_stopped_s3_load_resumes_mid_object(local: Local, s3: dict[str, Any]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tests.clock import day
 from tests.support import ServerThread
 
 SEED_EVENT = {  # the flat per-request event of the seeds
-    "timestamp": "2026-11-24T15:32:11Z", "request_id": "req_abc123", "service": "support-assistant",
+    "timestamp": f"{day()}T15:32:11Z", "request_id": "req_abc123", "service": "support-assistant",
     "route": "classify_intent", "user_id_hash": "h_deadbeef", "model": "gpt-4o-mini-2024-07-18",
     "input_tokens": 1240, "output_tokens": 87, "latency_total_ms": 1180, "latency_to_first_token_ms": 320,
     "cached": False, "downstream_status": "200", "schema_validated": True,

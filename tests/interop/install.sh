@@ -2,8 +2,9 @@
 # Install the third-party GenAI instrumentation libraries that tests/interop runs (issue #11), after
 # `pip install -e '.[dev]'`. Idempotent: does nothing when every pin of requirements.txt is installed.
 #
-# Why not one `pip install`: every resolution goes through constraints.txt, which pins the core
-# (OTel 1.45.2 / 0.66b2, protobuf, openai, anthropic) so nothing is downgraded, and
+# Why not one `pip install`: every step goes through the project's one lock, constraints.txt at the
+# root (or $TOKENTRAIL_CONSTRAINTS: tests/latest.sh passes a freeze of the newest releases), which pins
+# everything CI installs so nothing is downgraded and every run installs the same versions, and
 # * traceloop-sdk needs opentelemetry-instrumentation-{sqlalchemy,threading,urllib3}, never published
 #   at 0.66b2 (their 0.66b1 pins the whole core to 0.66b1): its other deps resolve normally, then
 #   traceloop-sdk and those three install with --no-deps (they work at runtime);
@@ -13,7 +14,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-python}
-c="$here/constraints.txt"
+c=${TOKENTRAIL_CONSTRAINTS:-$here/../../constraints.txt}
 
 if "$py" - "$here/requirements.txt" <<'PY'
 import importlib.metadata as md
@@ -47,14 +48,14 @@ pip_ -c "$c" opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-g
 # 2. traceloop-sdk: its dependencies, then itself and three 0.66b1 instrumentations without theirs
 pip_ -c "$c" -r "$here/traceloop-deps.txt" opentelemetry-instrumentation-openai==0.62.4 \
     opentelemetry-instrumentation-anthropic==0.62.4 opentelemetry-semantic-conventions-ai==0.5.1
-pip_ --no-deps traceloop-sdk==0.62.4 opentelemetry-instrumentation-sqlalchemy==0.66b1 \
+pip_ -c "$c" --no-deps traceloop-sdk==0.62.4 opentelemetry-instrumentation-sqlalchemy==0.66b1 \
     opentelemetry-instrumentation-threading==0.66b1 opentelemetry-instrumentation-urllib3==0.66b1
 
 # 3. openlit: its dependencies, then itself and the 0.66b1-only contrib instrumentations without theirs
 pip_ -c "$c" "boto3>=1.34,<2" "botocore>=1.34,<2" "opentelemetry-exporter-otlp>=1.38,<2" "schedule>=1.2.2,<2" \
     "xmltodict>=0.13,<2" opentelemetry-instrumentation-asgi opentelemetry-instrumentation-django \
     opentelemetry-instrumentation-fastapi opentelemetry-instrumentation-httpx opentelemetry-instrumentation-requests
-pip_ --no-deps openlit==1.45.0 opentelemetry-instrumentation-aiohttp-client==0.66b1 \
+pip_ -c "$c" --no-deps openlit==1.45.0 opentelemetry-instrumentation-aiohttp-client==0.66b1 \
     opentelemetry-instrumentation-falcon==0.66b1 opentelemetry-instrumentation-flask==0.66b1 \
     opentelemetry-instrumentation-pyramid==0.66b1 opentelemetry-instrumentation-starlette==0.66b1 \
     opentelemetry-instrumentation-tornado==0.66b1 opentelemetry-instrumentation-urllib==0.66b1

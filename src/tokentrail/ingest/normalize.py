@@ -21,7 +21,7 @@ from tokentrail.ingest.conventions import (
     kind_values,
     mapped_keys,
 )
-from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS
+from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS, status_from_message
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
 from tokentrail.storage.schema import SPANS_IN
@@ -95,12 +95,12 @@ def _normalized_select() -> str:
     ev_vals = f"arrayFlatten(arrayMap(e -> arrayMap(v -> {_value('v')}, e.attributes.value), sp.events))"
     # error type: a key; else the exception event's type without its module ("openai.RateLimitError" ->
     # "RateLimitError", as tokentrail's SDK records it); else, when the message is an official OpenAI/Anthropic
-    # client's ("Error code: 429 - ..."), the exception that client raises for the status (as the gateway
+    # client's ("Error code: 429 - ...", "429 ... (request_id: ...)"), the exception that client raises for the status (as the gateway
     # names it); else the HTTP status; else 'error'
     http_errors = ", ".join(f"http_status = {code}, '{name}'" for code, name in HTTP_ERRORS.items())
     error_type = (f"coalesce({', '.join(_lookup('error_type', ('a',)))}, "
                   r"nullIf(replaceRegexpOne(ev['exception.type'], '^.*\\.', ''), ''), "
-                  r"if(http_status >= 400 AND match(sp.status.message, 'Error code: \\d{3}'), "
+                  f"if(http_status >= 400 AND {status_from_message('sp.status.message')} IS NOT NULL, "
                   f"multiIf({http_errors}, http_status >= 500, 'InternalServerError', 'APIStatusError'), NULL), "
                   "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
     finish = _first("finish_reason")
