@@ -63,3 +63,58 @@ def test_parallel_sibling_calls_all_count(server: ServerThread, project: str) ->
     provider.shutdown()
     rows = _rows(server, project)
     assert (rows["call a"]["kind"], rows["call b"]["kind"]) == ("llm", "llm")
+
+
+def _otlp_llm_spans(trace_id: bytes, parent: bytes, n: int, rid: str | None, native_every: int = 0) -> bytes:
+    """One OTLP request: ``n`` LLM spans of one trace under one parent (``rid``: a shared response id)."""
+    import os
+    import time
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    now = time.time_ns()
+    lib, sdk = rs.scope_spans.add(), rs.scope_spans.add()
+    lib.scope.name, sdk.scope.name = "app", NATIVE
+    for i in range(n):
+        scope = sdk if native_every and i % native_every == 0 else lib
+        attrs = {**USAGE, **({"gen_ai.response.id": rid} if rid else {})}
+        span = scope.spans.add(trace_id=trace_id, span_id=os.urandom(8), parent_span_id=parent, name=f"call {i}",
+                               start_time_unix_nano=now + i * 10**6, end_time_unix_nano=now + i * 10**6 + 500_000)
+        for k, v in attrs.items():
+            value = AnyValue(int_value=v) if isinstance(v, int) else AnyValue(string_value=v)
+            span.attributes.append(KeyValue(key=k, value=value))
+    return req.SerializeToString()
+
+
+def _post(server: ServerThread, project: str, body: bytes) -> None:
+    r = server.client.post("/v1/traces", content=body, headers={"content-type": "application/x-protobuf",
+                                                                "x-tokentrail-project": project}, timeout=120)
+    assert r.status_code == 200, r.text
+
+
+def test_a_giant_trace_of_look_alike_calls_counts_every_call(server: ServerThread, project: str) -> None:
+    # 20,000 LLM calls under one parent, a fifth from a provider SDK scope, all with ONE response id: no
+    # group is one call seen twice (too many share the id), so nothing pairs, and the check stays linear
+    import os
+
+    _post(server, project, _otlp_llm_spans(os.urandom(16), os.urandom(8), 20_000, "msg_same", native_every=5))
+    calls = server.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String} "
+                         "AND kind = 'llm'", {"p": project})
+    assert calls == [{"n": 20_000}]
+
+
+def test_sibling_spans_with_one_response_id_count_once(server: ServerThread, project: str) -> None:
+    provider = provider_exporting_to(server.url, project)
+    tracer = provider.get_tracer("app")
+    with tracer.start_as_current_span("agent"):
+        outer = tracer.start_span("library call", attributes={**USAGE, "gen_ai.response.id": "msg_1"})
+        inner = tracer.start_span("second library", attributes={**USAGE, "gen_ai.response.id": "msg_1"})
+        inner.end()
+        outer.end()
+    provider.shutdown()
+    rows = _rows(server, project)
+    assert (rows["library call"]["kind"], rows["second library"]["kind"]) == ("llm", "other")
+    assert rows["second library"]["attributes"]["tokentrail.counted_in"] == rows["library call"]["span_id"]

@@ -25,9 +25,9 @@ attributes (``tokentrail.counted_in`` = A's span id, ``tokentrail.original_kind`
 ``gen_ai.usage.*``). When only B timed the first token (the anthropic SDK's span under a
 library that does not), A takes B's TTFT. Spans of one trace may arrive in separate requests in either order:
 whichever insert completes the pair applies the rule, so the result does not depend on
-the order. The check is one small read per insert (the inserted traces' LLM spans, found
-through the ``ingested_at`` minmax index and the primary key); the re-insert happens only
-when a pair is found.
+the order. The check reads the inserted traces' LLM spans (found through the ``ingested_at``
+minmax index and the trace bloom filter) in three key-based queries, near-linear in their number
+(``find_pairs``); the re-insert happens only when a pair is found.
 """
 
 from __future__ import annotations
@@ -68,29 +68,68 @@ def _window(store: Store, version: datetime) -> dict[str, str] | None:
     return {"v": _ts(version), "lo": row["lo"], "hi": row["hi"]} if row["n"] else None
 
 
+# a response id shared by more spans than this is not one call seen twice: such groups are not paired
+# (a client can send any number of spans with one id; the check must stay linear)
+MAX_GROUP = 4
+
+
 def find_pairs(store: Store, window: dict[str, str]) -> list[dict[str, Any]]:
-    """(project, trace_id, span_id, counted_in) of every span to count in another, among the
-    traces with an LLM span in the insert of ``window`` (``_window``)."""
+    """(project, trace_id, span_id, counted_in, outer_ttft, inner_ttft) of every span to count in
+    another, among the traces with an LLM span in the insert of ``window`` (``_window``).
+
+    Near-linear in the spans of those traces, whatever their shape (one trace of 100,000 LLM spans
+    under one parent included): every rule pairs on a key instead of comparing spans two by two
+    (a hash join on the parent's id, groups of at most ``MAX_GROUP`` spans sharing a response id, and
+    an ASOF join for the provider SDK's span inside the library's), so no join output can grow
+    quadratically."""
     db = store.database
     calls = f"""
         SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
-               ttft_ms, attributes['gen_ai.response.id'] AS rid, attributes['otel.scope.name'] AS scope
+               ttft_ms, attributes['gen_ai.response.id'] AS rid, has({_SCOPES}, attributes['otel.scope.name']) AS native
         FROM {db}.spans FINAL
         WHERE {_in_window(db)} AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
-    return store.query(f"""
+    # 1. an LLM call inside an LLM call (or one already counted in another): the parent's span id is the key
+    by_parent = store.query(f"""
         WITH calls AS ({calls})
-        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, any(a.span_id) AS counted_in,
-               any(a.ttft_ms) AS outer_ttft, any(b.ttft_ms) AS inner_ttft
-        FROM calls AS b INNER JOIN calls AS a ON a.project = b.project AND a.trace_id = b.trace_id
-        WHERE b.kind IN ('llm', 'embedding') AND a.span_id != b.span_id
-          AND (a.span_id = b.parent_span_id
-               OR (a.parent_span_id = b.parent_span_id AND a.provider = b.provider
-                   AND a.start_time <= b.start_time AND a.end_time >= b.end_time
-                   AND (a.start_time < b.start_time OR a.end_time > b.end_time OR a.span_id < b.span_id)
-                   AND ((a.rid != '' AND a.rid = b.rid)
-                        OR (has({_SCOPES}, b.scope) AND NOT has({_SCOPES}, a.scope)
-                            AND a.request_model = b.request_model))))
-        GROUP BY project, trace_id, span_id""", window)
+        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, a.span_id AS counted_in,
+               a.ttft_ms AS outer_ttft, b.ttft_ms AS inner_ttft
+        FROM calls AS b INNER JOIN calls AS a
+             ON a.project = b.project AND a.trace_id = b.trace_id AND a.span_id = b.parent_span_id
+        WHERE b.kind IN ('llm', 'embedding')""", window)
+    # 2. siblings sharing a response id: small groups only; the outer span is chosen below
+    groups = store.query(f"""
+        WITH calls AS ({calls})
+        SELECT groupArray((span_id, kind, native, toUnixTimestamp64Micro(start_time),
+                           toUnixTimestamp64Micro(end_time), ttft_ms)) AS spans, project, trace_id
+        FROM calls WHERE rid != ''
+        GROUP BY project, trace_id, parent_span_id, provider, rid
+        HAVING count() BETWEEN 2 AND {MAX_GROUP}""", window)
+    # 3. the provider SDK's own span (no response id on a failed call) inside a library's span of the same
+    #    model: the library span under the same parent that started last before it (ASOF), if it contains it
+    native = store.query(f"""
+        WITH calls AS ({calls})
+        SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, a.span_id AS counted_in,
+               a.ttft_ms AS outer_ttft, b.ttft_ms AS inner_ttft
+        FROM (SELECT * FROM calls WHERE native AND kind IN ('llm', 'embedding')) AS b
+        ASOF INNER JOIN (SELECT * FROM calls WHERE NOT native) AS a
+             ON a.project = b.project AND a.trace_id = b.trace_id AND a.parent_span_id = b.parent_span_id
+                AND a.provider = b.provider AND a.request_model = b.request_model AND b.start_time >= a.start_time
+        WHERE a.end_time >= b.end_time""", window)
+    pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for p in by_parent + [q for g in groups for q in _group_pairs(g)] + native:
+        pairs.setdefault((p["project"], p["trace_id"], p["span_id"]), p)
+    return list(pairs.values())
+
+
+def _group_pairs(group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The spans of one response id: the outer one is kept (a library's over the provider SDK's, the
+    one whose time contains the others, then the smallest id); the others still counted are counted in it."""
+    spans = [dict(zip(("span_id", "kind", "native", "start", "end", "ttft"), s, strict=True)) for s in group["spans"]]
+    outer = min(spans, key=lambda s: (bool(s["native"]), s["start"], -s["end"], s["span_id"]))
+    return [{"project": group["project"], "trace_id": group["trace_id"], "span_id": s["span_id"],
+             "counted_in": outer["span_id"], "outer_ttft": outer["ttft"], "inner_ttft": s["ttft"]}
+            for s in spans if s is not outer and s["kind"] in ("llm", "embedding")
+            and outer["start"] <= s["start"] and outer["end"] >= s["end"]]
 
 
 def count_once(store: Store, version: datetime, new_version: datetime) -> int:
