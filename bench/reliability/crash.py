@@ -29,11 +29,9 @@ def main() -> None:
     ap.add_argument("--max-acked-between-kills", type=int, default=8000)
     args = ap.parse_args()
     root = scratch("crash")
-    try:
-        emit(crash.run(root, kills=args.kills, clients=args.clients, poison=args.poison, seed=args.seed,
-                       max_acked_between_kills=args.max_acked_between_kills))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    emit(crash.run(root, kills=args.kills, clients=args.clients, poison=args.poison, seed=args.seed,
+                   max_acked_between_kills=args.max_acked_between_kills))
+    shutil.rmtree(root, ignore_errors=True)  # kept (with the server logs) when the run failed
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tests.reliability.harness import (
     flush,
     loss_figures,
     quarantined_files,
+    restart,
     stored_ids,
     wait_acked,
 )
@@ -43,7 +44,7 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
             server.kill()
             server.log.close()
             t = time.monotonic()
-            server = ServerProcess(data, port=server.port, extra=server.extra).start()
+            server = restart(server)
             restarts.append(time.monotonic() - t)
         wait_acked(senders, sum(len(s.acked) for s in senders) + 1, timeout=120)  # the last run takes data too
     finally:

@@ -210,6 +210,17 @@ def proc_status(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
+def restart(server: ServerProcess) -> ServerProcess:
+    """The same server (data, port, options) again; a failed start raises with its log's tail."""
+    again = ServerProcess(server.data_dir, port=server.port, extra=server.extra)
+    try:
+        return again.start()
+    except (AssertionError, TimeoutError) as e:
+        log = server.data_dir.parent / f"serve-{server.port}.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+        raise RuntimeError(f"restart failed: {e}; server log ends with:\n{tail}") from e
+
+
 def flush(server: ServerProcess, timeout: float = 300) -> None:
     httpx.post(server.url + "/api/admin/flush", timeout=timeout).raise_for_status()
 
