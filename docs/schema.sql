@@ -402,7 +402,8 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
-ORDER BY (project, day, user_id, customer, environment);
+ORDER BY (project, day, user_id, customer, environment)
+TTL day + INTERVAL 365 DAY;
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_session
 (
@@ -423,7 +424,8 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_session
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
-ORDER BY (project, session_id, day);
+ORDER BY (project, session_id, day)
+TTL day + INTERVAL 365 DAY;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 

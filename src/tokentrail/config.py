@@ -34,6 +34,8 @@ PARAMS: tuple[Param, ...] = (
     Param("retention_spans_days", int, 30, "Days raw span rows are kept (0 = forever)."),
     Param("retention_contents_days", int, 7, "Days prompt/response content is kept (0 = forever)."),
     Param("retention_scores_days", int, 365, "Days scores and feedback are kept (0 = forever)."),
+    Param("retention_user_rollups_days", int, 365, "Days the per-user and per-session daily rollups are kept: they "
+          "hold user and session ids (0 = forever). The other rollups hold no ids and are kept forever."),
     Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
     Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
     Param("batch_seconds", float, 0.5, "Longest time an acknowledged span waits before its batch is inserted."),
@@ -73,6 +75,7 @@ class Settings:
     retention_spans_days: int
     retention_contents_days: int
     retention_scores_days: int
+    retention_user_rollups_days: int
     spool_fsync: bool
     spool_max_mb: int
     batch_seconds: float
@@ -110,7 +113,8 @@ class Settings:
     @property
     def retention(self) -> dict[str, int]:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
-                "scores": self.retention_scores_days}
+                "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
+                "rollup_day_session": self.retention_user_rollups_days}
 
 
 assert [f.name for f in fields(Settings)] == [p.name for p in PARAMS], "Settings and PARAMS must match"

@@ -16,6 +16,7 @@ from rich.table import Table
 from tokentrail.cli.access import call_server, open_local, server_running
 from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.options import load_settings, settings_options
+from tokentrail.cli.quarantine_cmd import quarantine
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
 
@@ -27,12 +28,13 @@ def main() -> None:
 
 
 main.add_command(ingest)
+main.add_command(quarantine)
 
 
 @main.command()
 @settings_options("data_dir", "storage_url", "host", "port", "prices_file", "retention_spans_days",
-                  "retention_contents_days", "retention_scores_days", "spool_fsync", "spool_max_mb",
-                  "batch_seconds", "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb",
+                  "retention_contents_days", "retention_scores_days", "retention_user_rollups_days", "spool_fsync",
+                  "spool_max_mb", "batch_seconds", "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb",
                   "gateway_cache_ttl", "gateway_timeout", "langfuse_keys")
 @click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))

@@ -7,6 +7,7 @@ that has shipped. ``migrate`` is safe to run at every start and from several pro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -68,15 +69,31 @@ def migrate(store: Store, retention_days: dict[str, int] | None = None) -> list[
 
 
 def apply_retention(store: Store, retention_days: dict[str, int]) -> None:
-    """Set (or remove, with 0) the TTL of each table named in ``retention_days``."""
+    """Set (or remove, with 0) the TTL of each table named in ``retention_days``, on a fresh or an
+    existing store, either way. A table already at the wanted TTL is left alone: ``MODIFY TTL``
+    rewrites its parts, and this runs at every start."""
+    from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+
+    tables = {**TABLES_BY_NAME, **{t.name: t for t in ROLLUP_TABLES}}
     for name, days in retention_days.items():
-        table = TABLES_BY_NAME[name]
+        table = tables[name]
         if not table.ttl_column:
             continue
-        if days > 0:
+        current = _current_ttl(store, name)
+        if days > 0 and current != f"toIntervalDay({int(days)})":
             store.command(f"ALTER TABLE {store.database}.{name} MODIFY TTL {table.ttl_expression(days)}")
-        else:
+        elif days <= 0 and current is not None:  # REMOVE TTL fails on a table that has none
             store.command(f"ALTER TABLE {store.database}.{name} REMOVE TTL")
+
+
+def _current_ttl(store: Store, name: str) -> str | None:
+    """The interval of a table's TTL as the engine shows it (``toIntervalDay(30)``), None without one."""
+    rows = store.query("SELECT engine_full FROM system.tables WHERE database = {d:String} AND name = {n:String}",
+                       {"d": store.database, "n": name})
+    found = re.search(r"\bTTL .*?(toIntervalDay\(\d+\))", rows[0]["engine_full"]) if rows else None
+    if found:
+        return found.group(1)
+    return "other" if rows and " TTL " in rows[0]["engine_full"] else None
 
 
 @migration

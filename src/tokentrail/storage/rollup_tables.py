@@ -109,7 +109,8 @@ def _totals(name: str, time_col: str, source: Table) -> Table:
 ROLLUP_HOUR_TOTALS = _totals("rollup_hour_totals", "hour", ROLLUP_HOUR)
 ROLLUP_DAY_TOTALS = _totals("rollup_day_totals", "day", ROLLUP_DAY)
 
-# Per user and customer, per day: who uses and who costs most over long ranges.
+# Per user and customer, per day: who uses and who costs most over long ranges. It holds user ids (often
+# e-mail addresses), so unlike the rollups above it expires (setting retention_user_rollups_days).
 ROLLUP_DAY_USER = Table(
     name="rollup_day_user",
     columns=(
@@ -130,9 +131,11 @@ ROLLUP_DAY_USER = Table(
     engine="ReplacingMergeTree(version)",
     partition_by="toYYYYMM(day)",
     order_by="(project, day, user_id, customer, environment)",
+    ttl_column="day",
 )
 
-# Per session, per day: a session's totals over any range without reading its spans.
+# Per session, per day: a session's totals over any range without reading its spans (expires like the
+# per-user rollup).
 ROLLUP_DAY_SESSION = Table(
     name="rollup_day_session",
     columns=(
@@ -154,6 +157,7 @@ ROLLUP_DAY_SESSION = Table(
     engine="ReplacingMergeTree(version)",
     partition_by="toYYYYMM(day)",
     order_by="(project, session_id, day)",
+    ttl_column="day",
 )
 
 ROLLUP_TABLES = (ROLLUP_MINUTE, ROLLUP_HOUR, ROLLUP_DAY, ROLLUP_HOUR_TOTALS, ROLLUP_DAY_TOTALS, ROLLUP_DAY_USER,

@@ -292,4 +292,5 @@ def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = 
 
 
 if __name__ == "__main__":
-    print(render_ddl(retention={"spans": 30, "contents": 7, "scores": 365}), end="")
+    print(render_ddl(retention={"spans": 30, "contents": 7, "scores": 365, "rollup_day_user": 365,
+                                "rollup_day_session": 365}), end="")
