@@ -1,13 +1,21 @@
 """The bulk inserter: spooled segments -> one large INSERT each round.
 
 Batches by size (``max_batch_bytes``) and time (the spool closes a segment after
-``segment_age``). A failing batch is retried segment by segment; a segment the engine
-refuses on its own is quarantined (kept on disk, counted), never silently dropped.
+``segment_age``). When the store refuses a batch for a reason that is not transient, the batch
+is narrowed down by halves until the refused request stands alone: everything else loads, and only
+that request goes to the spool's quarantine (kept on disk with its reason, counted, replayable).
+One client's bad request never costs another client its acknowledged data.
+
+A loaded batch's segments are deleted right after its INSERT; the work that follows (the
+double-count check, the rollups' touched minutes, the Prometheus aggregates) is recorded first in
+``post-insert.pending`` and redone on start after a crash, so a crash replays neither the insert
+nor unbounded work.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +26,7 @@ from tokentrail.errors import StorageError
 from tokentrail.ingest import dedupe, wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS, insert_sql
 from tokentrail.ingest.spool import Spool
+from tokentrail.ingest.wire import envelope_fields, records
 from tokentrail.storage.backend import Store
 
 log = logging.getLogger("tokentrail.ingest")
@@ -29,7 +38,8 @@ class InserterStats:
     segments: int = 0
     bytes: int = 0
     failures: int = 0
-    quarantined: int = 0
+    quarantined: int = 0  # requests the store refused, kept in the spool's quarantine
+    splits: int = 0  # inserts of a narrowed-down part of a refused batch
     last_error: str = ""
     last_insert_seconds: float = 0.0
 
@@ -47,6 +57,9 @@ class Inserter:
         self._price_version = price_version
         self._last_version: datetime | None = None
         self.on_loaded: list[Callable[[datetime], None]] = []  # called with each batch's version
+        self.on_quarantined: list[Callable[[str, str], None]] = []  # called with (project, reason)
+        self._pending = spool.dir / "post-insert.pending"
+        self._in_flight = False  # a batch taken from the spool is being loaded (or its after-work done)
 
     def start(self) -> None:
         self._thread.start()
@@ -64,13 +77,16 @@ class Inserter:
         self._last_version = now
         return now
 
-    def _load(self, segments: list[tuple]) -> None:
-        t0 = time.perf_counter()
+    def _insert(self, paths: list) -> datetime:
+        """The INSERT of the spooled files ``paths``; returns its version."""
         version = self._next_version()
         sql = insert_sql(self.store.database, self._price_version()).replace(
             "{batch_version}", f"toDateTime64('{version.isoformat(sep=' ', timespec='milliseconds')}', 3, 'UTC')")
-        self.store.insert_select_protobuf(sql, [p for p, _ in segments], wire.STRUCTURE, wire.SCHEMA,
-                                          wire.MESSAGE, INSERT_SETTINGS)
+        self.store.insert_select_protobuf(sql, paths, wire.STRUCTURE, wire.SCHEMA, wire.MESSAGE, INSERT_SETTINGS)
+        return version
+
+    def _after(self, version: datetime) -> None:
+        """The work after an insert: count one call once (dedupe.py), then the followers (rollups, metrics)."""
         versions = [version]
         try:  # one LLM call seen as two spans (a library's and the provider SDK's) counts once: dedupe.py
             later = self._next_version()
@@ -78,13 +94,36 @@ class Inserter:
                 versions.append(later)
         except Exception:  # the spans are stored; only the double-count check failed
             log.exception("double-count check failed")
-        self.stats.last_insert_seconds = time.perf_counter() - t0
         for v in versions:
             for hook in self.on_loaded:
                 try:
                     hook(v)
                 except Exception:  # a follower (rollups, metrics) must not fail the insert
                     log.exception("after-insert hook failed")
+
+    def _mark_pending(self, version: datetime) -> None:
+        with open(self._pending, "a") as f:
+            f.write(version.isoformat() + "\n")
+            if self.spool.fsync:
+                f.flush()
+                os.fsync(f.fileno())
+
+    def recover(self) -> int:
+        """Redo the after-insert work of inserts a crash interrupted (their rows are stored)."""
+        if not self._pending.exists():
+            return 0
+        versions = [datetime.fromisoformat(line) for line in self._pending.read_text().split() if line]
+        for v in versions:
+            self._after(v)
+        self._pending.unlink(missing_ok=True)
+        return len(versions)
+
+    def _loaded(self, version: datetime, segments: list[tuple]) -> None:
+        """``segments`` are in the store as ``version``: delete them, then do the work that follows."""
+        self._mark_pending(version)
+        self.spool.done(segments)
+        self._after(version)
+        self._pending.unlink(missing_ok=True)
         self.stats.batches += 1
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)
@@ -94,35 +133,84 @@ class Inserter:
         segments = self.spool.take(self.max_batch_bytes, wait)
         if not segments:
             return 0
+        self._in_flight = True
         try:
-            self._load(segments)
+            return self._load(segments)
+        finally:
+            self._in_flight = False
+
+    def _load(self, segments: list[tuple]) -> int:
+        t0 = time.perf_counter()
+        try:
+            version = self._insert([p for p, _ in segments])
         except StorageError as e:
             self.stats.failures += 1
             self.stats.last_error = e.message
-            log.warning("insert of %d segments failed: %s", len(segments), e.message)
-            return self._load_one_by_one(segments)
-        self.spool.done(segments)
+            if _is_transient(e):
+                log.warning("insert of %d segments failed, will retry: %s", len(segments), e.message)
+                self.spool.put_back(segments)
+                time.sleep(1.0)
+                return 0
+            log.warning("store refused a batch of %d segments, narrowing it down: %s", len(segments), e.message)
+            return self._isolate(segments)
+        self.stats.last_insert_seconds = time.perf_counter() - t0
+        self._loaded(version, segments)
         return len(segments)
 
-    def _load_one_by_one(self, segments: list[tuple]) -> int:
-        loaded = 0
-        for i, seg in enumerate(segments):
+    def _isolate(self, segments: list[tuple]) -> int:
+        """Load every request of ``segments`` but the ones the store refuses (quarantined one by one)."""
+        try:
+            for seg in segments:
+                self._load_records(records(seg[0].read_bytes()))
+        except StorageError as e:  # transient (the store went away mid-way): all of it again later
+            self.spool.put_back(segments)
+            self.stats.last_error = e.message
+            time.sleep(1.0)
+            return 0
+        self.spool.done(segments)
+        self.stats.segments += len(segments)
+        return len(segments)
+
+    def _load_records(self, recs: list[bytes]) -> None:
+        """Insert ``recs``; when refused, halves of them, down to the single refused request."""
+        if not recs:
+            return
+        path = self.spool.split_file(recs)
+        try:
+            version = self._insert([path])
+        except StorageError as e:
+            if _is_transient(e):
+                raise
+            if len(recs) == 1:
+                self._quarantine(recs[0], e.message)
+                return
+            mid = len(recs) // 2
+            self._load_records(recs[:mid])
+            self._load_records(recs[mid:])
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        self.stats.splits += 1
+        self._mark_pending(version)
+        self._after(version)
+        self._pending.unlink(missing_ok=True)
+
+    def _quarantine(self, record: bytes, reason: str) -> None:
+        path = self.spool.quarantine(record, reason)
+        self.stats.quarantined += 1
+        project = str(envelope_fields(record).get("project", ""))
+        log.error("request of project %r refused by the store, quarantined at %s: %s", project, path, reason)
+        for hook in self.on_quarantined:
             try:
-                self._load([seg])
-            except StorageError as e:
-                if _is_transient(e):
-                    self.spool.put_back(segments[i:])
-                    time.sleep(1.0)
-                    return loaded
-                self.stats.quarantined += 1
-                path = self.spool.quarantine(seg, e.message)
-                log.error("segment %s refused by the store, kept at %s: %s", seg[0].name, path, e.message)
-                continue
-            self.spool.done([seg])
-            loaded += 1
-        return loaded
+                hook(project, reason)
+            except Exception:
+                log.exception("quarantine hook failed")
 
     def _run(self) -> None:
+        try:
+            self.recover()
+        except Exception:
+            log.exception("redoing the work after interrupted inserts failed")
         while not self._stop.is_set():
             try:
                 n = self.run_once()
@@ -139,13 +227,13 @@ class Inserter:
         """Wait until everything spooled so far is in the store."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.spool.backlog_bytes == 0:
+            if self.spool.backlog_bytes == 0 and not self._in_flight:
                 return True
             if not self._thread.is_alive():
                 self.run_once(wait=0.05)
             else:
                 time.sleep(0.02)
-        return self.spool.backlog_bytes == 0
+        return self.spool.backlog_bytes == 0 and not self._in_flight
 
     def stop(self, drain: bool = True) -> None:
         if drain:

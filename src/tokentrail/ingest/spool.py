@@ -7,19 +7,25 @@ loads them into the store in one INSERT and deletes them. After a crash every
 remaining segment is loaded again on start (rows dedupe in the store), so an
 acknowledged record is never lost. When the backlog passes ``max_backlog_bytes`` new
 records are refused with ``Overloaded`` (HTTP 503 + Retry-After) instead of growing.
+
+A record the store still refuses (the inserter narrows a failed segment down to it) is moved to
+``quarantine/`` with its reason beside it: counted, listed and replayable (``tokentrail quarantine``),
+and deleted after the retention period, since it holds prompts. Everything else in its segment loads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.internal.decoder import _DecodeVarint
 
 from tokentrail.errors import Overloaded
-from tokentrail.ingest.wire import frame
+from tokentrail.ingest.wire import envelope_fields, frame, records
 
 _PREFIX, _SUFFIX = "seg-", ".pb"
 
@@ -40,6 +46,19 @@ def valid_length(data: bytes) -> int:
             break
         pos = start + size
     return pos
+
+
+@dataclass
+class QuarantinedRecord:
+    path: Path
+    project: str
+    reason: str
+    bytes: int
+    quarantined_unix: float
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.path.with_suffix(".json").unlink(missing_ok=True)
 
 
 class Spool:
@@ -161,16 +180,72 @@ class Spool:
         with self._lock:
             self._closed_segments[:0] = segments
 
-    def quarantine(self, segment: tuple[Path, int], reason: str) -> Path:
-        """Move a segment the store refuses outright aside, with the reason beside it."""
-        bad = self.dir / "failed"
-        bad.mkdir(exist_ok=True)
-        target = bad / segment[0].name
-        segment[0].rename(target)
-        target.with_suffix(".reason.txt").write_text(reason)
-        with self._lock:
-            self._backlog -= segment[1]
-        return target
+    # -- quarantine: one refused record, never its neighbours ----------------------
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.dir / "quarantine"
+
+    def quarantine(self, record: bytes, reason: str) -> Path:
+        """Keep a record the store refuses aside (framed, like a segment) with its reason."""
+        self.quarantine_dir.mkdir(exist_ok=True)
+        stem = f"q-{time.time_ns()}-{os.getpid()}-{threading.get_ident() % 10000}"
+        path = self.quarantine_dir / f"{stem}{_SUFFIX}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(frame(record))
+        meta = {**envelope_fields(record), "reason": reason, "bytes": len(record),
+                "quarantined_unix": time.time()}
+        path.with_suffix(".json").write_text(json.dumps(meta))
+        if self.fsync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        tmp.replace(path)
+        return path
+
+    def quarantined(self) -> list[QuarantinedRecord]:
+        out = []
+        for path in sorted(self.quarantine_dir.glob(f"q-*{_SUFFIX}")):
+            try:
+                meta = json.loads(path.with_suffix(".json").read_text())
+            except (OSError, ValueError):
+                meta = {}
+            out.append(QuarantinedRecord(path, str(meta.get("project", "")), str(meta.get("reason", "")),
+                                         int(meta.get("bytes", path.stat().st_size)),
+                                         float(meta.get("quarantined_unix", path.stat().st_mtime))))
+        return out
+
+    def replay_quarantined(self, names: list[str] | None = None) -> int:
+        """Spool quarantined records again (all, or those named); they load, or come back here."""
+        n = 0
+        for q in self.quarantined():
+            if names and q.path.name not in names and q.path.stem not in names:
+                continue
+            for record in records(q.path.read_bytes()):
+                self.append(record)
+                n += 1
+            q.delete()
+        return n
+
+    def expire(self, max_age_seconds: float) -> int:
+        """Delete quarantined records and leftovers (``failed/`` from older releases, split files) older
+        than ``max_age_seconds``; returns how many files went."""
+        cutoff, n = time.time() - max_age_seconds, 0
+        for sub in ("quarantine", "failed", "split"):
+            for path in (self.dir / sub).glob("*") if (self.dir / sub).is_dir() else []:
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        n += 1
+                except FileNotFoundError:
+                    pass
+        return n
+
+    def split_file(self, records_: list[bytes]) -> Path:
+        """A temporary segment holding ``records_`` (the inserter narrowing down a refused segment)."""
+        d = self.dir / "split"
+        d.mkdir(exist_ok=True)
+        path = d / f"split-{time.time_ns()}{_SUFFIX}"
+        path.write_bytes(b"".join(frame(r) for r in records_))
+        return path
 
     @property
     def backlog_bytes(self) -> int:

@@ -13,6 +13,7 @@ standard OTLP decoders read unchanged (unknown fields are ignored).
 
 from __future__ import annotations
 
+from google.protobuf.internal.decoder import _DecodeVarint
 from google.protobuf.internal.encoder import _VarintBytes
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -75,6 +76,51 @@ def envelope(request: bytes, project: str, source: str, received_unix_nano: int)
     extra = _string_field(1001, project) + _string_field(1002, source)
     extra += _VarintBytes(1003 << 3 | 1) + received_unix_nano.to_bytes(8, "little")
     return request + extra
+
+
+def envelope_fields(record: bytes) -> dict[str, object]:
+    """tokentrail's own fields of a spooled record (``envelope``): project, source, received time. Reads
+    only the top-level tags (the request's spans are skipped unread); a record too corrupt to scan
+    gives what was read before the damage."""
+    out: dict[str, object] = {}
+    pos = 0
+    try:
+        while pos < len(record):
+            tag, pos = _DecodeVarint(record, pos)
+            number, kind = tag >> 3, tag & 7
+            if kind == 2:
+                size, pos = _DecodeVarint(record, pos)
+                if number in (1001, 1002):
+                    out["project" if number == 1001 else "source"] = record[pos:pos + size].decode(errors="replace")
+                pos += size
+            elif kind == 1:
+                if number == 1003:
+                    out["received_unix_nano"] = int.from_bytes(record[pos:pos + 8], "little")
+                pos += 8
+            elif kind == 0:
+                _, pos = _DecodeVarint(record, pos)
+            elif kind == 5:
+                pos += 4
+            else:
+                break
+    except Exception:  # a torn or corrupt record: keep what was read
+        pass
+    return out
+
+
+def records(segment: bytes) -> list[bytes]:
+    """The framed records of a spool segment, in order (a torn last one is left out)."""
+    out, pos = [], 0
+    while pos < len(segment):
+        try:
+            size, start = _DecodeVarint(segment, pos)
+        except Exception:  # a torn varint at the very end
+            break
+        if start + size > len(segment):
+            break
+        out.append(segment[start:start + size])
+        pos = start + size
+    return out
 
 
 def frame(message: bytes) -> bytes:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tokentrail import gateway
 from tokentrail.errors import Overloaded, TokentrailError
 from tokentrail.server.prometheus import TokentrailCollector
-from tokentrail.server.routes import api, batch, dashboards, health, ingest, ui
+from tokentrail.server.routes import api, batch, dashboards, health, ingest, quarantine, ui
 from tokentrail.server.runtime import Runtime
 
 log = logging.getLogger("tokentrail.server")
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(batch.router)
     app.include_router(api.router)
+    app.include_router(quarantine.router)
     app.include_router(dashboards.router)
     gateway.install(app, runtime)
     app.include_router(ui.router)

@@ -102,6 +102,7 @@ class TokentrailCollector(Collector):
         failures = CounterMetricFamily("tokentrail_insert_failures", "Failed inserts (retried)")
         failures.add_metric([], st.failures)
         yield failures
-        quarantined = CounterMetricFamily("tokentrail_spool_quarantined_segments", "Segments the store refused")
+        quarantined = CounterMetricFamily("tokentrail_spool_quarantined_requests",
+                                          "Requests the store refused, kept in the spool's quarantine")
         quarantined.add_metric([], st.quarantined)
         yield quarantined

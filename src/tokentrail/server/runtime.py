@@ -76,10 +76,13 @@ class Runtime:
         self._days_refreshed = 0.0
         self._rollups_next = 0.0
         self.inserter.on_loaded.append(self._after_insert)
+        self.inserter.on_quarantined.append(lambda project, reason: self.counters.refused(
+            project or settings.default_project, "quarantined_request", reason))
         self.scheduler = Scheduler()
         self.scheduler.add("reload-prices", 3.0, self.reload_prices)
         self.scheduler.add("flush-ingest-events", 10.0, self.flush_ingest_events)
         self.scheduler.add("rollups", settings.rollup_seconds, self.refresh_rollups)
+        self.scheduler.add("spool-retention", 600.0, self.expire_spool)
 
     def start(self) -> None:
         self.inserter.start()
@@ -128,6 +131,11 @@ class Runtime:
         done = self.inserter.flush(timeout)
         self.refresh_rollups(all_levels=True)
         return done
+
+    def expire_spool(self) -> int:
+        """Quarantined requests hold prompts: they follow the content retention (0 = kept)."""
+        days = self.settings.retention_contents_days
+        return self.spool.expire(days * 86400.0) if days > 0 else 0
 
     def reload_prices(self) -> bool:
         if self.prices.maybe_reload():

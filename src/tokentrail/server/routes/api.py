@@ -13,6 +13,7 @@ from tokentrail.pricing.store import recompute_costs
 from tokentrail.query import rollups, scores, stats
 from tokentrail.query.filters import Filters
 from tokentrail.server.auth import authenticate
+from tokentrail.server.routes import quarantine
 from tokentrail.server.runtime import Runtime
 
 router = APIRouter(prefix="/api", tags=["query"])
@@ -83,7 +84,8 @@ async def ingest_status(request: Request) -> dict[str, Any]:
             "refused": dict(rt.counters.totals), "backlog_bytes": rt.spool.backlog_bytes,
             "inserts": {"batches": s.batches, "segments": s.segments, "bytes": s.bytes, "failures": s.failures,
                         "quarantined": s.quarantined, "last_error": s.last_error,
-                        "last_insert_seconds": round(s.last_insert_seconds, 4)}}
+                        "split_inserts": s.splits, "last_insert_seconds": round(s.last_insert_seconds, 4)},
+            "quarantine": {k: v for k, v in (await run_in_threadpool(quarantine.listing, rt)).items() if k != "items"}}
 
 
 @router.get("/scores", summary="Scores of a trace or of a span / request id")
