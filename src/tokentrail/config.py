@@ -38,8 +38,14 @@ PARAMS: tuple[Param, ...] = (
           "hold user and session ids (0 = forever). The other rollups hold no ids and are kept forever."),
     Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
     Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
+    Param("ingest_max_batch_items", int, 10_000, "Most calls one native batch request may hold (more: 413)."),
+    Param("ingest_max_value_bytes", int, 1 << 20, "Longest attribute or content value stored, in bytes: a longer "
+          "one is cut and ends with '…[truncated]', its span gets the attribute tokentrail.truncated (the keys cut) "
+          "and is counted (truncated_spans)."),
     Param("batch_seconds", float, 0.5, "Longest time an acknowledged span waits before its batch is inserted."),
     Param("default_project", str, "default", "Project of data that names none."),
+    Param("query_timeout", float, 30.0, "Seconds a read request may wait for the store before it is answered "
+          "503 + Retry-After (0 = wait without limit)."),
     Param("rollup_seconds", float, 5.0, "How often per-minute rollups catch up with new data."),
     Param("budget_daily_usd", float, 0.0, "Daily spend budget shown against cost (0 = none)."),
     Param("gateway_config", str, "", "Gateway upstreams file (TOML or JSON): names, base URLs, formats, "
@@ -78,8 +84,11 @@ class Settings:
     retention_user_rollups_days: int
     spool_fsync: bool
     spool_max_mb: int
+    ingest_max_batch_items: int
+    ingest_max_value_bytes: int
     batch_seconds: float
     default_project: str
+    query_timeout: float
     rollup_seconds: float
     budget_daily_usd: float
     gateway_config: str

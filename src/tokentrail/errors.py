@@ -43,6 +43,13 @@ class StorageError(TokentrailError):
     status = 500
 
 
+class StoreBusy(Overloaded, StorageError):
+    """A read could not start or finish within its deadline (the store is busy or slow): 503 +
+    Retry-After, instead of queueing forever."""
+
+    status = 503
+
+
 class DataDirLocked(StorageError):
     def __init__(self, path: Path) -> None:
         super().__init__(

@@ -60,6 +60,7 @@ class Inserter:
         self.on_quarantined: list[Callable[[str, str], None]] = []  # called with (project, reason)
         self._pending = spool.dir / "post-insert.pending"
         self._in_flight = False  # a batch taken from the spool is being loaded (or its after-work done)
+        self.failing = False  # the last insert failed for a transient reason (store unreachable, disk full)
 
     def start(self) -> None:
         self._thread.start()
@@ -147,6 +148,7 @@ class Inserter:
             self.stats.failures += 1
             self.stats.last_error = e.message
             if _is_transient(e):
+                self.failing = True
                 log.warning("insert of %d segments failed, will retry: %s", len(segments), e.message)
                 self.spool.put_back(segments)
                 time.sleep(1.0)
@@ -154,6 +156,7 @@ class Inserter:
             log.warning("store refused a batch of %d segments, narrowing it down: %s", len(segments), e.message)
             return self._isolate(segments)
         self.stats.last_insert_seconds = time.perf_counter() - t0
+        self.failing = False
         self._loaded(version, segments)
         return len(segments)
 

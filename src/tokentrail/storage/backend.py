@@ -20,6 +20,8 @@ Params = dict[str, Any] | None
 class Store(Protocol):
     database: str
 
+    busy_since: float | None  # monotonic start of a statement that holds the store now (None: idle)
+
     def command(self, sql: str, params: Params = None) -> None: ...
 
     def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]: ...

@@ -10,13 +10,15 @@ import fcntl
 import hashlib
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from tokentrail.errors import DataDirLocked, StorageError
+from tokentrail.errors import DataDirLocked, StorageError, StoreBusy
+from tokentrail.storage import deadline
 from tokentrail.storage.backend import Params, rows_from_json_compact
 
 DATABASE = "tokentrail"
@@ -51,6 +53,7 @@ class ChdbStore:
         self._tmp = path / "tmp"
         self._tmp.mkdir(exist_ok=True)
         self._lock = threading.Lock()
+        self.busy_since: float | None = None  # monotonic start of the statement running now (health reads it)
         if _locked_by_another_process(path):
             raise DataDirLocked(path)
         try:
@@ -62,11 +65,18 @@ class ChdbStore:
         self.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
 
     def _run(self, sql: str, fmt: str, params: Params) -> bytes:
+        left = deadline.left()
+        if not self._lock.acquire(timeout=-1 if left is None else max(left, 0.0)):
+            raise StoreBusy("the store is busy: the query could not start within the query timeout; retry later",
+                            retry_after=2)
         try:
-            with self._lock:
-                res = self._sess.query(sql, fmt, params=params or None)
+            self.busy_since = time.monotonic()
+            res = self._sess.query(sql, fmt, params=params or None)
         except Exception as e:
             raise StorageError(str(e).strip().splitlines()[0][:2000]) from e
+        finally:
+            self.busy_since = None
+            self._lock.release()
         return res.bytes() if res is not None else b""
 
     def command(self, sql: str, params: Params = None) -> None:

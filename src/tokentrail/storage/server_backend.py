@@ -8,7 +8,8 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from tokentrail.errors import StorageError
+from tokentrail.errors import StorageError, StoreBusy
+from tokentrail.storage import deadline
 from tokentrail.storage.backend import Params
 
 
@@ -37,10 +38,18 @@ class ServerStore:
         except Exception as e:
             raise StorageError(str(e)[:2000]) from e
 
+    busy_since: float | None = None  # the server runs statements side by side: never busy for health
+
     def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
+        left = deadline.left()
+        if left is not None and left <= 0:
+            raise StoreBusy("the query timeout passed before the query could start; retry later", retry_after=2)
+        settings = {"max_execution_time": max(1, int(left))} if left is not None else None
         try:
-            res = self._client.query(sql, parameters=params)
+            res = self._client.query(sql, parameters=params, settings=settings)
         except Exception as e:
+            if "TIMEOUT_EXCEEDED" in str(e):
+                raise StoreBusy("the query ran past the query timeout; retry later or narrow it", retry_after=2) from e
             raise StorageError(str(e)[:2000]) from e
         return list(res.named_results())
 

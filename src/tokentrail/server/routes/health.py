@@ -2,32 +2,38 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from tokentrail.errors import StorageError
-
 router = APIRouter(tags=["health"])
 
 
+# Both answer from memory on the event loop: they never wait for the store, its lock or the thread
+# pool, so a long statement or a flood of queued queries cannot make a liveness probe fail.
+STUCK_SECONDS = 60.0  # a statement holding the store longer than this makes the server not ready
+
+
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """Ready to take writes: the store answers, the inserter runs, the backlog has room."""
+async def readyz(request: Request) -> JSONResponse:
+    """Ready to take writes: the inserter runs and is not failing, no statement is stuck, the backlog has room."""
     rt = request.app.state.runtime
     problems = []
-    try:
-        rt.store.query("SELECT 1 AS ok")
-    except StorageError as e:
-        problems.append(f"store: {e.message}")
+    busy_since = rt.store.busy_since
+    if busy_since is not None and time.monotonic() - busy_since > STUCK_SECONDS:
+        problems.append(f"store: one statement has run for {time.monotonic() - busy_since:.0f} s")
     if not rt.inserter.running:
         problems.append("inserter thread is not running")
+    elif rt.inserter.failing:
+        problems.append(f"store: inserts are failing ({rt.inserter.stats.last_error[:200]})")
     if rt.spool.backlog_bytes > rt.spool.max_backlog_bytes * 0.9:
         problems.append("ingest backlog is over 90% full")
     body = {"status": "ok" if not problems else "unavailable", "problems": problems,
