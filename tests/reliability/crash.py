@@ -53,14 +53,14 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
         if bad:
             bad.join()
     try:
-        flush(server)
+        flushed = flush(server)
     finally:
         server.stop()
     stored, raw_rows = stored_ids(data, PROJECT)
     acked = [i for s in senders for i in s.acked]
     figures: dict[str, Any] = {
         "scenario": "poison" if poison else "crash", "kills": kills, "clients": clients,
-        **loss_figures(acked, stored), "raw_rows": raw_rows,
+        **loss_figures(acked, stored), "raw_rows": raw_rows, "flushed": flushed,
         "restart_max_s": round(max(restarts, default=0.0), 2),
         "statuses": dict(sum((s.statuses for s in senders), start=type(senders[0].statuses)())),
         "unexpected_answers": [u for s in senders for u in s.unexpected][:5],

@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from tests.reliability.harness import PROTOBUF, UI_QUERIES, Poller, otlp_request, stored_ids, traffic_request
+from tests.reliability.harness import (
+    PROTOBUF,
+    UI_QUERIES,
+    Poller,
+    flush,
+    otlp_request,
+    stored_ids,
+    traffic_request,
+)
 from tests.support import ServerProcess
 from tokentrail.demo.traffic import Traffic
 from tokentrail.ingest.wire import kv
@@ -66,10 +74,10 @@ def _phase(server: ServerProcess, name: str, body: bytes, load_timeout: float) -
                        headers={**PROTOBUF, "x-tokentrail-project": PROJECT})
         figures["post_status"], figures["post_s"] = r.status_code, round(time.monotonic() - t0, 2)
         try:
-            httpx.post(server.url + "/api/admin/flush", timeout=load_timeout).raise_for_status()
-            figures["loaded_s"] = round(time.monotonic() - t0, 2)
+            loaded = flush(server, load_timeout)
         except httpx.TimeoutException:
-            figures["loaded_s"] = None  # not queryable within load_timeout
+            loaded = False
+        figures["loaded_s"] = round(time.monotonic() - t0, 2) if loaded else None  # None: not within load_timeout
     finally:
         poller.join()
     figures["polls"] = poller.figures()

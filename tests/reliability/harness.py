@@ -221,8 +221,12 @@ def restart(server: ServerProcess) -> ServerProcess:
         raise RuntimeError(f"restart failed: {e}; server log ends with:\n{tail}") from e
 
 
-def flush(server: ServerProcess, timeout: float = 300) -> None:
-    httpx.post(server.url + "/api/admin/flush", timeout=timeout).raise_for_status()
+def flush(server: ServerProcess, timeout: float = 300) -> bool:
+    """Wait (at most ``timeout`` s, 300 at most) until every acknowledged span is queryable; whether it is."""
+    timeout = min(timeout, 300)
+    r = httpx.post(server.url + "/api/admin/flush", params={"timeout": timeout}, timeout=timeout + 30)
+    r.raise_for_status()
+    return bool(r.json()["flushed"])
 
 
 def stored_ids(data_dir: Path, project: str) -> tuple[Counter[str], int]:

@@ -13,6 +13,7 @@ def test_sigkill_under_four_clients_loses_and_duplicates_no_acknowledged_span(tm
     print(figures)
     assert figures["acked_spans"] > 0
     assert not figures["unexpected_answers"]
+    assert figures["flushed"], figures
     assert figures["lost"] == 0, figures
     assert figures["duplicated"] == 0, figures
 
@@ -22,5 +23,6 @@ def test_corrupt_but_parseable_bodies_cost_no_other_client_its_acknowledged_span
     print(figures)
     assert figures["poison_statuses"], "the poison client sent nothing"
     assert figures["acked_spans"] > 0
+    assert figures["flushed"], figures
     assert figures["lost"] == 0, figures
     assert figures["duplicated"] == 0, figures
