@@ -185,7 +185,7 @@ def _mutated_json(draw: st.DrawFn, originals: list[Any]) -> bytes:
             parent = parent[k]
         op = draw(st.sampled_from(["replace", "delete", "nest"]))
         if op == "replace":
-            parent[path[-1]] = draw(_json_values)
+            parent[path[-1]] = json.loads(json.dumps(draw(_json_values)))  # a copy: later ops edit it in place
         elif op == "delete":
             del parent[path[-1]]
         else:
