@@ -136,7 +136,7 @@ def to_json(body: bytes) -> Any:
 
 @st.composite
 def _mutated_protobuf(draw: st.DrawFn, originals: list[bytes]) -> bytes:
-    body = bytearray(draw(st.sampled_from(originals)))
+    body = bytearray(originals[draw(st.integers(0, len(originals) - 1))])
     for _ in range(draw(st.integers(1, 6))):
         op = draw(st.sampled_from(["flip", "set", "insert", "delete", "dup", "truncate"]))
         i = draw(st.integers(0, max(0, len(body) - 1)))
@@ -175,8 +175,9 @@ def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 @st.composite
 def _mutated_json(draw: st.DrawFn, originals: list[Any]) -> bytes:
-    doc = json.loads(json.dumps(draw(st.sampled_from(originals))))
-    for _ in range(draw(st.integers(1, 4))):
+    doc = json.loads(json.dumps(originals[draw(st.integers(0, len(originals) - 1))]))
+    nested: dict[str, tuple[int, str]] = {}  # placeholder -> (depth, JSON it wraps): added as text below
+    for n in range(draw(st.integers(1, 4))):
         path = draw(st.sampled_from(_paths(doc)[1:] or [()]))
         if not path:
             break
@@ -189,11 +190,12 @@ def _mutated_json(draw: st.DrawFn, originals: list[Any]) -> bytes:
         elif op == "delete":
             del parent[path[-1]]
         else:
-            value: Any = parent[path[-1]]
-            for _ in range(draw(st.sampled_from([2, 50, 1200]))):
-                value = [value]
-            parent[path[-1]] = value
+            key = f"@nest{n}@"
+            nested[key] = (draw(st.sampled_from([2, 50, 1200])), json.dumps(parent[path[-1]]))
+            parent[path[-1]] = key
     text = json.dumps(doc, ensure_ascii=draw(st.booleans()))
+    for key, (depth, inner) in nested.items():  # deep nesting as text: no recursion in this process
+        text = text.replace(json.dumps(key), "[" * depth + inner + "]" * depth)
     if draw(st.booleans()):  # a raw text edit
         i = draw(st.integers(0, len(text)))
         text = text[:i] + draw(st.text(max_size=4)) + text[i + draw(st.integers(0, 8)):]
