@@ -38,21 +38,21 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
     bad = PoisonSender(server.url, "poison", seed, rate=3).start() if poison else None
     restarts: list[float] = []
     try:
-        for _ in range(kills):
-            acked_now = sum(len(s.acked) for s in senders)
-            wait_acked(senders, acked_now + rnd.randint(1, max_acked_between_kills), timeout=120)
-            server.kill()
-            server.log.close()
-            t = time.monotonic()
-            server = restart(server)
-            restarts.append(time.monotonic() - t)
-        wait_acked(senders, sum(len(s.acked) for s in senders) + 1, timeout=120)  # the last run takes data too
-    finally:
-        for s in senders:
-            s.join()
-        if bad:
-            bad.join()
-    try:
+        try:
+            for _ in range(kills):
+                acked_now = sum(len(s.acked) for s in senders)
+                wait_acked(senders, acked_now + rnd.randint(1, max_acked_between_kills), timeout=120)
+                server.kill()
+                server.log.close()
+                t = time.monotonic()
+                server = restart(server)
+                restarts.append(time.monotonic() - t)
+            wait_acked(senders, sum(len(s.acked) for s in senders) + 1, timeout=120)  # the last run takes data too
+        finally:
+            for s in senders:
+                s.join()
+            if bad:
+                bad.join()
         flushed = flush(server)
     finally:
         server.stop()

@@ -216,6 +216,7 @@ def restart(server: ServerProcess) -> ServerProcess:
     try:
         return again.start()
     except (AssertionError, TimeoutError) as e:
+        again.stop()
         log = server.data_dir.parent / f"serve-{server.port}.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
         raise RuntimeError(f"restart failed: {e}; server log ends with:\n{tail}") from e
@@ -250,8 +251,9 @@ def loss_figures(acked: list[str], stored: Counter[str]) -> dict[str, int]:
 
 
 def quarantined_files(data_dir: Path) -> int:
-    failed = data_dir / "spool" / "failed"
-    return sum(1 for p in failed.iterdir() if p.is_file()) if failed.exists() else 0
+    """Requests (or, before the split-and-quarantine change, whole segments) the store refused."""
+    spool = data_dir / "spool"
+    return len(list(spool.glob("quarantine/q-*.pb"))) + len(list(spool.glob("failed/*.pb")))
 
 
 def wait_acked(senders: list[Sender], more_than: int, timeout: float = 60) -> None:

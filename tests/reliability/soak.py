@@ -45,17 +45,17 @@ def run(root: Path, *, seconds: float, clients: int = 4, rate: float = 10, trace
     sampler.start()
     senders = [Sender(server.url, PROJECT, 300 + i, traces_per_request, rate=rate).start() for i in range(clients)]
     poller = Poller(server.url, ("/healthz", *UI_QUERIES), timeout=10, interval=1.0).start()
-    try:
-        done.wait(seconds)  # the soak's length (a duration, not a condition)
-    finally:
-        for s in senders:
-            s.join()
-        poller.join()
-        done.set()
-        sampler.join()
     figures: dict[str, Any] = {"scenario": "soak", "seconds": seconds, "clients": clients,
                                "requests_s_per_client": rate}
     try:
+        try:
+            done.wait(seconds)  # the soak's length (a duration, not a condition)
+        finally:
+            for s in senders:
+                s.join()
+            poller.join()
+            done.set()
+            sampler.join()
         figures["flushed"] = flush(server, 300)
         figures["vm_hwm_mb"] = proc_status(pid, "VmHWM") // 1024
     finally:

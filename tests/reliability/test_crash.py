@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability import crash
+
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
 
 
 def test_sigkill_under_four_clients_loses_and_duplicates_no_acknowledged_span(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import pytest
 from tests.reliability import fuzz
 from tests.support import ServerProcess
 
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability import giant
+
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
 
 
 def test_one_20k_span_trace_and_2k_traces_keep_health_and_queries_answering(tmp_path: Path) -> None:

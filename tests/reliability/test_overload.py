@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability import overload
+
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
 
 
 def test_three_times_capacity_gets_503_with_retry_after_not_timeouts_and_ui_still_answers(tmp_path: Path) -> None:

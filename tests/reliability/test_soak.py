@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability import soak
+
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
 
 
 def test_thirty_seconds_of_steady_ingest_and_queries_lose_nothing(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from tests.reliability import store_trouble
 
+pytestmark = pytest.mark.timeout(150)  # a hang fails in 150 s, not at the suite's 300 s
+
 
 def test_full_disk_refuses_with_retry_after_loses_nothing_and_recovers_when_freed(tmp_path: Path) -> None:
     figures = store_trouble.disk_full(tmp_path, size_mb=48, free_mb=6, full_seconds=3,
