@@ -78,7 +78,7 @@ def test_chat_completion_exact_output_and_usage(fake: FakeLLM, oai: openai.OpenA
 
     assert result.choices[0].message.content == BASE_SENTENCE
     assert result.choices[0].finish_reason == "stop"
-    assert result.model == "gpt-4o-mini"
+    assert result.model == "gpt-4o-mini-2024-07-18"  # the dated snapshot that answered, as OpenAI does
     assert result.id == f"chatcmpl-fake{fake.last_request['seq']}"
     assert result._request_id == f"req_fake{fake.last_request['seq']}"
     assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.total_tokens) == (
@@ -121,7 +121,7 @@ def test_chat_stream_chunks_and_final_usage_chunk(oai: openai.OpenAI) -> None:
     assert len(contents) == 4 and "".join(contents) == BASE_SENTENCE
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert all(c.usage is None for c in chunks[:-1])
-    assert chunks[-1].choices == [] and chunks[-1].model == "gpt-4o-mini"
+    assert chunks[-1].choices == [] and chunks[-1].model == "gpt-4o-mini-2024-07-18"
     assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (6, 10)
 
 
@@ -272,7 +272,7 @@ def test_anthropic_message_exact_usage_with_cache(claude: anthropic.Anthropic) -
         extra_headers={"X-Fake-Scenario": "cached:2 cache-write:3"},
     )  # fmt: skip
     assert message.content[0].text == BASE_SENTENCE and message.stop_reason == "end_turn"
-    assert message.model == "claude-sonnet-4-6" and message._request_id.startswith("req_fake")
+    assert message.model == "claude-sonnet-4-6-20260217" and message._request_id.startswith("req_fake")
     usage = message.usage
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (3, 2, 3)
     assert usage.output_tokens == 10

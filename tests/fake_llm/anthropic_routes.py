@@ -13,6 +13,7 @@ from .scenarios import (
     Scenario,
     ScenarioError,
     content_texts,
+    dated,
     parse_scenario,
     plan_reply,
 )
@@ -117,7 +118,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         "id": f"msg_fake{seq}",
         "type": "message",
         "role": "assistant",
-        "model": model,
+        "model": dated(model),
         "content": _blocks(reply),
         "stop_reason": STOP_REASONS[reply.finish],
         "stop_sequence": None,

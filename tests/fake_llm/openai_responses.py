@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .errors import openai_error, openai_error_body, openai_headers
 from .openai_routes import Rejected, last_user_text, start_request, tool_choice
-from .scenarios import Reply, Scenario, content_texts, plan_reply
+from .scenarios import Reply, Scenario, content_texts, dated, plan_reply
 from .streaming import BODY, SEQ, SSEWriter, reply_json, sse_bytes
 
 
@@ -73,7 +73,7 @@ def _response_object(body: dict, model: str, seq: int, reply: Reply | None, scen
         "instructions": body.get("instructions"),
         "max_output_tokens": body.get("max_output_tokens"),
         "metadata": body.get("metadata") or {},
-        "model": model,
+        "model": dated(model),
         "output": _responses_output(reply, seq, "incomplete" if incomplete else "completed") if done else [],
         "parallel_tool_calls": body.get("parallel_tool_calls", True),
         "previous_response_id": body.get("previous_response_id"),

@@ -17,6 +17,7 @@ from .scenarios import (
     Scenario,
     ScenarioError,
     content_texts,
+    dated,
     parse_scenario,
     plan_reply,
 )
@@ -121,7 +122,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     base = {
         "id": f"chatcmpl-fake{seq}",
         "created": int(time.time()),
-        "model": model,
+        "model": dated(model),
         "service_tier": "default",
         "system_fingerprint": FINGERPRINT,
     }
@@ -221,7 +222,7 @@ async def embeddings(request: web.Request) -> web.Response:
     result = {
         "object": "list",
         "data": data,
-        "model": model,
+        "model": dated(model),
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
     return await reply_json(request, scenario, result, openai_headers(seq))

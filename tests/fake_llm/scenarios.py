@@ -85,6 +85,21 @@ def strip_magic(text: str) -> str:
     return _MAGIC_RE.sub(" ", text)
 
 
+# what the real providers answer in the response's ``model`` for an alias: a dated snapshot, so a test
+# can tell the requested model (request_model) from the one that answered (response_model)
+DATED_MODELS = {
+    "gpt-4o": "gpt-4o-2024-08-06", "gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4.1": "gpt-4.1-2025-04-14",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14", "o3-mini": "o3-mini-2025-01-31",
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001", "claude-sonnet-4-6": "claude-sonnet-4-6-20260217",
+    "claude-opus-4-7": "claude-opus-4-7-20260416",
+}
+
+
+def dated(model: str) -> str:
+    """The model name a provider answers with for the requested ``model`` (embeddings answer as asked)."""
+    return DATED_MODELS.get(model, model)
+
+
 def parse_scenario(model: str, header: str | None, last_user_text: str) -> tuple[Scenario, str]:
     """Build the scenario from the model suffix, the magic word and the header (later sources win).
 

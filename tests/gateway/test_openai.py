@@ -42,7 +42,7 @@ def test_chat_call_is_recorded_with_usage_cost_and_request_id(server: ServerThre
         "chat",
         "openai",
     )
-    assert row["response_model"] == "gpt-4o-mini"
+    assert (row["request_model"], row["response_model"]) == ("gpt-4o-mini+cached:2+reasoning:3", raw.parse().model)
     assert row["input_tokens"] == usage.prompt_tokens == 5
     assert row["output_tokens"] == usage.completion_tokens
     assert row["cached_input_tokens"] == 2

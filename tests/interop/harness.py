@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fake_llm.scenarios import dated
 from tests.support import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +69,8 @@ class Sends:
     anthropic_finish: str = "end_turn"  # OpenLLMetry maps it to "stop"
     tool_finish: str = "tool_calls"  # OpenLLMetry maps it to the semconv value "tool_call"
     anthropic_error_attributes: bool = True  # openlit's Anthropic error span is empty
+    response_model: bool = True  # the model the provider answered (a dated snapshot)
+    request_model: bool = True  # the model the app asked for (else only the answered one is known: both columns)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,8 +118,11 @@ def check(run: Run, scenario: str, sends: Sends) -> None:
         assert native[0]["attributes"]["tokentrail.counted_in"] == row["span_id"]
         assert (native[0]["input_tokens"], native[0]["total_cost"]) == (0, None)
     # model, provider, operation
+    # the model the app asked for, and the dated snapshot the (fake) provider answered with: never swapped
     model = EMBEDDING if scenario == "openai_embeddings" else ANTHROPIC if anthropic else OPENAI
-    assert (row["response_model"] or row["request_model"]) == model
+    answered = dated(model) if not error else ""
+    requested = model if sends.request_model or anthropic or error else answered
+    assert (row["request_model"], row["response_model"]) == (requested, answered if sends.response_model else "")
     assert row["provider"] == ("anthropic" if anthropic else "openai")
     assert row["kind"] == ("embedding" if scenario == "openai_embeddings" else "llm")
     assert row["operation"] == ("embeddings" if scenario == "openai_embeddings" else "chat")

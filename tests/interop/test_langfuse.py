@@ -13,8 +13,9 @@ NEEDS_PATHS = ("/api/public/otel/v1/traces",)
 SERVER_SETTINGS = {"langfuse_keys": "pk-lf-interop:sk-lf-interop=default"}  # capture.py's key pair
 # No provider (from the model name), no streaming flag (a completion_start_time means a stream), no error
 # type or HTTP status (from the client's "Error code: 429" status message), a finish reason only on streams;
-# Anthropic calls are OpenInference spans (their TTFT comes from the anthropic SDK's own span).
-SENDS = Sends(chat_finish=False)
+# Anthropic calls are OpenInference spans (their TTFT comes from the anthropic SDK's own span). One model name
+# per generation: the answered one once the call succeeded, with no record of the requested one.
+SENDS = Sends(chat_finish=False, request_model=False)
 
 
 @pytest.mark.parametrize("scenario", OPENAI_SCENARIOS + ANTHROPIC_SCENARIOS)

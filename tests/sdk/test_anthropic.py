@@ -33,7 +33,7 @@ def test_message_with_cache_tokens(sdk: Init, claude: anthropic.Anthropic, serve
     u = message.usage
     row = one(server, project)
     assert (row["provider"], row["operation"], row["request_model"], row["response_model"]) == (
-        "anthropic", "chat", "claude-haiku-4-5", "claude-haiku-4-5")
+        "anthropic", "chat", "claude-haiku-4-5", message.model)  # message.model: the dated snapshot answered
     # tokentrail's input tokens include cached and cache-write tokens (Anthropic reports them apart)
     assert row["input_tokens"] == u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
     assert (row["cached_input_tokens"], row["cache_write_tokens"], row["output_tokens"]) == (4, 3, u.output_tokens)

@@ -32,7 +32,7 @@ def test_chat_completion_reaches_the_server_with_tokens_params_and_context(
     assert reply.choices[0].message.content.startswith("This is a deterministic reply")
     row = one(server, project)
     assert (row["kind"], row["provider"], row["operation"]) == ("llm", "openai", "chat")
-    assert (row["request_model"], row["response_model"]) == ("gpt-4o-mini", "gpt-4o-mini")
+    assert (row["request_model"], row["response_model"]) == ("gpt-4o-mini", "gpt-4o-mini-2024-07-18")
     assert (row["input_tokens"], row["output_tokens"]) == (reply.usage.prompt_tokens, reply.usage.completion_tokens)
     assert (row["cached_input_tokens"], row["reasoning_tokens"]) == (2, 3)
     assert row["tokens_estimated"] is False
@@ -163,7 +163,7 @@ def test_responses_api_sync_and_streamed(sdk: Init, oai: openai.OpenAI, server: 
                                        **scenario("chunks:3")))
     plain, streamed = spans(server, project, 2)
     assert (plain["operation"], plain["request_model"], plain["response_model"]) == (
-        "chat", "gpt-4.1-mini", "gpt-4.1-mini")
+        "chat", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14")
     assert (plain["input_tokens"], plain["output_tokens"], plain["reasoning_tokens"]) == (
         response.usage.input_tokens, response.usage.output_tokens, 4)
     assert plain["finish_reason"] == "stop" and plain["attributes"]["gen_ai.request.max_tokens"] == "100"
@@ -213,7 +213,7 @@ def test_raw_response_is_recorded_from_its_body(sdk: Init, oai: openai.OpenAI, s
     raw = oai.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
     completion = raw.parse()
     row = one(server, project)
-    assert (row["output_tokens"], row["response_model"]) == (completion.usage.completion_tokens, "gpt-4o-mini")
+    assert (row["output_tokens"], row["response_model"]) == (completion.usage.completion_tokens, completion.model)
 
 
 def test_calls_of_other_endpoints_are_not_recorded(sdk: Init, oai: openai.OpenAI, server: ServerThread,

@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokentrail import gateway
 from tokentrail.errors import Overloaded, TokentrailError
+from tokentrail.ingest import normalize
+from tokentrail.server.body_limit import BodyLimit, limit_for
 from tokentrail.server.prometheus import TokentrailCollector
+from tokentrail.server.responses import JSONResponse
 from tokentrail.server.routes import api, batch, dashboards, health, ingest, quarantine, ui
 from tokentrail.server.runtime import Runtime
 
@@ -31,7 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             runtime.stop()
 
-    app = FastAPI(title="tokentrail", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="tokentrail", version="0.1.0", lifespan=lifespan, default_response_class=JSONResponse,
                   description="Self-hosted LLM observability: ingest (OTLP, native) and query API.")
     app.state.runtime = runtime
     app.state.prometheus = CollectorRegistry()
@@ -42,6 +44,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router)
     app.include_router(quarantine.router)
     app.include_router(dashboards.router)
+    app.add_middleware(BodyLimit, limit_for=limit_for)  # bounded memory per request, chunked bodies included
+    normalize.configure(runtime.settings.ingest_max_value_bytes)
     gateway.install(app, runtime)
     app.include_router(ui.router)
 

@@ -34,7 +34,13 @@ KEYS = {
         "multiIf(a['langfuse.observation.type'] = 'generation', 'chat', "
         "a['langfuse.observation.type'] = 'embedding', 'embeddings', NULL)",
         "`langfuse.observation.type` generation → chat, embedding → embeddings"),),
+    # one model name: the requested one until the response comes, then the answered one (a dated snapshot);
+    # the request parameters it records carry no model, so a successful call's request_model is that name too
     "request_model": ("langfuse.observation.model.name",),
+    "response_model": (Expr(
+        "if(a['langfuse.observation.type'] IN ('generation', 'embedding') AND sp.status.code != 2 "
+        "AND a['langfuse.observation.level'] != 'ERROR', nullIf(a['langfuse.observation.model.name'], ''), NULL)",
+        "`langfuse.observation.model.name` of a successful generation"),),
     "input_tokens": (_usage(("prompt_tokens",), ("input_tokens",), ("input",)),),
     "output_tokens": (_usage(("completion_tokens",), ("output_tokens",), ("output",)),),
     "cached_input_tokens": (_usage(("prompt_tokens_details", "cached_tokens"), ("input_tokens_details", "cached_tokens"),

@@ -3,7 +3,9 @@ openinference.span.kind, input/output.value, user.id/session.id via ``using_attr
 
 Sends no error type or HTTP status (the ``exception`` event and the status message have
 them), no streaming flag (``llm.invocation_parameters`` has ``"stream": true``), and TTFT
-only as the time of its ``First Token Stream Event`` span event (OpenAI streams)."""
+only as the time of its ``First Token Stream Event`` span event (OpenAI streams). Its
+``llm.model_name`` is the ANSWERED model once the response came (a dated snapshot such as
+``gpt-4o-mini-2024-07-18``); the requested one is in ``llm.invocation_parameters``."""
 
 from tokentrail.ingest.conventions._expr import Expr
 
@@ -14,9 +16,19 @@ KEYS = {
     "operation": (Expr(
         "multiIf(a['openinference.span.kind'] = 'LLM', 'chat', a['openinference.span.kind'] = 'EMBEDDING', "
         "'embeddings', NULL)", "`openinference.span.kind` LLM → chat, EMBEDDING → embeddings"),),
-    "request_model": ("llm.model_name", "llm.request.model_name", "embedding.model_name", Expr(
-        "JSONExtractString(a['llm.invocation_parameters'], 'model')", "`llm.invocation_parameters` model")),
-    "response_model": ("llm.response.model_name",),
+    # llm.model_name is filled from the request, then overwritten from the response: the model the app asked
+    # for is in the invocation parameters (tried before any key: openinference's GenAI mode may also write
+    # the answered model to gen_ai.request.model), else llm.request.model_name (Anthropic)
+    "request_model": (Expr("nullIf(JSONExtractString(a['llm.invocation_parameters'], 'model'), '')",
+                           "`llm.invocation_parameters` model (first)", override=True),
+                      Expr("nullIf(JSONExtractString(a['embedding.invocation_parameters'], 'model'), '')",
+                           "`embedding.invocation_parameters` model (first)", override=True),
+                      "llm.request.model_name", "llm.model_name", "embedding.model_name"),
+    "response_model": ("llm.response.model_name",
+                       Expr("if(sp.status.code != 2, nullIf(a['llm.model_name'], ''), NULL)",
+                            "`llm.model_name` of a successful call (filled from the response)"),
+                       Expr("if(sp.status.code != 2, nullIf(a['embedding.model_name'], ''), NULL)",
+                            "`embedding.model_name` of a successful call")),
     "input_tokens": ("llm.token_count.prompt",),
     "output_tokens": ("llm.token_count.completion",),
     "cached_input_tokens": ("llm.token_count.prompt_details.cache_read",),
