@@ -21,7 +21,7 @@ def _rows(server: ServerThread, project: str) -> list[dict]:
 def test_seed_style_event_becomes_a_row(server: ServerThread, project: str) -> None:
     r = server.client.post("/api/ingest/batch", json={"spans": [SEED_EVENT]}, headers={"x-tokentrail-project": project})
     assert r.status_code == 200, r.text
-    assert r.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert r.json() == {"accepted": 1, "rejected": 0, "expired": 0, "errors": []}
     (row,) = _rows(server, project)
     assert (row["route"], row["user_id"], row["service"]) == ("classify_intent", "h_deadbeef", "support-assistant")
     assert (row["input_tokens"], row["output_tokens"], row["http_status"]) == (1240, 87, 200)

@@ -34,8 +34,9 @@ main.add_command(quarantine)
 @main.command()
 @settings_options("data_dir", "storage_url", "host", "port", "prices_file", "retention_spans_days",
                   "retention_contents_days", "retention_scores_days", "retention_user_rollups_days", "spool_fsync",
-                  "spool_max_mb", "batch_seconds", "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb",
-                  "gateway_cache_ttl", "gateway_timeout", "langfuse_keys")
+                  "spool_max_mb", "ingest_max_batch_items", "ingest_max_value_bytes", "batch_seconds",
+                  "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb", "gateway_cache_ttl",
+                  "gateway_timeout", "langfuse_keys")
 @click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(demo: bool, log_level: str, **values: Any) -> None:

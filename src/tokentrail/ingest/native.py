@@ -19,6 +19,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tokentrail.ingest.otlp import Decoded
+from tokentrail.ingest.timewindow import EXPIRED, TimeWindow
 from tokentrail.ingest.wire import kv as _kv
 
 
@@ -69,6 +70,8 @@ class NativeSpan(BaseModel):
         if isinstance(v, int | float) and not isinstance(v, bool):  # epoch seconds, ms or ns
             v = float(v)
             v = v / 1e9 if v > 1e14 else v / 1e3 if v > 1e11 else v
+            if not 0 <= v < 1e10:  # before 1970 or after 2286: no datetime to make (the window says why)
+                raise ValueError("epoch time out of range: must be between 2000-01-01 and one day from now")
             return datetime.fromtimestamp(v, UTC)
         return v
 
@@ -125,16 +128,32 @@ def _attributes(item: NativeSpan) -> dict[str, Any]:
     return {k: v for k, v in a.items() if v is not None and v != ""}
 
 
-def to_span(item: NativeSpan) -> trace_pb2.Span:
+class Refused(ValueError):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _unix_ns(t: datetime) -> int:
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1e9)
+
+
+def to_span(item: NativeSpan, window: TimeWindow | None = None) -> trace_pb2.Span:
     trace_id, span_id = _ids(item)
     start = item.timestamp if item.timestamp.tzinfo else item.timestamp.replace(tzinfo=UTC)
-    end = item.end_time or start + timedelta(milliseconds=item.duration_ms or 0)
+    try:
+        end = item.end_time or start + timedelta(milliseconds=item.duration_ms or 0)
+    except OverflowError as e:
+        raise Refused("invalid", "duration_ms: out of range") from e
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    problem = (window or TimeWindow.now()).problem(_unix_ns(start), _unix_ns(end))
+    if problem:
+        raise Refused(*problem)
     span = trace_pb2.Span(
         trace_id=trace_id, span_id=span_id,
         parent_span_id=bytes.fromhex(item.parent_span_id) if item.parent_span_id else b"",
         name=item.name or (f"{item.kind} {item.model}" if item.model else item.kind),
-        start_time_unix_nano=int(start.timestamp() * 1e9), end_time_unix_nano=int(end.timestamp() * 1e9))
+        start_time_unix_nano=_unix_ns(start), end_time_unix_nano=_unix_ns(end))
     span.attributes.extend(_kv(k, v) for k, v in _attributes(item).items())
     failed = item.status == "error" or bool(item.error_type) or (item.http_status or 0) >= 400
     span.status.code = trace_pb2.Status.STATUS_CODE_ERROR if failed else trace_pb2.Status.STATUS_CODE_OK
@@ -147,20 +166,29 @@ def _problem(e: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'item'}: {err['msg']}" for err in e.errors()[:5])
 
 
-def decode_items(items: list[Any]) -> tuple[Decoded, list[dict[str, Any]]]:
+def decode_items(items: list[Any], window: TimeWindow | None = None) -> tuple[Decoded, list[dict[str, Any]]]:
     """Convert native items; return the OTLP payload of the good ones and the problems."""
     req = ExportTraceServiceRequest()
     scope = req.resource_spans.add().scope_spans.add()
     scope.scope.name = "tokentrail.native"
     problems: list[dict[str, Any]] = []
+    window = window or TimeWindow.now()
+    expired = 0
     for i, raw in enumerate(items):
         try:
             item = NativeSpan.model_validate(raw)
-            scope.spans.append(to_span(item))
+            scope.spans.append(to_span(item, window))
         except ValidationError as e:
             problems.append({"index": i, "error": _problem(e)})
-        except (ValueError, OverflowError) as e:
+        except Refused as e:
+            expired += e.kind == EXPIRED
             problems.append({"index": i, "error": str(e)})
+        except UnicodeEncodeError:
+            problems.append({"index": i, "error": "a string is not valid Unicode (a lone surrogate such as \\ud800)"})
+        except (ValueError, OverflowError, OSError) as e:
+            problems.append({"index": i, "error": str(e)})
+        except RecursionError:
+            problems.append({"index": i, "error": "values nested too deeply"})
     decoded = Decoded(payload=req.SerializeToString(), spans=len(scope.spans), rejected=len(problems),
-                      errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]])
+                      errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]], expired=expired)
     return decoded, problems

@@ -8,6 +8,11 @@ event's time, a JSON field, a timestamp difference) are small SQL expressions tr
 (``override``) or after the keys. Cost comes from an ASOF join on the price table by model
 key and start time. Nothing here loops in Python per span. After the insert, ``dedupe.py``
 counts an LLM call that arrived as two spans once.
+
+Every attribute value (span, resource, event), the span name and the status message are cut to
+``max_value_bytes`` (setting ``ingest_max_value_bytes``) here, in the engine: a cut value ends with
+``TRUNCATED_MARK`` and its span gets the attribute ``tokentrail.truncated`` (the keys cut, comma
+separated), which ``/metrics`` and ``/api/ingest/status`` count.
 """
 
 from __future__ import annotations
@@ -25,6 +30,28 @@ from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS, status_from
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
 from tokentrail.storage.schema import SPANS_IN
+
+TRUNCATED_MARK = "…[truncated]"
+TRUNCATED_KEY = "tokentrail.truncated"
+_limits = {"max_value_bytes": 1 << 20}
+
+
+def configure(max_value_bytes: int) -> None:
+    """The longest value stored (``Settings.ingest_max_value_bytes``), for the inserts made from now."""
+    _limits["max_value_bytes"] = max(1, int(max_value_bytes))
+
+
+def _cut(v: str, limit: int) -> str:
+    return f"if(length({v}) > {limit}, concat(toValidUTF8(left({v}, {limit})), '{TRUNCATED_MARK}'), {v})"
+
+
+def _cut_map(m: str, limit: int) -> str:
+    return f"mapApply((k, v) -> (k, {_cut('v', limit)}), {m})"
+
+
+def _cut_keys(m: str, limit: int) -> str:
+    return f"mapKeys(mapFilter((k, v) -> length(v) > {limit}, {m}))"
+
 
 _SCALAR = ("coalesce({v}.string_value, toString({v}.int_value), toString({v}.double_value), "
            "if(isNull({v}.bool_value), NULL, if({v}.bool_value, 'true', 'false')))")
@@ -89,8 +116,8 @@ def _content_key_regex() -> str:
     return "'" + "|".join(content_key_patterns()).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _normalized_select() -> str:
-    """One row per span with every spans_in column except the cost columns."""
+def _normalized_select(limit: int) -> str:
+    """One row per span with every spans_in column except the cost columns (values cut at ``limit`` bytes)."""
     ev_keys = "arrayFlatten(arrayMap(e -> e.attributes.key, sp.events))"
     ev_vals = f"arrayFlatten(arrayMap(e -> arrayMap(v -> {_value('v')}, e.attributes.value), sp.events))"
     # error type: a key; else the exception event's type without its module ("openai.RateLimitError" ->
@@ -115,7 +142,7 @@ SELECT
     lower(hex(sp.trace_id)) AS trace_id,
     lower(hex(sp.span_id)) AS span_id,
     if(sp.parent_span_id = '', '', lower(hex(sp.parent_span_id))) AS parent_span_id,
-    sp.name AS name,
+    {_cut('sp.name', limit)} AS name,
     {_kind()} AS kind,
     toDateTime64(sp.start_time_unix_nano / 1e9, 6, 'UTC') AS start_time,
     toDateTime64(greatest(sp.end_time_unix_nano, sp.start_time_unix_nano) / 1e9, 6, 'UTC') AS end_time,
@@ -133,7 +160,7 @@ SELECT
     {_bool('tokens_estimated')} AS tokens_estimated,
     if(sp.status.code = 2 OR http_status >= 400 OR error_type != '', 'error', 'ok') AS status,
     {error_type} AS error_type,
-    coalesce(nullIf(sp.status.message, ''), nullIf(ev['exception.message'], ''), '') AS error_message,
+    coalesce(nullIf({_cut('sp.status.message', limit)}, ''), nullIf(ev['exception.message'], ''), '') AS error_message,
     toUInt16OrZero({_first('http_status')}) AS http_status,
     multiIf(startsWith({finish}, '['), JSONExtractString({finish}, 1),
             startsWith({finish}, '"'), JSONExtractString({finish}), {finish}) AS finish_reason,
@@ -153,7 +180,8 @@ SELECT
     -- attributes: the unmapped ones, less flattened copies of the content; plus the instrumentation scope
     -- (which library sent the span; dedupe.py uses it), except tokentrail's own
     mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k) AND NOT match(k, {_content_key_regex()}),
-              mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope)))) AS attributes,
+              mapUpdate(mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope))),
+                        mapFilter((k, v) -> v != '', map('{TRUNCATED_KEY}', truncated)))) AS attributes,
     multiIf(tt_source IN ('gateway', 'batch'), tt_source, nullIf(r['tokentrail.source'], '') IS NOT NULL,
             r['tokentrail.source'], tt_source != '', tt_source, 'otlp') AS source,
     {_first('input', ('a', 'ev'))} AS input,
@@ -161,29 +189,39 @@ SELECT
     {_first('captured_reason')} AS captured_reason,
     {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
 FROM (
-    SELECT tt_project, tt_source, sp, ss.scope.name AS scope,
-           {_attr_map('sp.attributes')} AS a,
-           {_attr_map('rs.resource.attributes')} AS r,
-           mapFromArrays({ev_keys}, {ev_vals}) AS ev
-    FROM {{source}}
-    ARRAY JOIN resource_spans AS rs
-    ARRAY JOIN rs.scope_spans AS ss
-    ARRAY JOIN ss.spans AS sp
+    SELECT tt_project, tt_source, sp, scope, {_cut_map('a_full', limit)} AS a, {_cut_map('r_full', limit)} AS r,
+           {_cut_map('ev_full', limit)} AS ev,
+           arrayStringConcat(arrayDistinct(arrayConcat({_cut_keys('a_full', limit)}, {_cut_keys('r_full', limit)},
+                                                       {_cut_keys('ev_full', limit)})), ',') AS truncated
+    FROM (
+        SELECT tt_project, tt_source, sp, ss.scope.name AS scope,
+               {_attr_map('sp.attributes')} AS a_full,
+               {_attr_map('rs.resource.attributes')} AS r_full,
+               mapFromArrays({ev_keys}, {ev_vals}) AS ev_full
+        FROM {{source}}
+        ARRAY JOIN resource_spans AS rs
+        ARRAY JOIN rs.scope_spans AS ss
+        ARRAY JOIN ss.spans AS sp
+    )
 )"""
 
 
-@cache
 def insert_sql(database: str, price_version: str) -> str:
     """INSERT ... SELECT reading ``{source}`` (spooled OTLP) into the spans_in table.
 
     ``{batch_version}`` is to be replaced by the batch's DateTime64(3) literal: every row
     of one insert shares it, so what an insert touched can be found afterwards."""
+    return _insert_sql(database, price_version, _limits["max_value_bytes"])
+
+
+@cache
+def _insert_sql(database: str, price_version: str, limit: int) -> str:
     plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
     costs, join = priced_join(database, price_version, "n", ingested_at="{batch_version}")
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
 SELECT {', '.join('n.' + c for c in plain)}, {', '.join(costs)}
-FROM ({_normalized_select()}) AS n
+FROM ({_normalized_select(limit)}) AS n
 {join}"""
 
 

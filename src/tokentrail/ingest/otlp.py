@@ -29,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tokentrail.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from tokentrail.ingest.timewindow import EXPIRED, TimeWindow
 
 MAX_BODY_BYTES = 64 << 20
 M = TypeVar("M", bound=Message)
@@ -38,8 +39,9 @@ M = TypeVar("M", bound=Message)
 class Decoded:
     payload: bytes  # a serialized ExportTraceServiceRequest holding the good spans
     spans: int = 0
-    rejected: int = 0
+    rejected: int = 0  # every refused span, the expired ones included
     errors: list[str] = field(default_factory=list)
+    expired: int = 0  # refused because they start before the span retention
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
@@ -61,11 +63,11 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
     return out
 
 
-def decode_request(body: bytes, content_type: str | None) -> Decoded:
-    """Parse an OTLP trace export request; keep the good spans."""
+def decode_request(body: bytes, content_type: str | None, window: TimeWindow | None = None) -> Decoded:
+    """Parse an OTLP trace export request; keep the good spans (times inside ``window``)."""
     req, _ = parse_message(body, content_type, ExportTraceServiceRequest, "resourceSpans", "trace",
                                   _hex_span_ids)
-    return _checked(req)
+    return _checked(req, window or TimeWindow.now())
 
 
 PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf", "application/octet-stream")
@@ -84,19 +86,28 @@ def parse_message(body: bytes, content_type: str | None, cls: type[M], root: str
             raise BadRequest(f"body is not an OTLP {cls.__name__} protobuf: {e}") from e
     if ctype != "application/json":
         raise UnsupportedMediaType(f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json")
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest(f"body is not valid JSON: {e}") from e
+    doc = load_json(body)
     if not isinstance(doc, dict):
         raise BadRequest(f"body must be a JSON object with '{root}'")
-    hex_ids(doc)
     msg = cls()
     try:
+        hex_ids(doc)
         json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
     except json_format.ParseError as e:
         raise BadRequest(f"body is not an OTLP JSON {what} request: {e}") from e
+    except RecursionError as e:
+        raise BadRequest(f"body is not an OTLP JSON {what} request: values nested too deeply") from e
     return msg, False
+
+
+def load_json(body: bytes) -> Any:
+    """A JSON request body, or BadRequest (not UTF-8, not JSON, nested deeper than Python recurses)."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise BadRequest("body is not valid JSON: nested too deeply") from e
 
 
 def hex_to_b64(obj: dict[str, Any], keys: tuple[str, ...]) -> None:
@@ -124,7 +135,14 @@ def _hex_span_ids(doc: dict[str, Any]) -> None:
                     hex_to_b64(link, ("traceId", "spanId"))
 
 
-def _span_problem(span: Any) -> str | None:
+def _span_problem(span: Any, window: TimeWindow) -> tuple[str, str] | None:
+    problem = _id_problem(span)
+    if problem is not None:
+        return "invalid", problem
+    return window.problem(span.start_time_unix_nano, span.end_time_unix_nano)
+
+
+def _id_problem(span: Any) -> str | None:
     if len(span.trace_id) != 16 or span.trace_id == b"\0" * 16:
         return "trace_id must be 16 bytes and not all zero"
     if len(span.span_id) != 8 or span.span_id == b"\0" * 8:
@@ -138,30 +156,35 @@ def _span_problem(span: Any) -> str | None:
     return None
 
 
-def _checked(req: ExportTraceServiceRequest) -> Decoded:
-    total = rejected = 0
+def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
+    total = rejected = expired = 0
     errors: list[str] = []
     for rs in req.resource_spans:
         for ss in rs.scope_spans:
             bad = []
             for i, span in enumerate(ss.spans):
-                problem = _span_problem(span)
+                problem = _span_problem(span, window)
                 if problem is not None:
                     bad.append(i)
+                    expired += problem[0] == EXPIRED
                     if len(errors) < 10:
-                        errors.append(f"span {span.name!r} ({span.span_id.hex() or 'no id'}): {problem}")
+                        errors.append(f"span {span.name!r} ({span.span_id.hex() or 'no id'}): {problem[1]}")
             total += len(ss.spans)
             for i in reversed(bad):
                 del ss.spans[i]
             rejected += len(bad)
     req.DiscardUnknownFields()
     payload = req.SerializeToString()
-    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors)
+    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors, expired=expired)
 
 
-def response_body(as_json: bool) -> tuple[bytes, str]:
-    """The OTLP success response (every span accepted)."""
+def response_body(as_json: bool, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
+    """The OTLP success response: 200, with ``partial_success`` when spans were refused (the spec's
+    answer: exporters treat a 4xx as a failed export and log an error for data that was stored)."""
     resp = ExportTraceServiceResponse()
+    if rejected or message:
+        resp.partial_success.rejected_spans = rejected
+        resp.partial_success.error_message = message
     if as_json:
         return json_format.MessageToJson(resp, indent=None).encode(), "application/json"
     return resp.SerializeToString(), "application/x-protobuf"

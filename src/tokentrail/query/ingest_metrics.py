@@ -19,7 +19,8 @@ def batch_aggregates(store: Store, version: datetime) -> list[dict[str, Any]]:
                sum(coalesce(total_cost, 0)) AS cost,
                countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding')) AS unpriced,
                sum(duration_ms) AS duration_sum_ms, {_buckets('duration_ms')} AS latency_buckets,
-               sum(coalesce(ttft_ms, 0)) AS ttft_sum_ms, {_buckets('ttft_ms')} AS ttft_buckets
+               sum(coalesce(ttft_ms, 0)) AS ttft_sum_ms, {_buckets('ttft_ms')} AS ttft_buckets,
+               countIf(attributes['tokentrail.truncated'] != '') AS truncated
         FROM {store.database}.spans
         WHERE ingested_at = {{v:DateTime64(3)}}
         GROUP BY project, route, model, provider, kind, status""", {"v": _ts(version)})

@@ -46,10 +46,13 @@ def totals(store: Store, f: Filters) -> dict[str, Any]:
 def unpriced_models(store: Store, f: Filters) -> list[dict[str, Any]]:
     """Models of successful LLM calls with no price: listed, never silently zero."""
     where, params = f.where()
+    # aggregates are named apart from columns: a provider filter in WHERE must read the column
     return store.query(f"""
-        SELECT if(response_model != '', response_model, request_model) AS model,
-               any(provider) AS provider, count() AS calls,
-               sum(input_tokens) AS tokens_in, sum(output_tokens) AS tokens_out
-        FROM {store.database}.spans FINAL
-        WHERE {where} AND {LLM_KINDS} AND total_cost IS NULL AND status = 'ok'
-        GROUP BY model ORDER BY calls DESC""", params)
+        SELECT model, any_provider AS provider, calls, tokens_in, tokens_out FROM (
+            SELECT if(response_model != '', response_model, request_model) AS model,
+                   any(provider) AS any_provider, count() AS calls,
+                   sum(input_tokens) AS tokens_in, sum(output_tokens) AS tokens_out
+            FROM {store.database}.spans FINAL
+            WHERE {where} AND {LLM_KINDS} AND total_cost IS NULL AND status = 'ok'
+            GROUP BY model)
+        ORDER BY calls DESC""", params)

@@ -22,7 +22,7 @@ from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import LATENCY_BUCKETS_MS
 
 _SUMS = ("requests", "rate_limited", "input_tokens", "output_tokens", "cost", "unpriced", "duration_sum_ms",
-         "ttft_sum_ms")
+         "ttft_sum_ms", "truncated")
 
 
 class SpanMetrics:
@@ -49,6 +49,11 @@ class SpanMetrics:
                     s[k] += row[k]
                 for k in ("latency_buckets", "ttft_buckets"):
                     s[k] = [a + int(b) for a, b in zip(s[k], row[k], strict=True)]
+
+    def truncated_spans(self) -> int:
+        """Spans stored with a value cut at ``ingest_max_value_bytes``."""
+        with self._lock:
+            return sum(s["truncated"] for s in self._series.values())
 
     def snapshot(self) -> dict[tuple[str, ...], dict[str, Any]]:
         with self._lock:
@@ -95,6 +100,10 @@ class TokentrailCollector(Collector):
         for kind, n in sorted(rt.counters.totals.items()):
             refused.add_metric([kind], n)
         yield refused
+        truncated = CounterMetricFamily("tokentrail_ingest_truncated_spans",
+                                        "Spans stored with a value cut at ingest_max_value_bytes")
+        truncated.add_metric([], rt.span_metrics.truncated_spans())
+        yield truncated
         backlog = GaugeMetricFamily("tokentrail_ingest_backlog_bytes", "Acknowledged bytes not yet in the store")
         backlog.add_metric([], rt.spool.backlog_bytes)
         yield backlog

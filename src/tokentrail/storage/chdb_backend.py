@@ -28,6 +28,13 @@ def _quote(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _escaped(params: dict[str, Any]) -> dict[str, Any]:
+    """chDB reads a query parameter's text in the Escaped format (a backslash starts an escape): a value
+    holding a backslash, tab or newline is written so that it reads back as itself."""
+    return {k: v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            if isinstance(v, str) else v for k, v in params.items()}
+
+
 def _locked_by_another_process(path: Path) -> bool:
     """The engine holds an exclusive flock on ``status`` while a process owns the directory."""
     status = path / "status"
@@ -71,7 +78,7 @@ class ChdbStore:
                             retry_after=2)
         try:
             self.busy_since = time.monotonic()
-            res = self._sess.query(sql, fmt, params=params or None)
+            res = self._sess.query(sql, fmt, params=_escaped(params) if params else None)
         except Exception as e:
             raise StorageError(str(e).strip().splitlines()[0][:2000]) from e
         finally:

@@ -81,7 +81,8 @@ async def ingest_status(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     s = rt.inserter.stats
     return {"accepted_spans": rt.counters.accepted_spans, "requests": rt.counters.requests,
-            "refused": dict(rt.counters.totals), "backlog_bytes": rt.spool.backlog_bytes,
+            "refused": dict(rt.counters.totals), "truncated_spans": rt.span_metrics.truncated_spans(),
+            "backlog_bytes": rt.spool.backlog_bytes,
             "inserts": {"batches": s.batches, "segments": s.segments, "bytes": s.bytes, "failures": s.failures,
                         "quarantined": s.quarantined, "last_error": s.last_error,
                         "split_inserts": s.splits, "last_insert_seconds": round(s.last_insert_seconds, 4)},

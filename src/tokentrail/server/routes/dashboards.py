@@ -24,13 +24,18 @@ from tokentrail.server.runtime import Runtime
 router = APIRouter(prefix="/api", tags=["dashboards"])
 _RANGE = re.compile(r"^(\d+(?:\.\d+)?)(m|h|d|w)$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_RANGE_DAYS = 36_500  # a range back to before 1970 has no dates to compute
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def parse_range(value: str) -> timedelta:
     m = _RANGE.match(value.strip())
     if not m:
         raise BadRequest(f"range {value!r} is not like 15m, 1h, 24h, 7d or 4w")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > MAX_RANGE_DAYS * 86400:
+        raise BadRequest(f"range {value!r} is longer than {MAX_RANGE_DAYS} days")
+    return timedelta(seconds=seconds)
 
 
 def _time(value: str, name: str) -> datetime:
@@ -38,7 +43,10 @@ def _time(value: str, name: str) -> datetime:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as e:
         raise BadRequest(f"{name} is not an ISO 8601 time: {value!r}") from e
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    t = t if t.tzinfo else t.replace(tzinfo=UTC)
+    if not _EARLIEST <= t <= _LATEST:
+        raise BadRequest(f"{name} must be between {_EARLIEST.year} and {_LATEST.year}: {value!r}")
+    return t
 
 
 def filters(request: Request, default_range: str = "24h") -> Filters:
@@ -69,7 +77,7 @@ async def summary(request: Request) -> dict[str, Any]:
 
 @router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
 async def timeseries(request: Request, metric: str = Query("requests,cost_usd"), group_by: str | None = None,
-                     top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60)) -> dict[str, Any]:
+                     top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60, le=366 * 86400)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     names = [m.strip() for m in metric.split(",") if m.strip()]
     return await _run(metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
@@ -111,7 +119,7 @@ async def filter_values(request: Request) -> dict[str, Any]:
 
 
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first)")
-async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
                        order: str = Query("start_time", pattern="^(start_time|cost|duration)$")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     return await _run(traces.search, rt.store, filters(request), limit, offset, order)
@@ -139,7 +147,7 @@ def _scores(rt: Runtime, project: str, trace_id: str) -> list[dict[str, Any]]:
 
 @router.get("/sessions", summary="Sessions, most recent first")
 async def session_list(request: Request, limit: int = Query(50, ge=1, le=500),
-                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                       offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     return await _run(traces.sessions, rt.store, filters(request), limit, offset)
 

@@ -3,7 +3,6 @@ endpoint, and the native JSON batch."""
 
 from __future__ import annotations
 
-import json
 import time
 
 from fastapi import APIRouter, Request, Response
@@ -12,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tokentrail.errors import BadRequest, PayloadTooLarge
 from tokentrail.ingest import logs, native, otlp, scores, wire
+from tokentrail.ingest.timewindow import TimeWindow
 from tokentrail.server.auth import authenticate
 from tokentrail.server.runtime import Runtime
 
@@ -19,13 +19,16 @@ router = APIRouter(tags=["ingest"])
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > otlp.MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is over {otlp.MAX_BODY_BYTES} bytes")
+    """The decompressed body. Its size limit is enforced while it streams in (``server/body_limit.py``),
+    chunked uploads included; the decompressed size is capped by ``otlp.decompress``."""
     body = await request.body()
     if len(body) > otlp.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is over {otlp.MAX_BODY_BYTES} bytes")
     return otlp.decompress(body, request.headers.get("content-encoding"))
+
+
+def _window(rt: Runtime) -> TimeWindow:
+    return TimeWindow.now(rt.settings.retention_spans_days)
 
 
 async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) -> None:
@@ -34,16 +37,19 @@ async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) 
         await run_in_threadpool(rt.spool.append, record)
         rt.counters.accepted_spans += decoded.spans
     rt.counters.requests += 1
-    if decoded.rejected:
-        rt.counters.refused(project or rt.settings.default_project, "rejected_span",
-                            decoded.errors[0] if decoded.errors else "invalid span", decoded.rejected)
+    counted = project or rt.settings.default_project
+    if decoded.expired:
+        rt.counters.refused(counted, "expired_span", f"starts before the span retention "
+                            f"({rt.settings.retention_spans_days} days)", decoded.expired)
+    if decoded.rejected > decoded.expired:
+        invalid = next((e for e in decoded.errors if "retention" not in e), "invalid span")
+        rt.counters.refused(counted, "rejected_span", invalid, decoded.rejected - decoded.expired)
 
 
-def _partial(decoded: otlp.Decoded) -> JSONResponse:
-    """Some spans were refused: 400 saying which, while the good ones are stored."""
-    return JSONResponse(status_code=400, content={
-        "error": f"{decoded.rejected} span(s) rejected; the other {decoded.spans} were accepted",
-        "accepted_spans": decoded.spans, "rejected_spans": decoded.rejected, "details": decoded.errors})
+def _partial_message(decoded: otlp.Decoded) -> str:
+    expired = f" ({decoded.expired} of them start before the span retention)" if decoded.expired else ""
+    return (f"{decoded.rejected} span(s) rejected{expired}; the other {decoded.spans} were accepted: "
+            + "; ".join(decoded.errors))
 
 
 @router.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, gzip accepted)")
@@ -54,15 +60,15 @@ async def otlp_traces(request: Request) -> Response:
     principal = authenticate(request)
     try:
         body = await _body(request)
-        decoded = otlp.decode_request(body, request.headers.get("content-type"))
+        decoded = otlp.decode_request(body, request.headers.get("content-type"), _window(rt))
     except BadRequest as e:
         rt.counters.refused(principal.project or rt.settings.default_project, "rejected_request", e.message)
         raise
     await _spool(rt, decoded, principal.project, "otlp")
-    if decoded.rejected:
-        return _partial(decoded)
+    # OTLP/HTTP partial success: 200, the refused count and why; the good spans are stored
     as_json = request.headers.get("content-type", "").startswith("application/json")
-    content, media = otlp.response_body(as_json)
+    message = _partial_message(decoded) if decoded.rejected else ""
+    content, media = otlp.response_body(as_json, decoded.rejected, message)
     return Response(content=content, media_type=media)
 
 
@@ -109,18 +115,18 @@ async def otlp_metrics(request: Request) -> Response:
 async def native_batch(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
-    body = await _body(request)
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest(f"body is not valid JSON: {e}") from e
+    doc = otlp.load_json(await _body(request))
     items = doc.get("spans") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise BadRequest("body must be a JSON list of calls or an object {\"spans\": [...]}")
-    decoded, problems = await run_in_threadpool(native.decode_items, items)
+    if len(items) > rt.settings.ingest_max_batch_items:
+        raise PayloadTooLarge(f"the batch holds {len(items)} calls; at most {rt.settings.ingest_max_batch_items} "
+                              "per request (setting ingest_max_batch_items)")
+    decoded, problems = await run_in_threadpool(native.decode_items, items, _window(rt))
     await _spool(rt, decoded, principal.project, "sdk")
     status = 200 if not problems else 400
-    body_out = {"accepted": decoded.spans, "rejected": decoded.rejected, "errors": problems[:100]}
+    body_out = {"accepted": decoded.spans, "rejected": decoded.rejected, "expired": decoded.expired,
+                "errors": problems[:100]}
     if problems:
         body_out["error"] = f"{len(problems)} item(s) rejected; the other {decoded.spans} were accepted"
     return JSONResponse(body_out, status_code=status)
@@ -130,11 +136,7 @@ async def native_batch(request: Request) -> JSONResponse:
 async def post_scores(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
-    body = await _body(request)
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest(f"body is not valid JSON: {e}") from e
+    doc = otlp.load_json(await _body(request))
     items = doc if isinstance(doc, list) else doc.get("scores", [doc]) if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise BadRequest("body must be a score object, a list of them, or {\"scores\": [...]}")

@@ -1,0 +1,170 @@
+"""Hostile or impossible input: a clear 4xx (never a 5xx, never a closed connection), spans outside the
+accepted time window refused on their own, and bodies bounded while they stream in."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from tests.ingest.otel_helpers import emit_agent_trace, in_memory_provider
+from tests.support import ServerThread
+
+PB = "application/x-protobuf"
+NOW_NS = time.time_ns()
+
+
+def _count(server: ServerThread, project: str) -> int:
+    return server.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}",
+                        {"p": project})[0]["n"]
+
+
+def _agent_trace_request() -> object:
+    provider, memory = in_memory_provider()
+    emit_agent_trace(provider)
+    return encode_spans(list(memory.get_finished_spans()))
+
+
+@pytest.mark.parametrize("start_ns", [1, 2**63, 10_413_792_000 * 10**9, NOW_NS + 2 * 86_400 * 10**9],
+                         ids=["1ns", "2pow63", "year2300", "two-days-ahead"])
+def test_otlp_impossible_time_refused_neighbours_kept(server: ServerThread, project: str,
+                                                                           start_ns: int) -> None:
+    req = _agent_trace_request()
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    span.start_time_unix_nano = start_ns
+    span.end_time_unix_nano = max(start_ns, span.end_time_unix_nano)
+    r = server.client.post("/v1/traces", content=req.SerializeToString(),
+                           headers={"content-type": PB, "x-tokentrail-project": project})
+    assert r.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert partial.rejected_spans == 1 and "2000-01-01" in partial.error_message
+    assert _count(server, project) == 3
+
+
+@pytest.mark.parametrize("timestamp", [-2**63, 2**63, 1, "2300-01-01T00:00:00Z", "1970-01-02T00:00:00Z"],
+                         ids=["minus2pow63", "2pow63", "1s", "year2300", "year1970"])
+def test_native_impossible_time_refused_by_index(server: ServerThread, project: str,
+                                                              timestamp: object) -> None:
+    items = [{"model": "gpt-4o", "timestamp": timestamp}, {"model": "gpt-4o", "input_tokens": 3}]
+    r = server.client.post("/api/ingest/batch", json=items, headers={"x-tokentrail-project": project})
+    assert r.status_code == 400
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (1, 1)
+    assert body["errors"][0]["index"] == 0 and "2000-01-01" in body["errors"][0]["error"]
+    assert _count(server, project) == 1
+
+
+def test_span_older_than_the_retention_is_refused_and_counted_as_expired(server: ServerThread,
+                                                                         project: str) -> None:
+    days = server.settings.retention_spans_days
+    old = time.time() - (days + 2) * 86_400
+    r = server.client.post("/api/ingest/batch", json=[{"model": "gpt-4o", "timestamp": old}],
+                           headers={"x-tokentrail-project": project})
+    assert r.status_code == 400 and r.json()["expired"] == 1
+    assert "retention" in r.json()["errors"][0]["error"]
+    req = _agent_trace_request()
+    for span in req.resource_spans[0].scope_spans[0].spans:
+        span.start_time_unix_nano = span.end_time_unix_nano = int(old * 1e9)
+    r = server.client.post("/v1/traces", content=req.SerializeToString(),
+                           headers={"content-type": PB, "x-tokentrail-project": project})
+    partial = ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert r.status_code == 200 and partial.rejected_spans == 4 and "retention" in partial.error_message
+    assert server.client.get("/api/ingest/status").json()["refused"]["expired_span"] >= 5
+    metrics = server.client.get("/metrics").text
+    assert 'tokentrail_ingest_refused_total{reason="expired_span"}' in metrics
+
+
+def test_lone_surrogate_in_json_gets_a_json_4xx(server: ServerThread) -> None:
+    r = server.client.post("/api/ingest/batch", content=b'[{"model": "\\ud800"}]')
+    assert r.status_code == 400 and "surrogate" in r.json()["errors"][0]["error"]
+    r = server.client.post("/api/admin/recompute-costs", content=b'{"since": "\\ud800"}',
+                           headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "since" in r.json()["error"]
+
+
+@pytest.mark.parametrize("path,ctype", [("/api/ingest/batch", "application/json"), ("/v1/traces", "application/json"),
+                                        ("/v1/logs", "application/json"), ("/api/scores", "application/json")])
+def test_json_nested_a_thousand_levels_is_400(server: ServerThread, path: str, ctype: str) -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    r = server.client.post(path, content=deep, headers={"content-type": ctype})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]
+
+
+def test_connection_survives_a_deeply_nested_body_under_pipelining(server: ServerThread) -> None:
+    deep = b"[" * 1000 + b"]" * 1000
+    bad = (f"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(deep)}\r\n\r\n").encode() + deep
+    good = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(bad + good)
+        reply = b""
+        while reply.count(b"HTTP/1.1 ") < 2:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after: {reply[:300]!r}"
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400") and b"HTTP/1.1 200" in reply
+
+
+def test_chunked_upload_over_the_limit_is_413_while_it_streams(server: ServerThread) -> None:
+    chunk = b"x" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        try:
+            while sent < 200 << 20:  # far past the 64 MiB limit; the server answers before the end
+                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413") and b"over" in reply
+    assert sent < 200 << 20 or reply  # the answer came; the body was never read whole
+
+
+def test_native_batch_over_the_item_cap_is_413(server: ServerThread) -> None:
+    cap = server.settings.ingest_max_batch_items
+    r = server.client.post("/api/ingest/batch", json=[{"model": "m"}] * (cap + 1))
+    assert r.status_code == 413 and "ingest_max_batch_items" in r.json()["error"]
+
+
+def test_backslash_in_a_filter_is_a_value_not_an_error(server: ServerThread, project: str) -> None:
+    r = server.client.post("/api/ingest/batch", json=[{"model": "gpt-4o", "route": "a\\b", "input_tokens": 2}],
+                           headers={"x-tokentrail-project": project})
+    assert r.status_code == 200
+    server.flush()
+    summary = server.client.get("/api/metrics/summary", params={"project": project, "route": "a\\b"}).json()
+    assert summary["requests"] == 1
+
+
+@pytest.mark.parametrize("params", [{"provider": "openai"}, {"provider": "x", "model": "y"}])
+def test_pricing_with_a_provider_filter_answers(server: ServerThread, params: dict) -> None:
+    r = server.client.get("/api/pricing", params=params)
+    assert r.status_code == 200 and r.json()["unpriced_models"] == []
+
+
+@pytest.mark.parametrize("params", [{"range": "100000000d"}, {"until": "0001-01-01"}, {"since": "9999-12-31"}])
+def test_out_of_range_times_in_queries_are_400(server: ServerThread, params: dict) -> None:
+    r = server.client.get("/api/metrics/summary", params=params)
+    assert r.status_code == 400 and "error" in r.json()
+
+
+def test_real_otel_exporter_logs_no_error_when_part_of_an_export_is_refused(
+        server: ServerThread, project: str, caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    provider, memory = in_memory_provider()
+    tracer = provider.get_tracer("test")
+    tracer.start_span("impossible", start_time=1).end(end_time=2)
+    tracer.start_span("fine").end()
+    exporter = OTLPSpanExporter(endpoint=server.url + "/v1/traces", headers={"x-tokentrail-project": project})
+    with caplog.at_level(logging.WARNING):
+        result = exporter.export(list(memory.get_finished_spans()))
+    assert result == SpanExportResult.SUCCESS
+    assert not [r for r in caplog.records if r.name.startswith("opentelemetry")], caplog.text
+    assert _count(server, project) == 1
