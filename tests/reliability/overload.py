@@ -98,10 +98,11 @@ def _open_loop(url: str, pool: list[bytes], rate: float, seconds: float, workers
 
 
 def run(root: Path, *, measure_seconds: float, overload_seconds: float, factor: float = 3.0,
-        spool_max_mb: int = 1024, workers: int = 12, timeout: float = 10) -> dict[str, Any]:
+        spool_max_mb: int = 1024, workers: int = 12, timeout: float = 10,
+        traces_per_request: int = 100) -> dict[str, Any]:
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
-    pool, per_request = bodies(24, 100)
+    pool, per_request = bodies(24, traces_per_request)
     server = ServerProcess(data, extra=["--spool-max-mb", str(spool_max_mb), "--no-spool-fsync"]).start()
     assert server.proc is not None
     pid = server.proc.pid
