@@ -136,10 +136,13 @@ def _hex_span_ids(doc: dict[str, Any]) -> None:
 
 
 def _span_problem(span: Any, window: TimeWindow) -> tuple[str, str] | None:
+    """Why ``span`` is refused ((kind, message)), or None. The usual case costs a few comparisons."""
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if window.kept_from_ns <= start <= window.latest_ns and end <= window.latest_ns:
+        problem = _id_problem(span)
+        return None if problem is None else ("invalid", problem)
     problem = _id_problem(span)
-    if problem is not None:
-        return "invalid", problem
-    return window.problem(span.start_time_unix_nano, span.end_time_unix_nano)
+    return ("invalid", problem) if problem is not None else window.problem(start, end)
 
 
 def _id_problem(span: Any) -> str | None:
