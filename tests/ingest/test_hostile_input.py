@@ -3,6 +3,8 @@ accepted time window refused on their own, and bodies bounded while they stream 
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import socket
 import time
@@ -168,3 +170,25 @@ def test_real_otel_exporter_logs_no_error_when_part_of_an_export_is_refused(
     assert result == SpanExportResult.SUCCESS
     assert not [r for r in caplog.records if r.name.startswith("opentelemetry")], caplog.text
     assert _count(server, project) == 1
+
+
+@pytest.mark.parametrize("ctype", [PB, "application/json"])
+def test_tokentrail_sdk_reads_the_refused_count_from_a_partial_success(server: ServerThread, project: str,
+                                                                       ctype: str) -> None:
+    from google.protobuf import json_format
+
+    from tokentrail.sdk._otlp import _partial_success
+
+    req = _agent_trace_request()
+    req.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano = 1
+    if ctype == PB:
+        body = req.SerializeToString()
+    else:
+        doc = json_format.MessageToDict(req)
+        for span in doc["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # OTLP/JSON ids are hex
+            for key in ("traceId", "spanId", "parentSpanId"):
+                if key in span:
+                    span[key] = base64.b64decode(span[key]).hex()
+        body = json.dumps(doc).encode()
+    r = server.client.post("/v1/traces", content=body, headers={"content-type": ctype, "x-tokentrail-project": project})
+    assert r.status_code == 200 and _partial_success(r) == 1

@@ -154,7 +154,11 @@ class OtlpSink:
             c.last_export_error = f"{type(e).__name__}: {e}"
             return RETRY, None
         if r.status_code < 300:
-            c.spans_exported += spans
+            rejected = min(spans, _partial_success(r))  # OTLP partial success: 200 with the refused count
+            c.spans_exported += spans - rejected
+            c.spans_rejected += rejected
+            if rejected:
+                c.last_export_error = f"{rejected} span(s) rejected by the server"
             return OK, None
         c.export_failures += 1
         c.last_export_error = f"HTTP {r.status_code}: {r.text[:300]}"
@@ -228,6 +232,35 @@ def _retry_after(r: httpx.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _partial_success(r: httpx.Response) -> int:
+    """``partial_success.rejected_spans`` of an OTLP success answer (JSON, or protobuf read by hand:
+    field 1 holds a message whose field 1 is the varint count); 0 when absent."""
+    body = r.content
+    if not body:
+        return 0
+    if body[:1] == b"{":
+        try:
+            return int(json.loads(body).get("partialSuccess", {}).get("rejectedSpans", 0))
+        except (ValueError, AttributeError, TypeError):
+            return 0
+    if body[:1] != b"\x0a":  # partial_success: field 1, length-delimited
+        return 0
+    _, at = _varint(body, 1)  # its length
+    if body[at:at + 1] != b"\x08":  # rejected_spans: field 1, varint (absent when 0)
+        return 0
+    return _varint(body, at + 1)[0]
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    for i in range(at, min(len(data), at + 10)):
+        value |= (data[i] & 0x7F) << shift
+        shift += 7
+        if not data[i] & 0x80:
+            return value, i + 1
+    return 0, len(data)
 
 
 def _partial(r: httpx.Response, spans: int) -> tuple[int, int]:
