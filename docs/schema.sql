@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     error_type LowCardinality(String),
     error_message String,
     http_status UInt16,
-    finish_reason LowCardinality(String),
+    finish_reason LowCardinality(String) COMMENT 'as the provider or library sent it',
+    finish LowCardinality(String) MATERIALIZED if(trimBoth(finish_reason) = '', if(status = 'error', 'error', ''), transform(lower(trimBoth(finish_reason)), ['stop', 'end_turn', 'stop_sequence', 'end', 'eos', 'eos_token', 'complete', 'completed', 'finish', 'finished', 'pause_turn', 'length', 'max_tokens', 'max_output_tokens', 'max_tokens_reached', 'token_limit', 'model_context_window_exceeded', 'model_length', 'incomplete', 'tool_calls', 'tool_call', 'tool_use', 'function_call', 'tools', 'malformed_function_call', 'content_filter', 'content_filtered', 'refusal', 'safety', 'recitation', 'blocklist', 'prohibited_content', 'spii', 'guardrail_intervened', 'error'], ['stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'error'], 'other')) COMMENT 'canonical: stop, length, tool_calls, content_filter, error, other',
     streamed Bool,
     cache_hit Bool,
     schema_valid Nullable(Bool),
@@ -148,7 +149,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_in
     error_type LowCardinality(String),
     error_message String,
     http_status UInt16,
-    finish_reason LowCardinality(String),
+    finish_reason LowCardinality(String) COMMENT 'as the provider or library sent it',
     streamed Bool,
     cache_hit Bool,
     schema_valid Nullable(Bool),
@@ -232,6 +233,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
     output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -270,6 +272,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
     output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -308,6 +311,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
     output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -343,6 +347,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_totals
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
     output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -378,6 +383,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_totals
     latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
     ttft_buckets Array(UInt64),
     output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)

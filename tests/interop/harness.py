@@ -85,7 +85,7 @@ class Run:
     def rows(self, scenario: str) -> list[dict[str, Any]]:
         lo, hi = self.windows[scenario]
         return self.server.query(
-            "SELECT *, toUnixTimestamp64Nano(start_time) AS start_ns FROM tokentrail.spans FINAL "
+            "SELECT *, finish, toUnixTimestamp64Nano(start_time) AS start_ns FROM tokentrail.spans FINAL "
             "WHERE toUnixTimestamp64Nano(start_time) BETWEEN {lo:Int64} AND {hi:Int64} ORDER BY start_time",
             {"lo": lo, "hi": hi})
 
@@ -162,15 +162,18 @@ def check(run: Run, scenario: str, sends: Sends) -> None:
         assert row["ttft_ms"] is None
     if stream:
         assert row["duration_ms"] >= 150  # the fake's slow first token
-    # finish reason
-    if not error and scenario != "openai_embeddings":
+    # finish reason: the raw value as the library sent it, and the canonical one whatever the library
+    if error:
+        assert (row["finish_reason"], row["finish"]) == ("", "error")
+    elif scenario != "openai_embeddings":
         wanted = sends.anthropic_finish if anthropic else "stop"
         if scenario == "openai_tool_call":
-            assert [r["finish_reason"] for r in counted] == ([sends.tool_finish, "stop"] if sends.chat_finish else ["", ""])
+            assert [(r["finish_reason"], r["finish"]) for r in counted] == (
+                [(sends.tool_finish, "tool_calls"), ("stop", "stop")] if sends.chat_finish else [("", ""), ("", "")])
         elif (stream and not sends.stream_finish) or (not stream and not sends.chat_finish):
-            assert row["finish_reason"] == ""
+            assert (row["finish_reason"], row["finish"]) == ("", "")
         else:
-            assert row["finish_reason"] == wanted
+            assert (row["finish_reason"], row["finish"]) == (wanted, "stop")
     # user and session
     if sends.user_session and (sends.anthropic_error_attributes or not (anthropic and error)):
         assert (row["user_id"], row["session_id"]) == (USER, SESSION)

@@ -20,6 +20,7 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "kind": ("kind", "kind"),
     "error_type": ("error_type", "error_type"),
     "http_status": ("toString(http_status)", "toString(http_status)"),
+    "finish": ("finish", None),  # canonical finish reason (ingest/finish.py)
     "user": ("user_id", None),
     "session": ("session_id", None),
     "customer": ("customer", None),

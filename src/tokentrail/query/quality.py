@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tokentrail.ingest import finish
 from tokentrail.query.filters import Filters
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import OUTPUT_BUCKETS
@@ -29,6 +30,25 @@ def output_length(store: Store, f: Filters) -> list[dict[str, Any]]:
     labels = ["0", *(f"{lo + 1}-{hi}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)),
               f">{OUTPUT_BUCKETS[-1]}"]
     return [{"label": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]
+
+
+def finish_reasons(store: Store, f: Filters) -> list[dict[str, Any]]:
+    """LLM calls per canonical finish reason (ingest/finish.py): how many stopped, were cut by the token
+    limit, asked for tools, were filtered or failed (raw spans for about a day, the rollups beyond)."""
+    labels = [*finish.CANONICAL, "none"]
+    if f.use_rollup():
+        where, params = f.where(rollup=True)
+        row = store.query(f"SELECT sumForEach(finish_counts) AS b FROM {store.database}.{f.rollup_table()} FINAL "
+                          f"WHERE {where} AND length(finish_counts) > 0", params)[0]
+        counts = list(row["b"] or []) or [0] * len(labels)
+    else:
+        where, params = f.where()
+        canonical = finish.sql()
+        parts = ", ".join(f"countIf({canonical} = '{c}')" for c in finish.CANONICAL)
+        row = store.query(f"SELECT [{parts}, countIf({canonical} = '')] AS b FROM {store.database}.spans FINAL "
+                          f"WHERE {where} AND kind = 'llm'", params)[0]
+        counts = list(row["b"])
+    return [{"finish": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]
 
 
 def _score_range(f: Filters) -> dict[str, Any]:

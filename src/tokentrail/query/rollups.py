@@ -7,6 +7,7 @@ import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from tokentrail.ingest import finish
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import (
     LATENCY_BUCKETS_MS,
@@ -33,6 +34,12 @@ def _output_buckets() -> str:
               for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     parts.append(f"countIf(output_tokens > {OUTPUT_BUCKETS[-1]} AND {ok})")
     return "[" + ", ".join(parts) + "]"
+
+
+def _finish_counts() -> str:
+    canonical = finish.sql()
+    parts = [f"countIf(kind = 'llm' AND {canonical} = '{c}')" for c in finish.CANONICAL]
+    return "[" + ", ".join([*parts, f"countIf(kind = 'llm' AND {canonical} = '')"]) + "]"
 
 
 def _ts(t: datetime) -> str:
@@ -167,7 +174,7 @@ def _refresh_minutes(r: _Refresh, project: str, minutes: list[datetime]) -> None
                    (duration_ms - assumeNotNull(ttft_ms)) / greatest(output_tokens - 1, 1),
                    ttft_ms IS NOT NULL AND output_tokens > 1),
                {SKETCH}StateIf({SKETCH_ARGS})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
-               {_buckets('duration_ms')}, {_buckets('ttft_ms')}, {_output_buckets()},
+               {_buckets('duration_ms')}, {_buckets('ttft_ms')}, {_output_buckets()}, {_finish_counts()},
                now64(3)
         FROM {r.source('spans', params)}
         WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
@@ -187,7 +194,7 @@ def _refresh_coarser(r: _Refresh, project: str, periods: list[datetime], source:
     r.insert(f"""
         INSERT INTO {db}.{target}
         SELECT project, {truncate}({source_time}) AS {target_time}, {dims}, {sums}, {states},
-               sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets), now64(3)
+               sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets), sumForEach(finish_counts), now64(3)
         FROM {r.source(source, params)}
         WHERE project = {{p:String}} AND {source_time} >= {{lo:DateTime64(6)}} AND {source_time} < {{hi:DateTime64(6)}}
           AND {truncate}({source_time}) IN {_in_minutes(periods)}

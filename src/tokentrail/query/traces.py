@@ -88,7 +88,7 @@ def detail(store: Store, project: str, trace_id: str, with_content: bool) -> dic
     """Every span of the trace as a tree in time order, with depth and offset for a waterfall."""
     params = {"p": project, "t": trace_id.lower()}
     spans = store.query(f"""
-        SELECT * EXCEPT (project, ingested_at)
+        SELECT * EXCEPT (project, ingested_at), finish
         FROM {store.database}.spans FINAL
         WHERE project = {{p:String}} AND trace_id = {{t:String}}
         ORDER BY start_time""", params)

@@ -20,6 +20,7 @@ from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
 from tokentrail.server.routes import api, batch, dashboards, health, ingest, quarantine, ui
 from tokentrail.server.runtime import Runtime
+from tokentrail.storage.deadline import ReadDeadline
 
 log = logging.getLogger("tokentrail.server")
 
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.prometheus = CollectorRegistry()
     app.state.prometheus.register(TokentrailCollector(runtime))
+    app.add_middleware(ReadDeadline, seconds=runtime.settings.query_timeout)  # reads answer 503, never queue forever
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(batch.router)

@@ -118,3 +118,27 @@ def m004_rollup_totals_sessions_output(store: Store) -> None:
     for table in ROLLUP_TABLES:
         store.command(table.create_sql(store.database))
     rollups.rebuild_all(store)
+
+
+@migration
+def m005_canonical_finish_reason(store: Store) -> None:
+    """``spans.finish``: the canonical finish reason, computed by the engine (old rows read it computed)."""
+    from tokentrail.storage.schema import SPANS
+
+    column = next(c for c in SPANS.columns if c.name == "finish")
+    store.command(f"ALTER TABLE {store.database}.spans ADD COLUMN IF NOT EXISTS finish {column.type} "
+                  f"MATERIALIZED {column.materialized} AFTER finish_reason")
+
+
+@migration
+def m006_rollup_finish_counts(store: Store) -> None:
+    """Canonical finish reasons in the rollups (a store made since gets them in m003); rebuilt from the
+    spans still kept."""
+    from tokentrail.query import rollups
+    from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+
+    for table in ROLLUP_TABLES:
+        if "finish_counts" in table.column_names:
+            store.command(f"ALTER TABLE {store.database}.{table.name} ADD COLUMN IF NOT EXISTS finish_counts "
+                          "Array(UInt64) AFTER output_buckets")
+    rollups.rebuild_all(store)

@@ -69,6 +69,8 @@ ROLLUP_MINUTE = Table(
         _c("ttft_buckets", "Array(UInt64)"),
         _c("output_buckets", "Array(UInt64)", "successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS "
                                                "range (non-cumulative), then over the last"),
+        _c("finish_counts", "Array(UInt64)", "LLM calls per canonical finish reason (ingest/finish.py CANONICAL), "
+                                              "then with none recorded"),
         _c("version", "DateTime64(3, 'UTC')"),
     ),
     engine="ReplacingMergeTree(version)",

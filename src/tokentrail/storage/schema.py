@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tokentrail.ingest import finish
+
 SPAN_KINDS = ("llm", "embedding", "tool", "retrieval", "agent", "chain", "other")
 SOURCES = ("sdk", "otlp", "gateway", "batch")
 
@@ -19,6 +21,7 @@ class Column:
     type: str
     comment: str = ""
     codec: str = ""
+    materialized: str = ""  # computed by the engine from other columns at insert (never inserted)
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,15 @@ class Table:
 
     @property
     def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        """The columns an INSERT writes (computed ones excluded)."""
+        return [c.name for c in self.columns if not c.materialized]
 
     def create_sql(self, database: str, ttl_days: int | None = None) -> str:
         cols = []
         for c in self.columns:
             line = f"    {c.name} {c.type}"
+            if c.materialized:
+                line += f" MATERIALIZED {c.materialized}"
             if c.codec:
                 line += f" CODEC({c.codec})"
             if c.comment:
@@ -62,8 +68,8 @@ class Table:
         return f"{self.ttl_column} + INTERVAL {int(ttl_days)} DAY"
 
 
-def _c(name: str, type_: str, comment: str = "", codec: str = "") -> Column:
-    return Column(name, type_, comment, codec)
+def _c(name: str, type_: str, comment: str = "", codec: str = "", materialized: str = "") -> Column:
+    return Column(name, type_, comment, codec, materialized)
 
 
 # Dedupe: ReplacingMergeTree keyed on (project, day, trace, span) keeps the newest
@@ -104,7 +110,9 @@ SPANS = Table(
         _c("error_type", "LowCardinality(String)"),
         _c("error_message", "String"),
         _c("http_status", "UInt16"),
-        _c("finish_reason", "LowCardinality(String)"),
+        _c("finish_reason", "LowCardinality(String)", "as the provider or library sent it"),
+        _c("finish", "LowCardinality(String)", "canonical: stop, length, tool_calls, content_filter, error, other",
+           materialized=finish.sql()),
         _c("streamed", "Bool"),
         _c("cache_hit", "Bool"),
         _c("schema_valid", "Nullable(Bool)"),
@@ -214,7 +222,7 @@ INGEST_EVENTS = Table(
 # spans and contents, so one INSERT feeds both tables.
 SPANS_IN = Table(
     name="spans_in",
-    columns=SPANS.columns[:-1] + (
+    columns=tuple(c for c in SPANS.columns[:-1] if not c.materialized) + (
         _c("input", "String"),
         _c("output", "String"),
         _c("captured_reason", "LowCardinality(String)"),

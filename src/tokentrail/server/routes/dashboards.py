@@ -101,12 +101,14 @@ async def cost_view(request: Request) -> dict[str, Any]:
             "budget": await _run(cost.budget, rt.store, f.project, rt.settings.budget_daily_usd)}
 
 
-@router.get("/quality", summary="Feedback, schema-valid rate, cache-hit rate, output-length distribution")
+@router.get("/quality", summary="Feedback, schema-valid rate, cache-hit rate, output-length distribution, "
+            "canonical finish reasons")
 async def quality_view(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
     step = metrics.auto_interval(f.hours)
     return {"output_length": await _run(quality.output_length, rt.store, f),
+            "finish_reasons": await _run(quality.finish_reasons, rt.store, f),
             "feedback": await _run(quality.feedback, rt.store, f),
             "scores_over_time": await _run(quality.scores_over_time, rt.store, f, step),
             "summary": await _run(metrics.summary, rt.store, f)}

@@ -1,5 +1,5 @@
 // Quality: user feedback and eval scores (and over time), schema-validation rate, cache-hit
-// rate, output-length distribution.
+// rate, output-length distribution, finish reasons (canonical: truncated and filtered answers).
 
 import * as api from "../api.js";
 import { chart, PALETTE, seriesValues } from "../charts.js";
@@ -40,13 +40,16 @@ export default async function quality(root) {
   const rates = panel("Schema-valid and cache-hit rate", { testid: "panel-quality-rates" });
   const lengths = panel("Output length", { testid: "panel-output-length",
     subtitle: "successful LLM calls by output tokens" });
-  root.append(grid("two", fb.el, overTime.el), grid("two", rates.el, lengths.el));
+  const finishes = panel("Finish reasons", { testid: "panel-finish-reasons",
+    subtitle: "LLM calls by how the answer ended (canonical; click to see those calls)" });
+  root.append(grid("two", fb.el, overTime.el), grid("two", rates.el, lengths.el), grid("two", finishes.el));
   const ts = api.get("metrics/timeseries", { metric: "requests,schema_checked,schema_valid,cache_hits" });
   await Promise.all([
     fill(fb.body, async () => feedbackTable(feedback)),
     fill(overTime.body, async () => scoresChart(q.scores_over_time || [])),
     fill(rates.body, async () => ratesChart(await ts)),
     fill(lengths.body, async () => lengthChart(q.output_length)),
+    fill(finishes.body, async () => finishTable(q.finish_reasons || [])),
   ]);
 }
 
@@ -125,4 +128,23 @@ function lengthChart(buckets) {
     chart({ x: { labels: buckets.map((b) => shortLabel(b.label)), tips: buckets.map((b) => `${b.label} output tokens`) },
       type: "bar", height: 200, testid: "chart-output-length",
       format: count, series: [{ name: "calls", values: buckets.map((b) => b.count), color: "#6366f1" }] })];
+}
+
+const FINISH_TONE = { stop: "good", tool_calls: "neutral", length: "warn", content_filter: "bad", error: "bad" };
+const FINISH_NOTE = {
+  stop: "the model ended its answer", length: "cut by the token limit", tool_calls: "asked for tools",
+  content_filter: "refused or filtered", error: "the call failed", other: "another reason", none: "not recorded",
+};
+
+function finishTable(rows) {
+  const total = rows.reduce((a, r) => a + r.count, 0);
+  if (!total) return h("p", { class: "empty-inline" }, "No LLM calls in this range.");
+  return table([
+    { label: "finish", value: (r) => badge(r.finish, FINISH_TONE[r.finish] || "neutral"), cls: "key" },
+    { label: "meaning", value: (r) => FINISH_NOTE[r.finish] || "" },
+    { label: "calls", num: true, value: (r) => count(r.count), raw: (r) => r.count, testid: "cell-finish-count" },
+    { label: "share", value: (r) => bar(r.count, total, pct(r.count / total), FINISH_TONE[r.finish] === "good" ? "good" : ""),
+      cls: "bar-col" },
+  ], rows.filter((r) => r.count > 0), { testid: "finish-table",
+    href: (r) => (r.finish === "none" ? null : state.href("traces", { finish: r.finish })) });
 }

@@ -114,7 +114,7 @@ function showSpan(el, s, doc) {
     ["cost", s.total_cost === null || s.total_cost === undefined
       ? (["llm", "embedding"].includes(s.kind) && s.status === "ok" ? h("span", { class: "warn-text" }, "no price for this model") : null)
       : `${usd(s.total_cost, true)} (input ${usd(s.input_cost, true)} · output ${usd(s.output_cost, true)})`],
-    ["finish reason", s.finish_reason], ["HTTP status", s.http_status || null],
+    ["finish reason", s.finish ? (s.finish_reason && s.finish_reason !== s.finish ? `${s.finish} (${s.finish_reason})` : s.finish) : s.finish_reason], ["HTTP status", s.http_status || null],
     ["error", s.error_type ? `${s.error_type}${s.error_message ? ": " + s.error_message : ""}` : null],
     ["streamed", s.kind === "llm" ? (s.streamed ? "yes" : "no") : null],
     ["cache hit", s.cache_hit ? "yes" : null],
