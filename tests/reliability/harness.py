@@ -23,7 +23,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from tests.support import ServerProcess, wait_for
 from tokentrail.demo.traffic import Traffic
 from tokentrail.ingest.wire import kv
-from tokentrail.storage.backend import open_store
+from tokentrail.storage.backend import Store, open_store
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
 UI_QUERIES = ("/api/stats/routes?hours=1", "/api/metrics/summary?range=1h")
@@ -230,17 +230,23 @@ def flush(server: ServerProcess, timeout: float = 300) -> bool:
     return bool(r.json()["flushed"])
 
 
-def stored_ids(data_dir: Path, project: str) -> tuple[Counter[str], int]:
+def ids_in(store: Store, project: str) -> tuple[Counter[str], int]:
     """Span ids stored for ``project`` (after FINAL: the deduplicated view every query reads) with
-    their row counts, and the raw row count. Opens the store: the server must be stopped."""
+    their row counts, and the raw row count."""
+    spans = f"{store.database}.spans"
+    rows = store.query(f"SELECT span_id, count() AS n FROM {spans} FINAL WHERE project = {{p:String}}"
+                       " GROUP BY span_id", {"p": project})
+    raw = store.query(f"SELECT count() AS n FROM {spans} WHERE project = {{p:String}}", {"p": project})
+    return Counter({r["span_id"]: r["n"] for r in rows}), raw[0]["n"]
+
+
+def stored_ids(data_dir: Path, project: str) -> tuple[Counter[str], int]:
+    """``ids_in`` the embedded store of ``data_dir``: the server must be stopped (one process per store)."""
     store = open_store(f"chdb://{data_dir / 'db'}")
     try:
-        rows = store.query("SELECT span_id, count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}"
-                           " GROUP BY span_id", {"p": project})
-        raw = store.query("SELECT count() AS n FROM tokentrail.spans WHERE project = {p:String}", {"p": project})
+        return ids_in(store, project)
     finally:
         store.close()
-    return Counter({r["span_id"]: r["n"] for r in rows}), raw[0]["n"]
 
 
 def loss_figures(acked: list[str], stored: Counter[str]) -> dict[str, int]:

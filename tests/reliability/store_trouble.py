@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.reliability.harness import Sender, flush, loss_figures, stored_ids
+from tests.reliability.harness import Sender, flush, ids_in, loss_figures, stored_ids
 from tests.support import ServerProcess, free_port, wait_for
 from tokentrail.storage.backend import open_store
 
@@ -208,12 +208,9 @@ def unreachable(root: Path, clickhouse_url: str, *, outage_seconds: float = 10) 
         relay.cut()
     store = open_store(clickhouse_url)
     try:
-        rows = store.query("SELECT span_id, count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}"
-                           " GROUP BY span_id", {"p": project})
+        stored, _ = ids_in(store, project)
     finally:
         store.close()
-    from collections import Counter
-    stored = Counter({r["span_id"]: r["n"] for r in rows})
     figures.update(loss_figures([i for s in senders for i in s.acked], stored))
     figures["statuses_until_mended"] = dict(statuses_cut)
     figures["statuses"] = dict(sum((s.statuses for s in senders), start=type(senders[0].statuses)()))
