@@ -148,6 +148,7 @@ def check(run: Run, scenario: str, sends: Sends) -> None:
     elif scenario == "anthropic_cached":
         assert (row["input_tokens"], row["output_tokens"]) == (9, 10)  # input includes the cache
         assert (row["cached_input_tokens"], row["cache_write_tokens"]) == (4, 2)
+        assert row["attributes"]["tokentrail.usage_rule"] in ("reported", "input+cache_read+cache_write")
     elif scenario == "openai_tool_call":
         assert [(r["input_tokens"], r["output_tokens"]) for r in counted] == [(6, 10), (10, 10)]
     elif not error:

@@ -97,6 +97,17 @@ def _bool(column: str) -> str:
     return f"({_first(column)} IN ('true', '1', 'True'))"
 
 
+USAGE_RULE_KEY = "tokentrail.usage_rule"
+
+
+def _usage_rule() -> str:
+    """How ``input_tokens`` came to include the cache, for calls that used it (an audit trail for cost):
+    ``input+cache_read+cache_write`` when the source reports input without the cache (Anthropic-style:
+    tokentrail added them), ``reported`` when the reported input already includes it (OpenAI, semconv)."""
+    rule = _first("usage_rule", default="'reported'")
+    return f"if({_tokens('cached_input_tokens')} + {_tokens('cache_write_tokens')} = 0, '', {rule})"
+
+
 def _kind() -> str:
     branches = []
     for key, mapping in kind_values().items():
@@ -181,7 +192,8 @@ SELECT
     -- (which library sent the span; dedupe.py uses it), except tokentrail's own
     mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k) AND NOT match(k, {_content_key_regex()}),
               mapUpdate(mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope))),
-                        mapFilter((k, v) -> v != '', map('{TRUNCATED_KEY}', truncated)))) AS attributes,
+                        mapFilter((k, v) -> v != '', map('{TRUNCATED_KEY}', truncated,
+                                                         '{USAGE_RULE_KEY}', {_usage_rule()})))) AS attributes,
     multiIf(tt_source IN ('gateway', 'batch'), tt_source, nullIf(r['tokentrail.source'], '') IS NOT NULL,
             r['tokentrail.source'], tt_source != '', tt_source, 'otlp') AS source,
     {_first('input', ('a', 'ev'))} AS input,

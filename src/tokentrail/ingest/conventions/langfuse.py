@@ -21,6 +21,12 @@ def _usage(*paths: tuple[str, ...]) -> Expr:
     return Expr(f"toString(coalesce({picks}))", f"`langfuse.observation.usage_details` {doc}")
 
 
+# Anthropic-style usage (``input``/``input_tokens`` beside ``cache_read_input_tokens`` /
+# ``cache_creation_input_tokens``, no OpenAI ``prompt_tokens`` or ``*_details``): its input EXCLUDES the cache
+_ANTHROPIC_USAGE = (f"(JSONHas({_USAGE}, 'cache_read_input_tokens') OR JSONHas({_USAGE}, 'cache_creation_input_tokens')) "
+                    f"AND NOT JSONHas({_USAGE}, 'prompt_tokens') AND NOT JSONHas({_USAGE}, 'input_tokens_details') "
+                    f"AND NOT JSONHas({_USAGE}, 'prompt_tokens_details')")
+
 KEYS = {
     # no provider key: its spans' model name tells (gpt-*, o1..., text-embedding-* -> openai, claude-* -> anthropic ...)
     "provider": (Expr(
@@ -41,7 +47,14 @@ KEYS = {
         "if(a['langfuse.observation.type'] IN ('generation', 'embedding') AND sp.status.code != 2 "
         "AND a['langfuse.observation.level'] != 'ERROR', nullIf(a['langfuse.observation.model.name'], ''), NULL)",
         "`langfuse.observation.model.name` of a successful generation"),),
-    "input_tokens": (_usage(("prompt_tokens",), ("input_tokens",), ("input",)),),
+    "input_tokens": (Expr(
+        f"if({_ANTHROPIC_USAGE}, toString(coalesce(JSONExtract({_USAGE}, 'input_tokens', 'Nullable(Float64)'), "
+        f"JSONExtract({_USAGE}, 'input', 'Nullable(Float64)'), 0) + JSONExtractFloat({_USAGE}, 'cache_read_input_tokens') "
+        f"+ JSONExtractFloat({_USAGE}, 'cache_creation_input_tokens')), NULL)",
+        "Anthropic-style `usage_details`: input + cache_read_input_tokens + cache_creation_input_tokens",
+        override=True), _usage(("prompt_tokens",), ("input_tokens",), ("input",)),),
+    "usage_rule": (Expr(f"if({_ANTHROPIC_USAGE}, 'input+cache_read+cache_write', NULL)",
+                        "Anthropic-style `usage_details`"),),
     "output_tokens": (_usage(("completion_tokens",), ("output_tokens",), ("output",)),),
     "cached_input_tokens": (_usage(("prompt_tokens_details", "cached_tokens"), ("input_tokens_details", "cached_tokens"),
                                    ("cache_read_input_tokens",), ("input_cached_tokens",)),),

@@ -22,6 +22,8 @@ KEYS = {
         " + toFloat64OrZero(a['gen_ai.usage.cache_creation.input_tokens'])), NULL)",
         "Anthropic: `gen_ai.usage.input_tokens` + cache read + cache creation", override=True),
         "gen_ai.usage.input_tokens"),
+    "usage_rule": (Expr(f"if(scope = {_ANTHROPIC_SCOPE} AND a['gen_ai.usage.input_tokens'] != '', "
+                        "'input+cache_read+cache_write', NULL)", "Anthropic spans"),),
     "output_tokens": ("gen_ai.usage.output_tokens",),
     "cached_input_tokens": ("gen_ai.usage.cache_read.input_tokens",),
     "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens",),
