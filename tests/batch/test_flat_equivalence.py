@@ -31,14 +31,17 @@ RICH_EVENTS: list[dict[str, Any]] = [
      "shadow": "extra wins", "count": 7, "big": 1e3, "frac": 1.5, "flag": False, "list": [1, 2], "nothing": None},
     {"request_id": "epoch-s", "start_time": EPOCH, "model": "claude-sonnet-4", "input_tokens": 10},
     {"request_id": "epoch-ms", "timestamp": EPOCH * 1000 + 123, "latency_total_ms": 12.3456, "model": "o4-mini"},
-    {"request_id": "epoch-ns", "timestamp": EPOCH * 10**9 + 123456789, "latency_total_ms": 0.0005},
-    {"request_id": "epoch-frac", "timestamp": EPOCH + 0.25, "duration_ms": 3, "ttft_ms": 0},
+    {"request_id": "epoch-ns", "timestamp": EPOCH * 10**9 + 123456789, "latency_total_ms": 0.0005, "model": "gpt-4o"},
+    {"request_id": "epoch-frac", "timestamp": EPOCH + 0.25, "duration_ms": 3, "ttft_ms": 0, "model": "o4-mini"},
     {"request_id": "naive", "timestamp": f"{day()} 15:32:11.5", "downstream_status": 500, "model": "gpt-4o-mini"},
-    {"request_id": "err-only", "timestamp": f"{day()}T15:32", "status": "error", "kind": "embedding"},
+    {"request_id": "err-only", "timestamp": f"{day()}T15:32", "status": "error", "kind": "embedding",
+     "model": "text-embedding-3-small"},
     {"request_id": "rid-trace", "trace_id": "1" * 32, "timestamp": f"{day()}T15:32:11Z", "model": "mystery-x"},
     {"request_id": "rid-span", "span_id": "2" * 16, "timestamp": f"{day()}T15:32:11Z", "model": "gpt-4o"},
     {"request_id": "", "trace_id": "3" * 32, "span_id": "4" * 16, "timestamp": f"{day()}T15:32:11Z",
-     "status": "ok", "tags": [], "metadata": {}, "user_id": "", "schema_validated": None, "cached": None},
+     "status": "ok", "tags": [], "metadata": {}, "user_id": "", "schema_validated": None, "cached": None,
+     "model": "gpt-4o-mini"},
+    {"request_id": "tool", "kind": "tool", "name": "search docs", "timestamp": f"{day()}T15:32:11Z"},
 ]
 
 
@@ -89,7 +92,8 @@ def test_coerced_shapes_take_the_slow_path_with_the_same_result(server: ServerTh
     lax = [dict(SEED_EVENT, request_id="lax-1", input_tokens="12", cached="yes", timestamp=f"{EPOCH}"),
            dict(SEED_EVENT, request_id="lax-2", output_tokens=5.0, schema_validated=1, downstream_status=" 404"),
            dict(SEED_EVENT, request_id="lax-3", timestamp=f"{day()}", latency_total_ms="250.5"),
-           {"request_id": "lax-4", "start_time": f"{day()}T15:32:11Z", "timestamp": f"{day(-4)}T00:00:00Z"}]
+           {"request_id": "lax-4", "start_time": f"{day()}T15:32:11Z", "timestamp": f"{day(-4)}T00:00:00Z",
+            "model": "gpt-4o-mini"}]
     r = server.client.post("/api/ingest/batch", json=lax, headers={"x-tokentrail-project": project + "-http"})
     assert r.status_code == 200, r.text
     summary = _load_file(server, write_lines(tmp_path / "lax.jsonl", lax), project, tmp_path)

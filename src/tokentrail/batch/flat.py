@@ -30,6 +30,7 @@ from typing import Literal, Union, get_args, get_origin
 from annotated_types import Ge, Le
 
 from tokentrail.ingest.native import NativeSpan
+from tokentrail.ingest.normalize import USAGE_RULE_KEY
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
 from tokentrail.storage.schema import SPANS_IN
@@ -204,11 +205,14 @@ _SCALAR = (f"multiIf(startsWith(x.2, '\"'), {_text('x.2')}, x.2 IN ('true', 'fal
 
 
 def _attributes() -> str:
-    """Unmapped values, as the model files them: request id, metadata and scalar extras."""
+    """Unmapped values, as the model files them: request id, metadata and scalar extras; and, for a call
+    that used the cache, the usage rule (native input tokens already include it: normalize.py)."""
+    cache = f"toUInt32OrZero({F['cached_input_tokens'].raw}) + toUInt32OrZero({F['cache_write_tokens'].raw}) > 0"
     return (f"mapFromArrays("
             f"arrayConcat(if(v_rid != '', ['tokentrail.request_id'], []), "
-            f"arrayMap(x -> concat('tokentrail.metadata.', x.1), scalars)), "
-            f"arrayConcat(if(v_rid != '', [v_rid], []), arrayMap(x -> {_SCALAR}, scalars)))")
+            f"arrayMap(x -> concat('tokentrail.metadata.', x.1), scalars), if({cache}, ['{USAGE_RULE_KEY}'], [])), "
+            f"arrayConcat(if(v_rid != '', [v_rid], []), arrayMap(x -> {_SCALAR}, scalars), "
+            f"if({cache}, ['reported'], [])))")
 
 
 def _lines_select() -> str:
@@ -228,6 +232,8 @@ def _lines_select() -> str:
         notEmpty(kv) AND isValidUTF8(line) AND length(arrayDistinct(kv.1)) = length(kv)
         AND NOT hasAny(kv.1, {_array(OTLP_KEYS)}) AND NOT has(kv.1, 'attributes') AND {doubled}
         AND (x_user IN ('', 'null') OR startsWith(x_user, '"'))
+        AND NOT ({F['kind'].raw} IN ('', 'null', '"llm"', '"embedding"') AND {F['model'].raw} IN ('', 'null', '""')
+                 AND {F['response_model'].raw} IN ('', 'null', '""'))
         AND NOT arrayExists(x -> match(x.2, '^-?[0-9]{{19,}}$'), scalars) AND
         {checks} AS fast
     FROM (

@@ -16,11 +16,16 @@ from typing import Any, Literal
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1 import trace_pb2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tokentrail.ingest.otlp import Decoded
 from tokentrail.ingest.timewindow import EXPIRED, TimeWindow
 from tokentrail.ingest.wire import kv as _kv
+
+# a downstream status that is a word, not an HTTP code: the call failed, and the word is its error type
+# ("timeout" from the seeds' logs, or whatever an app writes: "error", "cancelled" ...)
+STATUS_WORDS = {"timeout": "timeout", "timed_out": "timeout", "timedout": "timeout", "time_out": "timeout",
+                "deadline_exceeded": "timeout", "canceled": "cancelled", "cancelled": "cancelled"}
 
 
 class NativeSpan(BaseModel):
@@ -79,6 +84,29 @@ class NativeSpan(BaseModel):
     @classmethod
     def _status_text(cls, v: Any) -> Any:
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_word(cls, data: Any) -> Any:
+        """``downstream_status: "timeout"`` is a failed call (error type ``timeout``), never a refused line."""
+        if not isinstance(data, dict):
+            return data
+        for key in ("downstream_status", "http_status"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip() and not value.strip().isdigit():
+                word = value.strip().lower().replace(" ", "_").replace("-", "_")[:64]
+                data = {k: v for k, v in data.items() if k != key}
+                data["status"] = "error"
+                if not data.get("error_type"):
+                    data["error_type"] = STATUS_WORDS.get(word, word)
+        return data
+
+    @model_validator(mode="after")
+    def _has_model(self) -> NativeSpan:
+        if self.kind in ("llm", "embedding") and not (self.model or self.response_model):
+            raise ValueError(f"an {self.kind} call needs a model (\"model\"): without one it cannot be priced "
+                             "or grouped")
+        return self
 
 
 def _ids(item: NativeSpan) -> tuple[bytes, bytes]:
