@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_span span_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(ingested_at)

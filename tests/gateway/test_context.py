@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.gateway.conftest import CONTENTS, one_span, openai_via, spans
-from tests.support import ServerThread, wait_for
+from tests.support import ServerThread
 
 HELLO = [{"role": "user", "content": "Hello there, how are you"}]
 CONTEXT = {
@@ -44,26 +44,44 @@ def test_traceparent_makes_the_call_a_child_of_the_callers_span(server: ServerTh
     assert (row["trace_id"], row["parent_span_id"]) == (trace, parent)
 
 
-def test_feedback_links_to_the_request_id(server: ServerThread, project: str) -> None:
+def test_feedback_on_a_request_id_reaches_its_trace(server: ServerThread, project: str) -> None:
     raw = openai_via(server, project).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=HELLO
     )
     request_id = raw.headers["x-tokentrail-request-id"]
-    r = server.client.post(
-        "/api/scores",
-        json={"request_id": request_id, "name": "thumbs", "value": 1},
-        headers={"X-Tokentrail-Project": project},
-    )
+    # sent at once: the gateway has not stored the call yet, the server waits for it (grace period)
+    r = server.client.post("/api/scores", json={"request_id": request_id, "name": "thumbs", "value": 1},
+                           headers={"X-Tokentrail-Project": project})
     assert r.status_code == 200, r.text
-    linked = wait_for(
-        lambda: server.query(
-            "SELECT s.name AS name FROM tokentrail.scores AS s "
-            "JOIN (SELECT span_id FROM tokentrail.spans FINAL WHERE project = {p:String}) AS c "
-            "ON s.span_id = c.span_id WHERE s.project = {p:String}",
-            {"p": project},
-        )
-    )
-    assert linked == [{"name": "thumbs"}]
+    call = one_span(server, project)
+    assert call["span_id"] == request_id
+    stored = server.query("SELECT trace_id, span_id FROM tokentrail.scores FINAL WHERE project = {p:String}",
+                          {"p": project})
+    assert stored == [{"trace_id": call["trace_id"], "span_id": request_id}]
+    on_trace = server.client.get("/api/scores", params={"trace_id": call["trace_id"], "project": project}).json()
+    assert [s["name"] for s in on_trace["scores"]] == ["thumbs"]
+
+
+def test_feedback_on_an_unknown_request_id_is_refused(server: ServerThread, project: str) -> None:
+    r = server.client.post("/api/scores", json={"request_id": "0123456789abcdef", "name": "thumbs", "value": 0},
+                           headers={"X-Tokentrail-Project": project})
+    assert r.status_code == 404, r.text
+    assert r.json()["errors"][0]["index"] == 0 and "no span 0123456789abcdef" in r.json()["errors"][0]["error"]
+
+
+def test_a_score_stored_with_only_a_span_id_shows_on_the_trace(server: ServerThread, project: str) -> None:
+    # a batch score file loaded before its spans: linked by span id when the trace is read
+    server.runtime.store.command(
+        "INSERT INTO tokentrail.scores (project, score_id, trace_id, span_id, name, value, label, source, comment, "
+        "user_id, timestamp, ingested_at) VALUES ({p:String}, 's1', '', 'aaaaaaaaaaaaaaaa', 'label', 1, '', 'file', "
+        "'', '', now64(3), now64(3))", {"p": project})
+    r = server.client.post("/api/ingest/batch", json=[{"trace_id": "b" * 32, "span_id": "a" * 16,
+                                                       "model": "gpt-4o-mini"}],
+                           headers={"X-Tokentrail-Project": project})
+    assert r.status_code == 200, r.text
+    server.flush()
+    on_trace = server.client.get("/api/scores", params={"trace_id": "b" * 32, "project": project}).json()
+    assert [s["score_id"] for s in on_trace["scores"]] == ["s1"]
 
 
 def test_failed_calls_have_their_content_captured(server: ServerThread, project: str) -> None:

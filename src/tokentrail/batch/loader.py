@@ -31,7 +31,7 @@ from tokentrail.errors import TokentrailError
 from tokentrail.ingest import wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS
 from tokentrail.ingest.normalize import insert_sql as otlp_insert_sql
-from tokentrail.ingest.scores import write_scores
+from tokentrail.ingest.scores import link, write_scores
 from tokentrail.storage.backend import Store
 
 
@@ -221,6 +221,7 @@ def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes
 def _load_scores(store: Store, chunk: Chunk, data: bytes, result: ChunkResult) -> None:
     lines = list(enumerate(data.split(b"\n"), start=chunk.line_from))[:chunk.lines]
     good, result.rejects = formats.decode_score_lines(lines, chunk.source)
+    link(store, chunk.project, good)  # request ids -> their span's trace, where it is stored
     write_scores(store, chunk.project, good)
     result.rows = len(good)
 

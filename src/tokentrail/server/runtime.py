@@ -137,6 +137,12 @@ class Runtime:
         days = self.settings.retention_contents_days
         return self.spool.expire(days * 86400.0) if days > 0 else 0
 
+    def wait_for_acknowledged(self, timeout: float) -> bool:
+        """Everything acknowledged so far (gateway buffer, spool) is in the store, or ``timeout`` passed."""
+        for flush in self.before_settle:
+            flush()
+        return self.inserter.flush(timeout)
+
     def reload_prices(self) -> bool:
         if self.prices.maybe_reload():
             sync_prices(self.store, self.prices)

@@ -142,3 +142,11 @@ def m006_rollup_finish_counts(store: Store) -> None:
             store.command(f"ALTER TABLE {store.database}.{table.name} ADD COLUMN IF NOT EXISTS finish_counts "
                           "Array(UInt64) AFTER output_buckets")
     rollups.rebuild_all(store)
+
+
+@migration
+def m007_span_id_index(store: Store) -> None:
+    """Find a span by its id alone (a request id: feedback on a gateway call); built for old parts too."""
+    store.command(f"ALTER TABLE {store.database}.spans ADD INDEX IF NOT EXISTS idx_span span_id "
+                  "TYPE bloom_filter(0.01) GRANULARITY 4")
+    store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE INDEX idx_span")

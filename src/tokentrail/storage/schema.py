@@ -137,6 +137,7 @@ SPANS = Table(
         "INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4",
+        "INDEX idx_span span_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1",
     ),
     settings={"ttl_only_drop_parts": "1", "index_granularity": "8192"},

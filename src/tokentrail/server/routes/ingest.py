@@ -142,8 +142,18 @@ async def post_scores(request: Request) -> JSONResponse:
         raise BadRequest("body must be a score object, a list of them, or {\"scores\": [...]}")
     good, problems = scores.parse_scores(items)
     project = principal.project or rt.settings.default_project
+    bad = {p["index"] for p in problems}
+    index = [i for i in range(len(items)) if i not in bad]  # good[k] is items[index[k]]
+    unknown = await run_in_threadpool(scores.link, rt.store, project, good, rt.wait_for_acknowledged)
+    for k in reversed(unknown):  # an id that names no span in this project, even after the grace period
+        s = good.pop(k)
+        problems.append({"index": index[k], "not_found": True,
+                         "error": f"no span {s.span_id or s.request_id} in project {project!r} (waited "
+                                  f"{scores.GRACE_SECONDS:g} s for spans on their way)"})
+    problems.sort(key=lambda p: p["index"])
     ids = await run_in_threadpool(scores.write_scores, rt.store, project, good)
     out: dict = {"accepted": len(ids), "rejected": len(problems), "score_ids": ids, "errors": problems}
     if problems:
         out["error"] = f"{len(problems)} score(s) rejected; the other {len(ids)} were accepted"
-    return JSONResponse(out, status_code=400 if problems else 200)
+    status = 200 if not problems else 404 if not ids and all(p.get("not_found") for p in problems) else 400
+    return JSONResponse(out, status_code=status)
