@@ -12,10 +12,12 @@ from typing import Any
 from tests.reliability.harness import (
     PoisonSender,
     Sender,
+    dashboard_requests,
     flush,
     loss_figures,
     quarantined_files,
     restart,
+    stored_calls,
     stored_ids,
     wait_acked,
 )
@@ -54,6 +56,7 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
             if bad:
                 bad.join()
         flushed = flush(server)
+        counted = dashboard_requests(server, PROJECT)
     finally:
         server.stop()
     stored, raw_rows = stored_ids(data, PROJECT)
@@ -61,6 +64,7 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
     figures: dict[str, Any] = {
         "scenario": "poison" if poison else "crash", "kills": kills, "clients": clients,
         **loss_figures(acked, stored), "raw_rows": raw_rows, "flushed": flushed,
+        "dashboard_requests": counted, "stored_calls": stored_calls(data, PROJECT),
         "restart_max_s": round(max(restarts, default=0.0), 2),
         "statuses": dict(sum((s.statuses for s in senders), start=type(senders[0].statuses)())),
         "unexpected_answers": [u for s in senders for u in s.unexpected][:5],

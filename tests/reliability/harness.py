@@ -240,6 +240,23 @@ def ids_in(store: Store, project: str) -> tuple[Counter[str], int]:
     return Counter({r["span_id"]: r["n"] for r in rows}), raw[0]["n"]
 
 
+def dashboard_requests(server: ServerProcess, project: str, range_: str = "2h") -> int:
+    """LLM calls the dashboard counts for ``project`` (the headline summary, read from the rollups)."""
+    r = httpx.get(server.url + "/api/metrics/summary", params={"project": project, "range": range_}, timeout=60)
+    r.raise_for_status()
+    return int(r.json()["requests"])
+
+
+def stored_calls(data_dir: Path, project: str) -> int:
+    """LLM and embedding calls stored for ``project`` (raw rows after FINAL); the server must be stopped."""
+    store = open_store(f"chdb://{data_dir / 'db'}")
+    try:
+        return store.query(f"SELECT count() AS n FROM {store.database}.spans FINAL WHERE project = {{p:String}}"
+                           " AND kind IN ('llm', 'embedding')", {"p": project})[0]["n"]
+    finally:
+        store.close()
+
+
 def stored_ids(data_dir: Path, project: str) -> tuple[Counter[str], int]:
     """``ids_in`` the embedded store of ``data_dir``: the server must be stopped (one process per store)."""
     store = open_store(f"chdb://{data_dir / 'db'}")
