@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +48,7 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(values)
+    _check_port_free(settings.host, settings.port)  # before anything is created or started
     try:
         runtime = Runtime(settings)
         app = create_app(runtime)
@@ -58,21 +58,25 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
     console.print(f"  OTLP/HTTP: {settings.url}/v1/traces   API docs: {settings.url}/docs")
     console.print(f"  Gateway: {settings.url}/gateway/openai/v1   {settings.url}/gateway/anthropic")
     if demo:
-        threading.Thread(target=_demo_when_up, args=(settings.url,), daemon=True).start()
+        from tokentrail.demo import home
+
+        threading.Thread(target=home.run, args=(settings.url, settings.data_dir, runtime.instance_id),
+                         name="tokentrail-demo", daemon=True).start()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
                 access_log=False, timeout_graceful_shutdown=10)
 
 
-def _demo_when_up(url: str) -> None:
-    from tokentrail.demo.send import send_backfill, send_live
+def _check_port_free(host: str, port: int) -> None:
+    import socket
 
-    for _ in range(600):
-        if server_running(url):
-            break
-        time.sleep(0.1)
-    n = send_backfill(url, traces=20_000, days=7)
-    logging.getLogger("tokentrail.demo").info("demo: sent %d spans covering the last 7 days", n)
-    send_live(url, per_second=0.2)  # a little denser than the backfill, so charts stay readable
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e} (another server on "
+                                       "that port? pass --port)") from e
 
 
 @main.command()
@@ -88,7 +92,7 @@ def demo(traces: int, days: float, project: str | None, **values: Any) -> None:
     if not server_running(settings.url):
         raise click.ClickException(f"no tokentrail server at {settings.url}: start `tokentrail serve` "
                                    "(or `tokentrail serve --demo`)")
-    n = send_backfill(settings.url, traces=traces, days=days, project=project, progress=True)
+    n = send_backfill(settings.url, traces=traces, days=days, project=project, progress=True, environment="demo")
     console.print(f"sent {n} spans in {traces} traces over {days:g} days to {settings.url}")
 
 

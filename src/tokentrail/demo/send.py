@@ -25,13 +25,15 @@ def _post(client: httpx.Client, body: bytes, project: str | None) -> None:
 
 
 def send_backfill(url: str, traces: int, days: float, project: str | None = None, progress: bool = False,
-                  seed: int = 7) -> int:
-    """Send ``traces`` traces spread over the last ``days`` days; return the number of spans."""
+                  seed: int = 7, end_ns: int | None = None, environment: str | None = None) -> int:
+    """Send ``traces`` traces spread over the ``days`` days before ``end_ns`` (default now); return the
+    number of spans. The same seed and end time give the same spans and ids: sending again replaces."""
     traffic = Traffic(seed=seed)
     with httpx.Client(base_url=url, timeout=60) as client, Progress(disable=not progress) as bar:
         task = bar.add_task("sending demo traces", total=traces)
         per_request = 400
-        for body in traffic.requests(traces, per_request=per_request, span_seconds=days * 86400):
+        for body in traffic.requests(traces, per_request=per_request, span_seconds=days * 86400, start_ns=end_ns,
+                                     environment=environment):
             before = traffic.traces_made
             _post(client, body, project)
             bar.update(task, completed=traffic.traces_made if traffic.traces_made != before else before)
@@ -41,13 +43,14 @@ def send_backfill(url: str, traces: int, days: float, project: str | None = None
     return traffic.spans_made
 
 
-def send_live(url: str, per_second: float, project: str | None = None, stop_after: float | None = None) -> None:
+def send_live(url: str, per_second: float, project: str | None = None, stop_after: float | None = None,
+              environment: str | None = None) -> None:
     """A steady trickle of fresh traces, so the dashboards move."""
     traffic = Traffic(seed=int(time.time()))
     started = time.monotonic()
     with httpx.Client(base_url=url, timeout=30) as client:
         while stop_after is None or time.monotonic() - started < stop_after:
-            for body in traffic.requests(1, per_request=64, span_seconds=1.0):
+            for body in traffic.requests(1, per_request=64, span_seconds=1.0, environment=environment):
                 try:
                     _post(client, body, project)
                 except (httpx.HTTPError, RuntimeError):

@@ -8,7 +8,6 @@ The spans carry the keys tokentrail's own SDK sends (gen_ai.* plus tokentrail.*)
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Iterator
@@ -84,8 +83,8 @@ class Traffic:
         ctx = {"user.id": f"user-{user:04d}", "session.id": f"sess-{user:04d}-{rnd.randrange(4)}",
                "tokentrail.route": route, "tokentrail.customer": f"cust-{user % self.customers:02d}",
                "tokentrail.tags": ["demo", rnd.choice(["web", "mobile", "api"])]}
-        trace_id = os.urandom(16)
-        root_id = os.urandom(8)
+        trace_id = rnd.randbytes(16)  # from the seed: the same demo gives the same ids (a re-send replaces)
+        root_id = rnd.randbytes(8)
         spans: list[trace_pb2.Span] = []
         t = start_ns
         n_llm = 1 if route in ("classify-intent", "search-embed", "legacy-batch") else rnd.choice((1, 2, 2))
@@ -109,7 +108,7 @@ class Traffic:
 
     def _span(self, trace_id: bytes, parent: bytes, name: str, start_ns: int, dur_ms: float,
               attrs: dict[str, object], span_id: bytes | None = None) -> trace_pb2.Span:
-        s = trace_pb2.Span(trace_id=trace_id, span_id=span_id or os.urandom(8), parent_span_id=parent,
+        s = trace_pb2.Span(trace_id=trace_id, span_id=span_id or self.rnd.randbytes(8), parent_span_id=parent,
                            name=name, kind=trace_pb2.Span.SPAN_KIND_INTERNAL,
                            start_time_unix_nano=start_ns, end_time_unix_nano=start_ns + int(dur_ms * 1e6))
         s.attributes.extend(_kv(k, v) for k, v in attrs.items())
@@ -162,6 +161,7 @@ class Traffic:
         if span.status.code != 2 and not embedding and rnd.random() < 0.05:
             good = rnd.random() < (0.6 if route == "code-review" else 0.85)
             self.feedback.append({"name": "user-feedback", "value": 1 if good else 0,
+                                  "score_id": f"demo-{span.span_id.hex()}",
                                   "label": "thumbs-up" if good else "thumbs-down", "trace_id": trace_id.hex(),
                                   "span_id": span.span_id.hex(), "source": "feedback",
                                   "timestamp": _iso(span.end_time_unix_nano)})

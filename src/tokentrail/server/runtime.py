@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ class Runtime:
                 raise ConfigError(f"bad langfuse_keys setting: {e}") from e
         self.settings = settings
         self.started = time.time()
+        self.instance_id = uuid.uuid4().hex  # /healthz names it: a client can tell this server from another
         self.store = store or open_store(settings.storage_url)
         migrate(self.store, settings.retention)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)

@@ -17,9 +17,9 @@ STUCK_SECONDS = 60.0  # a statement holding the store longer than this makes the
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, str]:
+    """The process is up (``instance``: this server process, e.g. for its own demo sender)."""
+    return {"status": "ok", "instance": request.app.state.runtime.instance_id}
 
 
 @router.get("/readyz")
