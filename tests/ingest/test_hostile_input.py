@@ -7,14 +7,16 @@ import base64
 import json
 import logging
 import socket
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tests.ingest.otel_helpers import emit_agent_trace, in_memory_provider
-from tests.support import ServerThread
+from tests.support import ServerProcess, ServerThread
 
 PB = "application/x-protobuf"
 NOW_NS = time.time_ns()
@@ -111,21 +113,50 @@ def test_connection_survives_a_deeply_nested_body_under_pipelining(server: Serve
     assert reply.startswith(b"HTTP/1.1 400") and b"HTTP/1.1 200" in reply
 
 
-def test_chunked_upload_over_the_limit_is_413_while_it_streams(server: ServerThread) -> None:
-    chunk = b"x" * (1 << 20)
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(b"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
-        sent = 0
-        try:
-            while sent < 200 << 20:  # far past the 64 MiB limit; the server answers before the end
-                sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-                sent += len(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        reply = sock.recv(4096)
-    assert reply.startswith(b"HTTP/1.1 413") and b"over" in reply
-    assert sent < 200 << 20 or reply  # the answer came; the body was never read whole
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_chunked_upload_over_the_limit_is_413_and_never_held_in_memory(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    server = ServerProcess(data).start()
+    try:
+        assert server.proc is not None
+        before = _peak_rss_mb(server.proc.pid)
+        chunk = b"x" * (1 << 20)
+        replies: list[bytes] = []
+
+        def read(sock: socket.socket) -> None:  # reads while the body is sent: the answer comes before its end
+            got = b""
+            try:
+                while b"}" not in got and (part := sock.recv(4096)):  # headers and JSON body may come apart
+                    got += part
+                    replies[:] = [got]
+            except OSError as e:
+                replies[:] = [got or repr(e).encode()]
+
+        with socket.create_connection(("127.0.0.1", server.port), timeout=120) as sock:
+            reader = threading.Thread(target=read, args=(sock,))
+            reader.start()
+            sock.sendall(b"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n")
+            try:
+                for _ in range(256):  # 256 MiB, four times the limit
+                    sock.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                    if replies:
+                        break
+            except OSError:
+                pass  # the server answered and closed
+            reader.join(120)
+        reply = replies[0] if replies else b""
+        assert reply.startswith(b"HTTP/1.1 413") and b"over" in reply, reply[:200]
+        assert _peak_rss_mb(server.proc.pid) - before < 150  # read up to the 64 MiB limit, never the whole body
+    finally:
+        server.stop()
 
 
 def test_native_batch_over_the_item_cap_is_413(server: ServerThread) -> None:
@@ -192,3 +223,23 @@ def test_tokentrail_sdk_reads_the_refused_count_from_a_partial_success(server: S
         body = json.dumps(doc).encode()
     r = server.client.post("/v1/traces", content=body, headers={"content-type": ctype, "x-tokentrail-project": project})
     assert r.status_code == 200 and _partial_success(r) == 1
+
+
+def test_content_older_than_its_retention_is_counted_and_said_while_the_span_is_kept(server: ServerThread,
+                                                                                     project: str) -> None:
+    days = server.settings.retention_contents_days
+    assert days < server.settings.retention_spans_days
+    req = _agent_trace_request()
+    old_ns = time.time_ns() - (days + 1) * 86_400 * 10**9
+    for span in req.resource_spans[0].scope_spans[0].spans:
+        span.end_time_unix_nano += old_ns - span.start_time_unix_nano
+        span.start_time_unix_nano = old_ns
+    llm = req.resource_spans[0].scope_spans[0].spans[0]
+    llm.attributes.add(key="gen_ai.prompt", value={"string_value": "hello"})
+    before = server.client.get("/api/ingest/status").json()["refused"].get("expired_content", 0)
+    r = server.client.post("/v1/traces", content=req.SerializeToString(),
+                           headers={"content-type": PB, "x-tokentrail-project": project})
+    partial = ExportTraceServiceResponse.FromString(r.content).partial_success
+    assert r.status_code == 200 and partial.rejected_spans == 0 and "content retention" in partial.error_message
+    assert server.client.get("/api/ingest/status").json()["refused"]["expired_content"] == before + 1
+    assert _count(server, project) == 4

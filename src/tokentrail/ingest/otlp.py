@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -42,6 +44,7 @@ class Decoded:
     rejected: int = 0  # every refused span, the expired ones included
     errors: list[str] = field(default_factory=list)
     expired: int = 0  # refused because they start before the span retention
+    content_expired: int = 0  # kept, but their content starts before the content retention (not kept)
 
 
 def decompress(body: bytes, encoding: str | None) -> bytes:
@@ -138,11 +141,35 @@ def _hex_span_ids(doc: dict[str, Any]) -> None:
 def _span_problem(span: Any, window: TimeWindow) -> tuple[str, str] | None:
     """Why ``span`` is refused ((kind, message)), or None. The usual case costs a few comparisons."""
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    if window.kept_from_ns <= start <= window.latest_ns and end <= window.latest_ns:
+    if window.content_kept_from_ns <= start <= window.latest_ns and end <= window.latest_ns:
         problem = _id_problem(span)
         return None if problem is None else ("invalid", problem)
     problem = _id_problem(span)
-    return ("invalid", problem) if problem is not None else window.problem(start, end)
+    if problem is not None:
+        return "invalid", problem
+    refused = window.problem(start, end)
+    if refused is None and window.content_expired(start) and _has_content(span):
+        return CONTENT_EXPIRED, ""
+    return refused
+
+
+CONTENT_EXPIRED = "content_expired"
+
+
+def _has_content(span: Any) -> bool:
+    """Whether ``span`` carries prompt/response content (checked only for spans older than the content
+    retention, never on the live path)."""
+    keys, pattern = _content_keys()
+    attrs = [kv.key for kv in span.attributes] + [kv.key for ev in span.events for kv in ev.attributes]
+    return any(k in keys or pattern.match(k) for k in attrs)
+
+
+@cache
+def _content_keys() -> tuple[frozenset[str], re.Pattern[str]]:
+    from tokentrail.ingest.conventions import candidates, content_key_patterns
+
+    keys = frozenset(k for column in ("input", "output") for k, _ in candidates(column))
+    return keys, re.compile("|".join(content_key_patterns()))
 
 
 def _id_problem(span: Any) -> str | None:
@@ -160,14 +187,16 @@ def _id_problem(span: Any) -> str | None:
 
 
 def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
-    total = rejected = expired = 0
+    total = rejected = expired = content_expired = 0
     errors: list[str] = []
     for rs in req.resource_spans:
         for ss in rs.scope_spans:
             bad = []
             for i, span in enumerate(ss.spans):
                 problem = _span_problem(span, window)
-                if problem is not None:
+                if problem is not None and problem[0] == CONTENT_EXPIRED:
+                    content_expired += 1
+                elif problem is not None:
                     bad.append(i)
                     expired += problem[0] == EXPIRED
                     if len(errors) < 10:
@@ -178,7 +207,8 @@ def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
             rejected += len(bad)
     req.DiscardUnknownFields()
     payload = req.SerializeToString()
-    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors, expired=expired)
+    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors, expired=expired,
+                   content_expired=content_expired)
 
 
 def response_body(as_json: bool, rejected: int = 0, message: str = "") -> tuple[bytes, str]:

@@ -28,7 +28,7 @@ async def _body(request: Request) -> bytes:
 
 
 def _window(rt: Runtime) -> TimeWindow:
-    return TimeWindow.now(rt.settings.retention_spans_days)
+    return TimeWindow.now(rt.settings.retention_spans_days, rt.settings.retention_contents_days)
 
 
 async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) -> None:
@@ -41,15 +41,25 @@ async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) 
     if decoded.expired:
         rt.counters.refused(counted, "expired_span", f"starts before the span retention "
                             f"({rt.settings.retention_spans_days} days)", decoded.expired)
+    if decoded.content_expired:
+        rt.counters.refused(counted, "expired_content", f"content starts before the content retention "
+                            f"({rt.settings.retention_contents_days} days)", decoded.content_expired)
     if decoded.rejected > decoded.expired:
         invalid = next((e for e in decoded.errors if "retention" not in e), "invalid span")
         rt.counters.refused(counted, "rejected_span", invalid, decoded.rejected - decoded.expired)
 
 
 def _partial_message(decoded: otlp.Decoded) -> str:
-    expired = f" ({decoded.expired} of them start before the span retention)" if decoded.expired else ""
-    return (f"{decoded.rejected} span(s) rejected{expired}; the other {decoded.spans} were accepted: "
-            + "; ".join(decoded.errors))
+    """The partial_success message: why spans were refused, and content not kept (a warning, spans kept)."""
+    parts = []
+    if decoded.rejected:
+        expired = f" ({decoded.expired} of them start before the span retention)" if decoded.expired else ""
+        parts.append(f"{decoded.rejected} span(s) rejected{expired}; the other {decoded.spans} were accepted: "
+                     + "; ".join(decoded.errors))
+    if decoded.content_expired:
+        parts.append(f"the content of {decoded.content_expired} span(s) starts before the content retention "
+                     "and is not kept (the spans are)")
+    return "; ".join(parts)
 
 
 @router.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, gzip accepted)")
@@ -67,7 +77,7 @@ async def otlp_traces(request: Request) -> Response:
     await _spool(rt, decoded, principal.project, "otlp")
     # OTLP/HTTP partial success: 200, the refused count and why; the good spans are stored
     as_json = request.headers.get("content-type", "").startswith("application/json")
-    message = _partial_message(decoded) if decoded.rejected else ""
+    message = _partial_message(decoded)
     content, media = otlp.response_body(as_json, decoded.rejected, message)
     return Response(content=content, media_type=media)
 
