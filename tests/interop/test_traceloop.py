@@ -7,10 +7,11 @@ import pytest
 from tests.interop.harness import ANTHROPIC_SCENARIOS, OPENAI_SCENARIOS, Run, Sends, check
 
 LIB = "traceloop"
-# TTFT is only a metric (not on spans; an Anthropic stream's comes from the anthropic SDK's own span); finish reasons arrive mapped to the semconv values (Anthropic's
-# end_turn -> "stop", OpenAI's tool_calls -> "tool_call"). Every call is
-# wrapped in a <scenario>.workflow span (kind chain, route = the workflow name).
-SENDS = Sends(openai_ttft=False, anthropic_finish="stop", tool_finish="tool_call")
+# TTFT: an OpenAI stream's chunks are span events (the first one's time minus the span start); an Anthropic
+# stream's comes from the anthropic SDK's own span. Finish reasons arrive mapped to the semconv values
+# (Anthropic's end_turn -> "stop", OpenAI's tool_calls -> "tool_call"). Every call is wrapped in a
+# <scenario>.workflow span (kind chain, route = the workflow name).
+SENDS = Sends(anthropic_finish="stop", tool_finish="tool_call")
 
 
 @pytest.mark.parametrize("scenario", OPENAI_SCENARIOS + ANTHROPIC_SCENARIOS)
