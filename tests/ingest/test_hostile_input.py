@@ -243,3 +243,12 @@ def test_content_older_than_its_retention_is_counted_and_said_while_the_span_is_
     assert r.status_code == 200 and partial.rejected_spans == 0 and "content retention" in partial.error_message
     assert server.client.get("/api/ingest/status").json()["refused"]["expired_content"] == before + 1
     assert _count(server, project) == 4
+
+
+def test_native_content_older_than_its_retention_is_counted_and_said(server: ServerThread, project: str) -> None:
+    old = time.time() - (server.settings.retention_contents_days + 1) * 86_400
+    items = [{"model": "gpt-4o", "timestamp": old, "input": "hi", "output": "hello"},
+             {"model": "gpt-4o", "timestamp": old}, {"model": "gpt-4o", "input": "recent"}]
+    r = server.client.post("/api/ingest/batch", json=items, headers={"x-tokentrail-project": project})
+    assert r.status_code == 200 and r.json()["accepted"] == 3 and r.json()["content_expired"] == 1
+    assert _count(server, project) == 3

@@ -201,11 +201,13 @@ def decode_items(items: list[Any], window: TimeWindow | None = None) -> tuple[De
     scope.scope.name = "tokentrail.native"
     problems: list[dict[str, Any]] = []
     window = window or TimeWindow.now()
-    expired = 0
+    expired = content_expired = 0
     for i, raw in enumerate(items):
         try:
             item = NativeSpan.model_validate(raw)
             scope.spans.append(to_span(item, window))
+            content_expired += bool(item.input or item.output) and window.content_expired(
+                scope.spans[-1].start_time_unix_nano)
         except ValidationError as e:
             problems.append({"index": i, "error": _problem(e)})
         except Refused as e:
@@ -218,5 +220,6 @@ def decode_items(items: list[Any], window: TimeWindow | None = None) -> tuple[De
         except RecursionError:
             problems.append({"index": i, "error": "values nested too deeply"})
     decoded = Decoded(payload=req.SerializeToString(), spans=len(scope.spans), rejected=len(problems),
-                      errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]], expired=expired)
+                      errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]], expired=expired,
+                      content_expired=content_expired)
     return decoded, problems

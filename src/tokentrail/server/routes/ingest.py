@@ -137,6 +137,8 @@ async def native_batch(request: Request) -> JSONResponse:
     status = 200 if not problems else 400
     body_out = {"accepted": decoded.spans, "rejected": decoded.rejected, "expired": decoded.expired,
                 "errors": problems[:100]}
+    if decoded.content_expired:  # the calls are kept, their content is past its retention
+        body_out["content_expired"] = decoded.content_expired
     if problems:
         body_out["error"] = f"{len(problems)} item(s) rejected; the other {decoded.spans} were accepted"
     return JSONResponse(body_out, status_code=status)
