@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -60,6 +61,7 @@ class Inserter:
         self.on_quarantined: list[Callable[[str, str], None]] = []  # called with (project, reason)
         self._pending = spool.dir / "post-insert.pending"
         self._in_flight = False  # a batch taken from the spool is being loaded (or its after-work done)
+        self.gate: Callable[[], AbstractContextManager[object]] = nullcontext  # exclusive side of a ViewGate
         self.failing = False  # the last insert failed for a transient reason (store unreachable, disk full)
 
     def start(self) -> None:
@@ -87,20 +89,22 @@ class Inserter:
         return version
 
     def _after(self, version: datetime) -> None:
-        """The work after an insert: count one call once (dedupe.py), then the followers (rollups, metrics)."""
-        versions = [version]
+        """The work after an insert: the followers (rollups, metrics) first, so the touched minutes are
+        pending as soon as possible; then count one call once (dedupe.py), and the followers of that."""
+        self._follow(version)
         try:  # one LLM call seen as two spans (a library's and the provider SDK's) counts once: dedupe.py
             later = self._next_version()
             if dedupe.count_once(self.store, version, later):
-                versions.append(later)
+                self._follow(later)
         except Exception:  # the spans are stored; only the double-count check failed
             log.exception("double-count check failed")
-        for v in versions:
-            for hook in self.on_loaded:
-                try:
-                    hook(v)
-                except Exception:  # a follower (rollups, metrics) must not fail the insert
-                    log.exception("after-insert hook failed")
+
+    def _follow(self, version: datetime) -> None:
+        for hook in self.on_loaded:
+            try:
+                hook(version)
+            except Exception:  # a follower (rollups, metrics) must not fail the insert
+                log.exception("after-insert hook failed")
 
     def _mark_pending(self, version: datetime) -> None:
         with open(self._pending, "a") as f:
@@ -142,22 +146,27 @@ class Inserter:
 
     def _load(self, segments: list[tuple]) -> int:
         t0 = time.perf_counter()
-        try:
-            version = self._insert([p for p, _ in segments])
-        except StorageError as e:
-            self.stats.failures += 1
-            self.stats.last_error = e.message
-            if _is_transient(e):
+        with self.gate():  # readers see the insert and its pending minutes together
+            try:
+                version = self._insert([p for p, _ in segments])
+            except StorageError as e:
+                self.stats.failures += 1
+                self.stats.last_error = e.message
+                if not _is_transient(e):
+                    log.warning("store refused a batch of %d segments, narrowing it down: %s", len(segments),
+                                e.message)
+                    return self._isolate(segments)
                 self.failing = True
                 log.warning("insert of %d segments failed, will retry: %s", len(segments), e.message)
                 self.spool.put_back(segments)
-                time.sleep(1.0)
-                return 0
-            log.warning("store refused a batch of %d segments, narrowing it down: %s", len(segments), e.message)
-            return self._isolate(segments)
-        self.stats.last_insert_seconds = time.perf_counter() - t0
-        self.failing = False
-        self._loaded(version, segments)
+                version = None
+            else:
+                self.stats.last_insert_seconds = time.perf_counter() - t0
+                self.failing = False
+                self._loaded(version, segments)
+        if version is None:
+            time.sleep(1.0)
+            return 0
         return len(segments)
 
     def _isolate(self, segments: list[tuple]) -> int:

@@ -13,7 +13,7 @@ def _source(store: Store, f: Filters) -> tuple[str, str, str, dict[str, Any]]:
     """The rollup (kept forever) unless a filter needs raw spans (user, session, customer)."""
     if f.rollup_possible():
         where, params = f.where(rollup=True)
-        return f"{store.database}.{f.rollup_table()} FINAL", f.rollup_time(), where, params
+        return f.rollup_source(store.database), f.rollup_time(), where, params
     where, params = f.where()
     return f"{store.database}.spans FINAL", "start_time", where, params
 

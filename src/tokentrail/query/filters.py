@@ -54,6 +54,9 @@ class Filters:
     since: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(hours=24))
     until: datetime | None = None
     equals: dict[str, str] = field(default_factory=dict)
+    # minutes of this project touched by inserts whose rollup rows are not refreshed yet: reads of a
+    # rollup compute those periods on the fly (``rollup_source``), so they never disagree with the spans
+    pending: frozenset[datetime] = frozenset()
 
     def __post_init__(self) -> None:
         for name in self.equals:
@@ -90,12 +93,19 @@ class Filters:
         grain = "rollup_day" if self.hours > HOUR_MAX_HOURS else "rollup_hour"
         return f"{grain}_totals" if set(self.equals) | set(dims) <= TOTALS_FILTERS else grain
 
+    def rollup_source(self, database: str, dims: tuple[str, ...] = (), table: str | None = None) -> str:
+        """FROM-clause source of ``rollup_table(dims)`` (or ``table``), exact at this moment (see
+        ``query/rollups.py exact_source``); ``{project:String}`` is the project parameter."""
+        from tokentrail.query.rollups import exact_source
+
+        return exact_source(database, table or self.rollup_table(dims), "{project:String}", self.pending)
+
     def rollup_time(self, dims: tuple[str, ...] = ()) -> str:
         return ROLLUP_TIME[self.rollup_table(dims)][0]
 
     def unfiltered(self) -> Filters:
         """Same project and time range, no dimension filters."""
-        return Filters(project=self.project, since=self.since, until=self.until)
+        return Filters(project=self.project, since=self.since, until=self.until, pending=self.pending)
 
     def where(self, rollup: bool = False, llm_only: bool = True,
               dims: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:

@@ -81,7 +81,7 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
-    return f"{store.database}.{f.rollup_table(dims)} FINAL" if rollup else f"{store.database}.spans FINAL"
+    return f.rollup_source(store.database, dims) if rollup else f"{store.database}.spans FINAL"
 
 
 def _whole_range(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...], params: dict[str, Any]) -> str:
@@ -103,10 +103,10 @@ def _whole_range(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...], 
     db = store.database
     # union by position: the daily rows' ``day`` lands in the hourly rows' ``hour`` column
     return f"""(
-        SELECT * FROM {db}.{hours} FINAL
+        SELECT * FROM {f.rollup_source(db, table=hours)}
         WHERE project = {{project:String}} AND (hour < {{d_lo:DateTime}} OR hour >= {{d_hi:DateTime}})
         UNION ALL
-        SELECT * FROM {db}.{days} FINAL
+        SELECT * FROM {f.rollup_source(db, table=days)}
         WHERE project = {{project:String}} AND day >= {{d_lo:DateTime}} AND day < {{d_hi:DateTime}})"""
 
 

@@ -16,7 +16,7 @@ def output_length(store: Store, f: Filters) -> list[dict[str, Any]]:
     edges = [0, *OUTPUT_BUCKETS]
     if f.use_rollup():
         where, params = f.where(rollup=True)
-        row = store.query(f"SELECT sumForEach(output_buckets) AS b FROM {store.database}.{f.rollup_table()} FINAL "
+        row = store.query(f"SELECT sumForEach(output_buckets) AS b FROM {f.rollup_source(store.database)} "
                           f"WHERE {where} AND length(output_buckets) > 0", params)[0]
         counts = list(row["b"] or []) or [0] * (len(edges) + 1)
     else:
@@ -38,7 +38,7 @@ def finish_reasons(store: Store, f: Filters) -> list[dict[str, Any]]:
     labels = [*finish.CANONICAL, "none"]
     if f.use_rollup():
         where, params = f.where(rollup=True)
-        row = store.query(f"SELECT sumForEach(finish_counts) AS b FROM {store.database}.{f.rollup_table()} FINAL "
+        row = store.query(f"SELECT sumForEach(finish_counts) AS b FROM {f.rollup_source(store.database)} "
                           f"WHERE {where} AND length(finish_counts) > 0", params)[0]
         counts = list(row["b"] or []) or [0] * len(labels)
     else:
@@ -91,5 +91,5 @@ def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
                groupUniqArrayIf(provider, provider != '') AS provider,
                groupUniqArrayIf(environment, environment != '') AS environment,
                groupUniqArrayIf(release, release != '') AS release
-        FROM {store.database}.{g.rollup_table(dims)} FINAL WHERE {where}""", params)[0]
+        FROM {g.rollup_source(store.database, dims)} WHERE {where}""", params)[0]
     return {k: sorted(v) for k, v in row.items()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from tokentrail.ingest import finish
 from tokentrail.storage.backend import Store
@@ -156,11 +157,11 @@ _DIMS = ", ".join(ROLLUP_DIMENSIONS[2:])
 _TOTALS_DIMS = ", ".join(TOTALS_DIMENSIONS)
 
 
-def _refresh_minutes(r: _Refresh, project: str, minutes: list[datetime]) -> None:
-    db = r.database
-    params = {"p": project, "lo": _ts(minutes[0]), "hi": _ts(minutes[-1] + timedelta(minutes=1))}
-    r.insert(f"""
-        INSERT INTO {db}.rollup_minute
+def _minute_select(source: str, project: str, minutes: list[datetime]) -> str:
+    """rollup_minute rows (in the table's column order) of ``minutes``, computed from ``source`` spans
+    (``project`` is SQL: a parameter or a literal)."""
+    lo, hi = _ts(minutes[0]), _ts(minutes[-1] + timedelta(minutes=1))
+    return f"""
         SELECT project, toStartOfMinute(start_time) AS minute, kind, route, provider, {MODEL} AS model,
                environment, release, status, http_status, error_type,
                count(), countIf(streamed), countIf(cache_hit), countIf(schema_valid IS NOT NULL),
@@ -176,29 +177,77 @@ def _refresh_minutes(r: _Refresh, project: str, minutes: list[datetime]) -> None
                {SKETCH}StateIf({SKETCH_ARGS})(toFloat64(output_tokens), kind = 'llm' AND status = 'ok'),
                {_buckets('duration_ms')}, {_buckets('ttft_ms')}, {_output_buckets()}, {_finish_counts()},
                now64(3)
-        FROM {r.source('spans', params)}
-        WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
+        FROM {source}
+        WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
           AND toStartOfMinute(start_time) IN {_in_minutes(minutes)}
-        GROUP BY project, minute, {_DIMS}""", params)
+        GROUP BY project, minute, {_DIMS}"""
+
+
+def _coarser_select(source: str, source_time: str, project: str, periods: list[datetime], target_time: str,
+                    truncate: str, dims: str = _DIMS) -> str:
+    """Rows of a coarser rollup (hours or days ``periods``) merged from the finer ``source``."""
+    width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
+    lo, hi = _ts(periods[0]), _ts(periods[-1] + width)
+    sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
+    states = ", ".join(f"{SKETCH}MergeState({SKETCH_ARGS})({c})" for c in _STATE_COLUMNS)
+    return f"""
+        SELECT project, {truncate}({source_time}) AS {target_time}, {dims}, {sums}, {states},
+               sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets),
+               sumForEach(finish_counts), now64(3)
+        FROM {source}
+        WHERE project = {project} AND {source_time} >= '{lo}' AND {source_time} < '{hi}'
+          AND {truncate}({source_time}) IN {_in_minutes(periods)}
+        GROUP BY project, {target_time}, {dims}"""
+
+
+def _refresh_minutes(r: _Refresh, project: str, minutes: list[datetime]) -> None:
+    params = {"p": project, "lo": _ts(minutes[0]), "hi": _ts(minutes[-1] + timedelta(minutes=1))}
+    r.insert(f"INSERT INTO {r.database}.rollup_minute "
+             + _minute_select(r.source("spans", params), "{p:String}", minutes), params)
 
 
 def _refresh_coarser(r: _Refresh, project: str, periods: list[datetime], source: str, source_time: str,
                      target: str, target_time: str, truncate: str, dims: str = _DIMS) -> None:
     """Rebuild ``target`` rows of ``periods`` (hours or days) by merging the finer ``source``
     (keeping the dimensions ``dims``)."""
-    db = r.database
     width = timedelta(hours=1) if target_time == "hour" else timedelta(days=1)
     params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
-    sums = ", ".join(f"sum({c})" for c in _SUM_COLUMNS)
-    states = ", ".join(f"{SKETCH}MergeState({SKETCH_ARGS})({c})" for c in _STATE_COLUMNS)
-    r.insert(f"""
-        INSERT INTO {db}.{target}
-        SELECT project, {truncate}({source_time}) AS {target_time}, {dims}, {sums}, {states},
-               sumForEach(latency_buckets), sumForEach(ttft_buckets), sumForEach(output_buckets), sumForEach(finish_counts), now64(3)
-        FROM {r.source(source, params)}
-        WHERE project = {{p:String}} AND {source_time} >= {{lo:DateTime64(6)}} AND {source_time} < {{hi:DateTime64(6)}}
-          AND {truncate}({source_time}) IN {_in_minutes(periods)}
-        GROUP BY project, {target_time}, {dims}""", params)
+    r.insert(f"INSERT INTO {r.database}.{target} " + _coarser_select(
+        r.source(source, params), source_time, "{p:String}", periods, target_time, truncate, dims), params)
+
+
+# -- exact reads: rollups plus what they do not hold yet ----------------------------------------------
+# A rollup row is recomputed a few seconds after an insert touches its minute (``RollupQueue``). Until
+# then a read of the rollup alone would disagree with the spans. ``exact_source`` is what every read of a
+# rollup uses instead of the table: its rows for periods no pending minute touches, and for the pending
+# periods the very rows a refresh would write, computed on the fly (from spans for minutes, from the
+# exact finer level for hours and days). The pending periods are the recent ones: a small raw read.
+_COARSER = {  # table -> (finer table, its time column, this time column, truncation, dimensions)
+    "rollup_hour": ("rollup_minute", "minute", "hour", "toStartOfHour", _DIMS),
+    "rollup_hour_totals": ("rollup_hour", "hour", "hour", "toStartOfHour", _TOTALS_DIMS),
+    "rollup_day": ("rollup_hour", "hour", "day", "toStartOfDay", _DIMS),
+    "rollup_day_totals": ("rollup_day", "day", "day", "toStartOfDay", _TOTALS_DIMS),
+}
+_TRUNC = {"minute": lambda m: m, "hour": lambda m: m.replace(minute=0),
+          "day": lambda m: m.replace(hour=0, minute=0)}
+
+
+def exact_source(database: str, table: str, project: str, pending: frozenset[datetime] | set[datetime]) -> str:
+    """FROM-clause source of ``table`` (a rollup) for ``project`` (SQL: parameter or literal) that holds
+    the minutes ``pending`` (touched, not refreshed yet) as a refresh would: exact at every moment."""
+    if not pending:
+        return f"{database}.{table} FINAL"
+    time_col = "minute" if table == "rollup_minute" else _COARSER[table][2]
+    periods = sorted({_TRUNC[time_col](m) for m in pending})
+    clean = (f"SELECT * FROM {database}.{table} FINAL WHERE project = {project} "
+             f"AND {time_col} NOT IN {_in_minutes(periods)}")
+    if table == "rollup_minute":
+        fresh = _minute_select(f"{database}.spans FINAL", project, periods)
+    else:
+        finer, finer_time, target_time, truncate, dims = _COARSER[table]
+        fresh = _coarser_select(exact_source(database, finer, project, pending), finer_time, project, periods,
+                                target_time, truncate, dims)
+    return f"({clean} UNION ALL {fresh})"
 
 
 def _refresh_user_days(r: _Refresh, project: str, days: list[datetime]) -> None:
@@ -239,20 +288,53 @@ def rebuild_all(store: Store) -> None:
 
 
 class RollupQueue:
-    """Minutes touched since the last refresh (filled after each insert, drained by a job)."""
+    """Minutes touched by inserts and not refreshed yet: filled after each insert, drained by the rollup
+    job, and counted as pending until that refresh is done (``done``), so reads compute them on the fly
+    (``exact_source``). With a ``path`` the set is kept on disk too, so a restart knows what it owes."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self._pending: set[tuple[str, datetime]] = set()
+        self._in_flight: set[tuple[str, datetime]] = set()
         self._lock = threading.Lock()
+        self._path = path
+        if path is not None and path.exists():
+            for line in path.read_text().splitlines():
+                project, _, minute = line.rpartition("\t")
+                try:
+                    self._pending.add((project, datetime.fromisoformat(minute)))
+                except ValueError:
+                    continue  # a line torn by a crash: the minute is in the line before or after
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        items = self._pending | self._in_flight
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text("".join(f"{p}\t{m.isoformat()}\n" for p, m in sorted(items)))
+        tmp.replace(self._path)
 
     def add(self, items: list[tuple[str, datetime]]) -> None:
         with self._lock:
+            new = set(items) - self._pending
             self._pending.update(items)
+            if new:
+                self._save()
 
     def drain(self) -> set[tuple[str, datetime]]:
+        """Take the pending minutes for a refresh; they stay pending for reads until ``done``."""
         with self._lock:
             out, self._pending = self._pending, set()
+            self._in_flight |= out
         return out
+
+    def done(self, items: set[tuple[str, datetime]]) -> None:
+        with self._lock:
+            self._in_flight -= items
+            self._save()
+
+    def pending_for(self, project: str) -> frozenset[datetime]:
+        with self._lock:
+            return frozenset(m for p, m in self._pending | self._in_flight if p == project)
 
     def __len__(self) -> int:
         return len(self._pending)

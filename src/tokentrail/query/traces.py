@@ -35,7 +35,7 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int) -> tuple[list[st
     end = f.end
     for hours in (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
-        g = Filters(project=f.project, since=since, until=f.until, equals=f.equals)
+        g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
         where, params = g.where(llm_only=False)
         rows = store.query(f"""
             SELECT {key} AS k FROM {store.database}.spans WHERE {where} AND {key} != ''

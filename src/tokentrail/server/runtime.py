@@ -21,6 +21,7 @@ from tokentrail.pricing.store import sync_prices
 from tokentrail.query import rollups
 from tokentrail.query.rollups import RollupQueue
 from tokentrail.server.auth import ConfigError, parse_langfuse_keys
+from tokentrail.server.gate import ViewGate
 from tokentrail.server.jobs import Scheduler
 from tokentrail.server.prometheus import SpanMetrics
 from tokentrail.storage.backend import Store, open_store
@@ -72,7 +73,9 @@ class Runtime:
         self.inserter = Inserter(self.store, self.spool, price_version=lambda: self.prices.version)
         self.counters = IngestCounters()
         self.span_metrics = SpanMetrics()
-        self.rollup_queue = RollupQueue()
+        self.rollup_queue = RollupQueue(settings.spool_dir / "rollups.pending")
+        self.view_gate = ViewGate()
+        self.inserter.gate = self.view_gate.write  # an insert and its bookkeeping: one step for readers
         self.before_settle: list[Callable[[], object]] = []
         self._stale_days: set[tuple[str, datetime]] = set()
         self._days_refreshed = 0.0
@@ -98,6 +101,10 @@ class Runtime:
         self.spool.close()
         self.store.close()
 
+    def pending_minutes(self, project: str) -> frozenset[datetime]:
+        """Minutes of ``project`` whose rollup rows are not refreshed yet (reads compute them)."""
+        return self.rollup_queue.pending_for(project)
+
     def _after_insert(self, version: datetime) -> None:
         self.rollup_queue.add(rollups.touched_minutes(self.store, version))
         self.span_metrics.add_batch(self.store, version)
@@ -116,6 +123,8 @@ class Runtime:
         except Exception:
             self.rollup_queue.add(list(touched))  # try again next run
             raise
+        finally:
+            self.rollup_queue.done(touched)
         if self._stale_days and (all_levels or time.monotonic() - self._days_refreshed > USER_DAYS_EVERY):
             days, self._stale_days = self._stale_days, set()
             try:

@@ -64,15 +64,25 @@ def filters(request: Request, default_range: str = "24h") -> Filters:
                    since=since, until=until, equals=equals)
 
 
-async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    return await run_in_threadpool(fn, *args, **kwargs)
+def _consistent(rt: Runtime, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a named query as one read: no insert lands half-way (``ViewGate``), and its filters know the
+    minutes whose rollup rows are still being made, which it then reads from the spans."""
+    with rt.view_gate.read():
+        for a in (*args, *kwargs.values()):
+            if isinstance(a, Filters):
+                a.pending = rt.pending_minutes(a.project)
+        return fn(*args, **kwargs)
+
+
+async def _run(rt: Runtime, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await run_in_threadpool(_consistent, rt, fn, *args, **kwargs)
 
 
 @router.get("/metrics/summary", summary="Headline numbers: volume, cost, errors, latency/TTFT/TPOT percentiles")
 async def summary(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
-    return await _run(metrics.summary, rt.store, f)
+    return await _run(rt, metrics.summary, rt.store, f)
 
 
 @router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
@@ -80,7 +90,7 @@ async def timeseries(request: Request, metric: str = Query("requests,cost_usd"),
                      top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60, le=366 * 86400)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     names = [m.strip() for m in metric.split(",") if m.strip()]
-    return await _run(metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
+    return await _run(rt, metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
 
 
 @router.get("/metrics/breakdown", summary="Metrics by route, model, provider, user, customer, status ...")
@@ -90,15 +100,15 @@ async def breakdown(request: Request, by: str = "route", limit: int = Query(20, 
                                                "quantiles cost the most over long ranges")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     names = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
-    return await _run(metrics.breakdown, rt.store, filters(request), by, limit, order, names)
+    return await _run(rt, metrics.breakdown, rt.store, filters(request), by, limit, order, names)
 
 
 @router.get("/cost", summary="Daily and weekly spend, and spend against the budget")
 async def cost_view(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
-    return {"daily": await _run(cost.daily, rt.store, f), "weekly": await _run(cost.weekly, rt.store, f),
-            "budget": await _run(cost.budget, rt.store, f.project, rt.settings.budget_daily_usd)}
+    return {"daily": await _run(rt, cost.daily, rt.store, f), "weekly": await _run(rt, cost.weekly, rt.store, f),
+            "budget": await _run(rt, cost.budget, rt.store, f.project, rt.settings.budget_daily_usd)}
 
 
 @router.get("/quality", summary="Feedback, schema-valid rate, cache-hit rate, output-length distribution, "
@@ -107,24 +117,24 @@ async def quality_view(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
     step = metrics.auto_interval(f.hours)
-    return {"output_length": await _run(quality.output_length, rt.store, f),
-            "finish_reasons": await _run(quality.finish_reasons, rt.store, f),
-            "feedback": await _run(quality.feedback, rt.store, f),
-            "scores_over_time": await _run(quality.scores_over_time, rt.store, f, step),
-            "summary": await _run(metrics.summary, rt.store, f)}
+    return {"output_length": await _run(rt, quality.output_length, rt.store, f),
+            "finish_reasons": await _run(rt, quality.finish_reasons, rt.store, f),
+            "feedback": await _run(rt, quality.feedback, rt.store, f),
+            "scores_over_time": await _run(rt, quality.scores_over_time, rt.store, f, step),
+            "summary": await _run(rt, metrics.summary, rt.store, f)}
 
 
 @router.get("/filters/values", summary="Values seen in the range, for filter drop-downs")
 async def filter_values(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(quality.filter_values, rt.store, filters(request))
+    return await _run(rt, quality.filter_values, rt.store, filters(request))
 
 
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first)")
 async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
                        order: str = Query("start_time", pattern="^(start_time|cost|duration)$")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(traces.search, rt.store, filters(request), limit, offset, order)
+    return await _run(rt, traces.search, rt.store, filters(request), limit, offset, order)
 
 
 @router.get("/traces/{trace_id}", summary="One trace: span tree with timings, content where captured and permitted")
@@ -134,10 +144,10 @@ async def trace_detail(request: Request, trace_id: str, project: str | None = No
     if not re.fullmatch(r"[0-9a-fA-F]{32}", trace_id):
         raise BadRequest("trace_id must be 32 hex characters")
     proj = principal.project or project or rt.settings.default_project
-    doc = await _run(traces.detail, rt.store, proj, trace_id, "read-content" in principal.scopes)
+    doc = await _run(rt, traces.detail, rt.store, proj, trace_id, "read-content" in principal.scopes)
     if doc is None:
         raise NotFound(f"no trace {trace_id} in project {proj}")
-    doc["scores"] = await _run(_scores, rt, proj, trace_id)
+    doc["scores"] = await _run(rt, _scores, rt, proj, trace_id)
     return doc
 
 
@@ -151,7 +161,7 @@ def _scores(rt: Runtime, project: str, trace_id: str) -> list[dict[str, Any]]:
 async def session_list(request: Request, limit: int = Query(50, ge=1, le=500),
                        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(traces.sessions, rt.store, filters(request), limit, offset)
+    return await _run(rt, traces.sessions, rt.store, filters(request), limit, offset)
 
 
 @router.get("/sessions/{session_id}", summary="One session's turns in order")
@@ -159,7 +169,7 @@ async def session_detail(request: Request, session_id: str, project: str | None 
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
     proj = principal.project or project or rt.settings.default_project
-    doc = await _run(traces.session_turns, rt.store, proj, session_id, "read-content" in principal.scopes)
+    doc = await _run(rt, traces.session_turns, rt.store, proj, session_id, "read-content" in principal.scopes)
     if doc is None:
         raise NotFound(f"no session {session_id!r} in project {proj}")
     return doc
@@ -169,4 +179,4 @@ async def session_detail(request: Request, session_id: str, project: str | None 
 async def user_list(request: Request, by: str = Query("user", pattern="^(user|customer)$"),
                     order: str = "cost", limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(users.leaderboard, rt.store, filters(request), by, order, limit)
+    return await _run(rt, users.leaderboard, rt.store, filters(request), by, order, limit)
