@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     http_status UInt16,
     finish_reason LowCardinality(String) COMMENT 'as the provider or library sent it',
     finish LowCardinality(String) MATERIALIZED if(trimBoth(finish_reason) = '', if(status = 'error', 'error', ''), transform(lower(trimBoth(finish_reason)), ['stop', 'end_turn', 'stop_sequence', 'end', 'eos', 'eos_token', 'complete', 'completed', 'finish', 'finished', 'pause_turn', 'length', 'max_tokens', 'max_output_tokens', 'max_tokens_reached', 'token_limit', 'model_context_window_exceeded', 'model_length', 'incomplete', 'tool_calls', 'tool_call', 'tool_use', 'function_call', 'tools', 'malformed_function_call', 'content_filter', 'content_filtered', 'refusal', 'safety', 'recitation', 'blocklist', 'prohibited_content', 'spii', 'guardrail_intervened', 'error'], ['stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'error'], 'other')) COMMENT 'canonical: stop, length, tool_calls, content_filter, error, other',
+    response_id String MATERIALIZED attributes['gen_ai.response.id'] COMMENT 'the provider\'s response id (gen_ai.response.id): one call seen by two instrumentations, even in two traces, shares it',
     streamed Bool,
     cache_hit Bool,
     schema_valid Nullable(Bool),
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_span span_id TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_response response_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(ingested_at)

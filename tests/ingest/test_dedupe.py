@@ -118,3 +118,41 @@ def test_sibling_spans_with_one_response_id_count_once(server: ServerThread, pro
     rows = _rows(server, project)
     assert (rows["library call"]["kind"], rows["second library"]["kind"]) == ("llm", "other")
     assert rows["second library"]["attributes"]["tokentrail.counted_in"] == rows["library call"]["span_id"]
+
+
+def _lone_span(server: ServerThread, project: str, scope: str, name: str, rid: str | None, start: int, end: int,
+               **attrs: object) -> None:
+    provider = provider_exporting_to(server.url, project)
+    span = provider.get_tracer(scope).start_span(name, start_time=start,
+                                                 attributes={**USAGE, **attrs, **({"gen_ai.response.id": rid} if rid else {})})
+    span.end(end_time=end)
+    provider.shutdown()
+
+
+def test_one_call_in_two_traces_counts_once_on_its_response_id(server: ServerThread, project: str) -> None:
+    import time
+
+    now = time.time_ns()
+    # the provider SDK's span arrives first, in a trace of its own; the library's span later, in another
+    _lone_span(server, project, NATIVE, "anthropic.messages.create", "msg_x1", now + 10_000_000, now + 90_000_000,
+               **{"gen_ai.response.time_to_first_chunk": 0.03})
+    server.flush()
+    _lone_span(server, project, "opentelemetry.instrumentation.anthropic", "anthropic.chat", "msg_x1", now,
+               now + 100_000_000)
+    rows = _rows(server, project)
+    lib, sdk = rows["anthropic.chat"], rows["anthropic.messages.create"]
+    assert lib["trace_id"] != sdk["trace_id"]
+    assert (lib["kind"], sdk["kind"]) == ("llm", "other")
+    assert sdk["attributes"]["tokentrail.counted_in"] == lib["span_id"]
+    assert lib["ttft_ms"] == 30.0  # the library recorded none: the SDK span's carries over
+
+
+def test_parallel_identical_calls_in_two_traces_without_a_response_id_all_count(server: ServerThread,
+                                                                               project: str) -> None:
+    import time
+
+    now = time.time_ns()
+    for scope in (NATIVE, "opentelemetry.instrumentation.anthropic"):
+        _lone_span(server, project, scope, f"call {scope}", None, now, now + 50_000_000)
+    rows = _rows(server, project)
+    assert sorted(r["kind"] for r in rows.values()) == ["llm", "llm"]

@@ -18,6 +18,11 @@ embedding span B is *counted in* another span A of the same trace when
   (``provider_sdks.NATIVE_SCOPES``) and A does not, with the same request model (a failed
   call has no response id). Parallel calls under one parent differ in response id.
 
+* A and B are in DIFFERENT traces and share the provider's response id (``response_id``, from
+  ``gen_ai.response.id``): a provider SDK that traces itself beside an instrumentation library can
+  start its own trace (seen with OpenLLMetry on Anthropic messages). Only the response id pairs
+  across traces, never look-alike values (model, tokens, time): parallel identical calls are real calls.
+
 The outer span A is kept (it has the library's user, session and content). B is
 re-inserted as kind ``other`` with zero tokens and no cost, a newer version of the same
 row (``ReplacingMergeTree``: queries read ``FINAL``); its own numbers stay readable in its
@@ -115,19 +120,39 @@ def find_pairs(store: Store, window: dict[str, str]) -> list[dict[str, Any]]:
              ON a.project = b.project AND a.trace_id = b.trace_id AND a.parent_span_id = b.parent_span_id
                 AND a.provider = b.provider AND a.request_model = b.request_model AND b.start_time >= a.start_time
         WHERE a.end_time >= b.end_time""", window)
+    # 4. the same response id in two traces (a provider SDK that traces itself may start its own trace beside
+    #    the library's): groups of at most MAX_GROUP spans near the inserted ones, on the response-id index
+    across = store.query(f"""
+        SELECT groupArray((trace_id, span_id, kind, native, toUnixTimestamp64Micro(start_time),
+                           toUnixTimestamp64Micro(end_time), ttft_ms)) AS spans, project
+        FROM (SELECT project, trace_id, span_id, kind, provider, response_id, start_time, end_time, ttft_ms,
+                     has({_SCOPES}, attributes['otel.scope.name']) AS native
+              FROM {db}.spans FINAL
+              WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN}
+                AND (project, response_id) IN (SELECT project, response_id FROM {db}.spans
+                                               WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM} AND response_id != '')
+                AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in')))
+        GROUP BY project, provider, response_id
+        HAVING count() BETWEEN 2 AND {MAX_GROUP} AND uniqExact(trace_id) > 1""", window)
     pairs: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for p in by_parent + [q for g in groups for q in _group_pairs(g)] + native:
+    grouped = [q for g in groups for q in _group_pairs(g)] + [q for g in across for q in _group_pairs(g)]
+    for p in by_parent + grouped + native:
         pairs.setdefault((p["project"], p["trace_id"], p["span_id"]), p)
     return list(pairs.values())
 
 
 def _group_pairs(group: dict[str, Any]) -> list[dict[str, Any]]:
     """The spans of one response id: the outer one is kept (a library's over the provider SDK's, the
-    one whose time contains the others, then the smallest id); the others still counted are counted in it."""
-    spans = [dict(zip(("span_id", "kind", "native", "start", "end", "ttft"), s, strict=True)) for s in group["spans"]]
+    one whose time contains the others, then the smallest id); the others still counted are counted in it.
+    A group's spans may carry their trace id first (groups across traces)."""
+    names = ("span_id", "kind", "native", "start", "end", "ttft")
+    spans = [dict(zip(("trace_id", *names) if len(s) == 7 else names, s, strict=True)) for s in group["spans"]]
+    for s in spans:
+        s.setdefault("trace_id", group.get("trace_id", ""))
     outer = min(spans, key=lambda s: (bool(s["native"]), s["start"], -s["end"], s["span_id"]))
-    return [{"project": group["project"], "trace_id": group["trace_id"], "span_id": s["span_id"],
-             "counted_in": outer["span_id"], "outer_ttft": outer["ttft"], "inner_ttft": s["ttft"]}
+    return [{"project": group["project"], "trace_id": s["trace_id"], "span_id": s["span_id"],
+             "counted_in": outer["span_id"], "outer_trace_id": outer["trace_id"], "outer_ttft": outer["ttft"],
+             "inner_ttft": s["ttft"]}
             for s in spans if s is not outer and s["kind"] in ("llm", "embedding")
             and outer["start"] <= s["start"] and outer["end"] >= s["end"]]
 
@@ -140,7 +165,8 @@ def count_once(store: Store, version: datetime, new_version: datetime) -> int:
     if not pairs:
         return 0
     assert window is not None
-    carry = {f"{p['project']}/{p['trace_id']}/{p['counted_in']}": p["inner_ttft"] for p in pairs
+    carry = {f"{p['project']}/{p.get('outer_trace_id') or p['trace_id']}/{p['counted_in']}": p["inner_ttft"]
+             for p in pairs
              if p["outer_ttft"] is None and p["inner_ttft"] is not None}
     if carry:  # only the inner span timed the first token (the anthropic SDK's own span under a library
         # that does not): the counted span takes its TTFT and is marked streamed
@@ -180,5 +206,7 @@ def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys:
         INSERT INTO {db}.spans ({', '.join(cols)})
         SELECT {select} FROM (
             SELECT *, concat(project, '/', trace_id, '/', span_id) AS key, {new} FROM {db}.spans FINAL
-            WHERE {_in_window(db)} AND {_LLM} AND key IN {{keys:Array(String)}})""",
-                  dict(window, nv=_ts(new_version), keys=array_param(keys), **params))
+            WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN}
+              AND trace_id IN {{traces:Array(String)}} AND {_LLM} AND key IN {{keys:Array(String)}})""",
+                  dict(window, nv=_ts(new_version), keys=array_param(keys),
+                       traces=array_param(sorted({k.split("/")[-2] for k in keys})), **params))

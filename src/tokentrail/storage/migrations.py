@@ -150,3 +150,17 @@ def m007_span_id_index(store: Store) -> None:
     store.command(f"ALTER TABLE {store.database}.spans ADD INDEX IF NOT EXISTS idx_span span_id "
                   "TYPE bloom_filter(0.01) GRANULARITY 4")
     store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE INDEX idx_span")
+
+
+@migration
+def m008_response_id(store: Store) -> None:
+    """``spans.response_id`` (computed from gen_ai.response.id) with a bloom filter: the double-count check
+    pairs one call's two spans on it across traces."""
+    from tokentrail.storage.schema import SPANS
+
+    column = next(c for c in SPANS.columns if c.name == "response_id")
+    store.command(f"ALTER TABLE {store.database}.spans ADD COLUMN IF NOT EXISTS response_id {column.type} "
+                  f"MATERIALIZED {column.materialized} AFTER finish")
+    store.command(f"ALTER TABLE {store.database}.spans ADD INDEX IF NOT EXISTS idx_response response_id "
+                  "TYPE bloom_filter(0.01) GRANULARITY 4")
+    store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE INDEX idx_response")

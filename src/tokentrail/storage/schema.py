@@ -113,6 +113,8 @@ SPANS = Table(
         _c("finish_reason", "LowCardinality(String)", "as the provider or library sent it"),
         _c("finish", "LowCardinality(String)", "canonical: stop, length, tool_calls, content_filter, error, other",
            materialized=finish.sql()),
+        _c("response_id", "String", "the provider's response id (gen_ai.response.id): one call seen by two "
+           "instrumentations, even in two traces, shares it", materialized="attributes['gen_ai.response.id']"),
         _c("streamed", "Bool"),
         _c("cache_hit", "Bool"),
         _c("schema_valid", "Nullable(Bool)"),
@@ -138,6 +140,7 @@ SPANS = Table(
         "INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_trace trace_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_span span_id TYPE bloom_filter(0.01) GRANULARITY 4",
+        "INDEX idx_response response_id TYPE bloom_filter(0.01) GRANULARITY 4",
         "INDEX idx_ingested ingested_at TYPE minmax GRANULARITY 1",
     ),
     settings={"ttl_only_drop_parts": "1", "index_granularity": "8192"},
