@@ -67,3 +67,11 @@ def test_attributes_object_passes_opentelemetry_keys_through(server: ServerThrea
     (content,) = server.query("SELECT captured_reason FROM tokentrail.contents FINAL WHERE project = {p:String}",
                               {"p": project})
     assert content["captured_reason"] == "error"
+
+
+def test_a_token_count_beyond_the_column_is_refused_not_wrapped(server: ServerThread, project: str) -> None:
+    r = server.client.post("/api/ingest/batch", json=[{"model": "gpt-4o", "input_tokens": 2**40},
+                                                      {"model": "gpt-4o", "input_tokens": 7}],
+                           headers={"x-tokentrail-project": project})
+    assert r.status_code == 400 and r.json()["accepted"] == 1
+    assert r.json()["errors"][0]["index"] == 0 and "input_tokens" in r.json()["errors"][0]["error"]

@@ -28,6 +28,9 @@ STATUS_WORDS = {"timeout": "timeout", "timed_out": "timeout", "timedout": "timeo
                 "deadline_exceeded": "timeout", "canceled": "cancelled", "cancelled": "cancelled"}
 
 
+MAX_TOKENS = 4_294_967_295  # the token columns are UInt32: a larger count is refused, never wrapped
+
+
 class NativeSpan(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -44,11 +47,11 @@ class NativeSpan(BaseModel):
     provider: str | None = None
     model: str | None = None
     response_model: str | None = None
-    input_tokens: int = Field(default=0, ge=0)
-    output_tokens: int = Field(default=0, ge=0)
-    cached_input_tokens: int = Field(default=0, ge=0)
-    cache_write_tokens: int = Field(default=0, ge=0)
-    reasoning_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    cached_input_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    cache_write_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
+    reasoning_tokens: int = Field(default=0, ge=0, le=MAX_TOKENS)
     status: Literal["ok", "error"] | None = None
     error_type: str | None = None
     error_message: str | None = None
