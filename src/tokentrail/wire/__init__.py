@@ -1,0 +1,1 @@
+"""Wire formats tokentrail writes: OTLP protobuf, encoded by hand (``otlp.py``) for the SDK and the gateway."""
