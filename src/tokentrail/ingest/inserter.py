@@ -145,6 +145,8 @@ class Inserter:
             self._in_flight = False
 
     def _load(self, segments: list[tuple]) -> int:
+        """Insert ``segments``; on a refusal narrow them down; on a transient failure put them back and
+        pause (outside the gate, so reads go on). Returns the segments loaded."""
         t0 = time.perf_counter()
         with self.gate():  # readers see the insert and its pending minutes together
             try:
@@ -152,22 +154,23 @@ class Inserter:
             except StorageError as e:
                 self.stats.failures += 1
                 self.stats.last_error = e.message
-                if not _is_transient(e):
+                if _is_transient(e):
+                    self.failing = True
+                    log.warning("insert of %d segments failed, will retry: %s", len(segments), e.message)
+                    self.spool.put_back(segments)
+                    loaded = 0
+                else:
                     log.warning("store refused a batch of %d segments, narrowing it down: %s", len(segments),
                                 e.message)
-                    return self._isolate(segments)
-                self.failing = True
-                log.warning("insert of %d segments failed, will retry: %s", len(segments), e.message)
-                self.spool.put_back(segments)
-                version = None
+                    loaded = self._isolate(segments)  # 0: the store went away meanwhile (put back)
             else:
                 self.stats.last_insert_seconds = time.perf_counter() - t0
                 self.failing = False
                 self._loaded(version, segments)
-        if version is None:
+                loaded = len(segments)
+        if not loaded:
             time.sleep(1.0)
-            return 0
-        return len(segments)
+        return loaded
 
     def _isolate(self, segments: list[tuple]) -> int:
         """Load every request of ``segments`` but the ones the store refuses (quarantined one by one)."""
@@ -177,7 +180,6 @@ class Inserter:
         except StorageError as e:  # transient (the store went away mid-way): all of it again later
             self.spool.put_back(segments)
             self.stats.last_error = e.message
-            time.sleep(1.0)
             return 0
         self.spool.done(segments)
         self.stats.segments += len(segments)
