@@ -17,6 +17,7 @@ from tests.reliability.harness import (
     loss_figures,
     quarantined_files,
     restart,
+    stop,
     stored_calls,
     stored_ids,
     wait_acked,
@@ -58,7 +59,7 @@ def run(root: Path, *, kills: int, clients: int = 4, poison: bool = False, seed:
         flushed = flush(server)
         counted = dashboard_requests(server, PROJECT)
     finally:
-        server.stop()
+        stop(server)
     stored, raw_rows = stored_ids(data, PROJECT)
     acked = [i for s in senders for i in s.acked]
     figures: dict[str, Any] = {

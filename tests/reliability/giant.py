@@ -18,6 +18,7 @@ from tests.reliability.harness import (
     Poller,
     flush,
     otlp_request,
+    stop,
     stored_ids,
     traffic_request,
 )
@@ -96,7 +97,7 @@ def run(root: Path, *, trace_spans: int, traces: int, load_timeout: float = 120)
         figures.update(_phase(server, "one_trace", body1, load_timeout))
         figures.update(_phase(server, "many_traces", body2, load_timeout))
     finally:
-        server.stop()
+        stop(server)
     stored, _ = stored_ids(data, PROJECT)
     expected = set(ids1) | set(ids2)
     figures["sent_spans"] = len(expected)

@@ -222,6 +222,14 @@ def restart(server: ServerProcess) -> ServerProcess:
         raise RuntimeError(f"restart failed: {e}; server log ends with:\n{tail}") from e
 
 
+def stop(server: ServerProcess) -> None:
+    """SIGTERM (SIGKILL after 30 s), then wait until the process is gone: its store is free to open."""
+    server.stop()
+    if server.proc is not None and server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait(30)
+
+
 def flush(server: ServerProcess, timeout: float = 300) -> bool:
     """Wait (at most ``timeout`` s, 300 at most) until every acknowledged span is queryable; whether it is."""
     timeout = min(timeout, 300)

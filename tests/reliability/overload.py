@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.reliability.harness import PROTOBUF, UI_QUERIES, Poller, flush, proc_status, traffic_request
+from tests.reliability.harness import PROTOBUF, UI_QUERIES, Poller, flush, proc_status, stop, traffic_request
 from tests.support import ServerProcess
 from tokentrail.demo.traffic import Traffic
 
@@ -140,5 +140,5 @@ def run(root: Path, *, measure_seconds: float, overload_seconds: float, factor: 
         figures["achieved_requests_s"] = round(sent / overload_seconds, 1)
         figures["drained"] = flush(server, 300)
     finally:
-        server.stop()
+        stop(server)
     return figures

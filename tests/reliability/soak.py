@@ -8,7 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.harness import UI_QUERIES, Poller, Sender, flush, loss_figures, proc_status, stored_ids
+from tests.reliability.harness import (
+    UI_QUERIES,
+    Poller,
+    Sender,
+    flush,
+    loss_figures,
+    proc_status,
+    stop,
+    stored_ids,
+)
 from tests.support import ServerProcess
 
 PROJECT = "soak"
@@ -59,7 +68,7 @@ def run(root: Path, *, seconds: float, clients: int = 4, rate: float = 10, trace
         figures["flushed"] = flush(server, 300)
         figures["vm_hwm_mb"] = proc_status(pid, "VmHWM") // 1024
     finally:
-        server.stop()
+        stop(server)
     stored, _ = stored_ids(data, PROJECT)
     acked = [i for s in senders for i in s.acked]
     figures.update(loss_figures(acked, stored))

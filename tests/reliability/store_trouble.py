@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from tests.reliability.harness import Sender, flush, ids_in, loss_figures, stored_ids
+from tests.reliability.harness import Sender, flush, ids_in, loss_figures, stop, stored_ids
 from tests.support import ServerProcess, free_port, wait_for
 from tokentrail.storage.backend import open_store
 
@@ -89,7 +89,7 @@ def disk_full(root: Path, *, size_mb: int = 64, free_mb: int = 12, full_seconds:
             figures["flushed"] = flush(server, flush_timeout)
         finally:
             figures["flush_s"] = round(time.monotonic() - t, 1)
-            server.stop()
+            stop(server)
             figures["stop_s"] = round(time.monotonic() - t - figures["flush_s"], 1)
         stored, _ = stored_ids(data, PROJECT)
     finally:
@@ -204,7 +204,7 @@ def unreachable(root: Path, clickhouse_url: str, *, outage_seconds: float = 10) 
     try:
         figures["flushed"] = flush(server, 120)
     finally:
-        server.stop()
+        stop(server)
         relay.cut()
     store = open_store(clickhouse_url)
     try:
