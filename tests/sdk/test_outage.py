@@ -170,3 +170,38 @@ def test_data_the_server_refuses_is_counted_not_retried(oai: openai.OpenAI, fake
         assert stats["last_export_error"].startswith("HTTP 400")
     finally:
         tokentrail.shutdown()
+
+
+class _FivehundredsThenOk(BaseHTTPRequestHandler):
+    """A server in trouble for a while (a full disk): 500 to the first ``failures`` exports, then 200."""
+
+    failures = 8
+    hits = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(500 if type(self).hits <= self.failures else 200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_answering_500_for_a_while_gets_every_span_after_it_recovers(oai: openai.OpenAI,
+                                                                             project: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FivehundredsThenOk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        tokentrail.init(endpoint=f"http://127.0.0.1:{server.server_port}", project=project, flush_seconds=0.05,
+                        max_backoff_seconds=0.05)
+        make_calls(oai, 10)
+        assert tokentrail.flush(30), tokentrail.stats()
+        stats = tokentrail.stats()
+        assert _FivehundredsThenOk.hits > _FivehundredsThenOk.failures  # it did answer 500 that often
+        assert (stats["spans_exported"], stats["spans_failed"]) == (10, 0)
+    finally:
+        tokentrail.shutdown()
+        server.shutdown()

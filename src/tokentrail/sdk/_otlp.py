@@ -3,8 +3,10 @@
 Runs only in the export thread. A batch is sent once encoded; on 429/502/503/504 or a
 network error it waits (exponential backoff with jitter, Retry-After honoured, at most
 ``max_backoff_seconds``) and is retried, oldest first, for as long as it fits in memory
-(``memory_mb``) or in the optional disk spool. Other 5xx are retried 5 times, then the
-batch is dropped and counted; 4xx (bad data) are not retried. Nothing is dropped silently.
+(``memory_mb``) or in the optional disk spool. Other 5xx are retried the same way for up to
+``SERVER_ERROR_GIVE_UP_SECONDS`` (a server in trouble, e.g. a full disk, recovers), then the batch is
+dropped and counted (a batch the server can never take must not block the others for ever); 4xx (bad
+data) are not retried. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tokentrail.sdk._export import Counters
 from tokentrail.sdk._spool import DiskSpool
 
 RETRY_STATUSES = {408, 429, 502, 503, 504}
-MAX_SERVER_ERROR_ATTEMPTS = 5
+SERVER_ERROR_GIVE_UP_SECONDS = 600.0  # how long a batch answered 500 is retried before it is dropped
 GZIP_MAGIC = b"\x1f\x8b"
 OK, RETRY, GIVE_UP = "ok", "retry", "give_up"
 
@@ -43,7 +45,7 @@ class OtlpSink:
                       if config.spool_dir else None)
         self.score_backlog: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.failures = 0
-        self.head_attempts = 0
+        self.head_failing_since: float | None = None  # the first 5xx answer to the batch at the head
         self.next_try = 0.0
         self._client: httpx.Client | None = None
 
@@ -96,7 +98,8 @@ class OtlpSink:
                 self._backoff(retry_after)
                 return
             self._pop(key)
-            self.failures = self.head_attempts = 0
+            self.failures = 0
+            self.head_failing_since = None
         self._send_scores()
 
     def _head(self) -> tuple[Any, bytes, int] | None:
@@ -165,9 +168,11 @@ class OtlpSink:
         if r.status_code in RETRY_STATUSES:
             return RETRY, _retry_after(r)
         if r.status_code >= 500:
-            self.head_attempts += 1
-            if self.head_attempts < MAX_SERVER_ERROR_ATTEMPTS:
-                return RETRY, None
+            now = time.monotonic()
+            if self.head_failing_since is None:
+                self.head_failing_since = now
+            if now - self.head_failing_since < SERVER_ERROR_GIVE_UP_SECONDS:
+                return RETRY, _retry_after(r)
             c.spans_failed += spans
             return GIVE_UP, None
         rejected, accepted = _partial(r, spans)
