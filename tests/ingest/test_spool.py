@@ -43,3 +43,27 @@ def test_segments_rotate_by_size_and_are_taken_in_order(tmp_path: Path) -> None:
     assert 1 <= len(taken) <= 4
     names = [p.name for p, _ in taken]
     assert names == sorted(names)
+
+
+def test_a_write_the_disk_refuses_leaves_no_torn_record_and_is_not_acknowledged(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tokentrail.ingest import spool as spool_module
+
+    spool = Spool(tmp_path, fsync=False)
+    spool.append(b"first")
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:  # the disk takes half the record, then is full
+        return real_write(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr(spool_module.os, "write", full_disk)
+    with pytest.raises(Overloaded) as e:
+        spool.append(b"second record")
+    assert e.value.retry_after >= 1 and spool.write_error
+    monkeypatch.setattr(spool_module.os, "write", real_write)
+    spool.append(b"third")  # space again: it goes on, and clears the error
+    assert spool.write_error == ""
+    data = spool._path.read_bytes()
+    assert valid_length(data) == len(data) == len(frame(b"first")) + len(frame(b"third"))

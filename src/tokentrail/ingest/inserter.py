@@ -141,6 +141,9 @@ class Inserter:
         self._in_flight = True
         try:
             return self._load(segments)
+        except BaseException:  # e.g. the disk is full (a split file, the pending mark): retried, never lost
+            self.spool.put_back(segments)
+            raise
         finally:
             self._in_flight = False
 
@@ -177,9 +180,10 @@ class Inserter:
         try:
             for seg in segments:
                 self._load_records(records(seg[0].read_bytes()))
-        except StorageError as e:  # transient (the store went away mid-way): all of it again later
+        except (StorageError, OSError) as e:  # transient (store gone, disk full): all of it again later
             self.spool.put_back(segments)
-            self.stats.last_error = e.message
+            self.stats.last_error = e.message if isinstance(e, StorageError) else str(e)
+            self.failing = True
             return 0
         self.spool.done(segments)
         self.stats.segments += len(segments)
@@ -259,4 +263,6 @@ class Inserter:
 
 def _is_transient(e: StorageError) -> bool:
     text = e.message.lower()
-    return any(w in text for w in ("timeout", "connection", "memory limit", "too many parts", "network"))
+    return any(w in text for w in ("timeout", "connection", "memory limit", "too many parts", "network",
+                                   "no space left", "not enough space", "cannot reserve", "errno: 28",
+                                   "read-only file system", "cannot write to file"))

@@ -98,6 +98,9 @@ def parse_message(body: bytes, content_type: str | None, cls: type[M], root: str
         json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
     except json_format.ParseError as e:
         raise BadRequest(f"body is not an OTLP JSON {what} request: {e}") from e
+    except (SystemError, UnicodeError, ValueError, TypeError) as e:  # e.g. a lone surrogate where text goes
+        raise BadRequest(f"body is not an OTLP JSON {what} request: a value is not valid Unicode or of the "
+                         f"wrong type ({type(e).__name__})") from e
     except RecursionError as e:
         raise BadRequest(f"body is not an OTLP JSON {what} request: values nested too deeply") from e
     return msg, False

@@ -78,6 +78,7 @@ class Spool:
         self._written = 0  # bytes ever appended (a global position)
         self._synced = 0
         self.records = 0
+        self.write_error = ""  # the last write or sync failure ('' once a write succeeds): readiness shows it
         self._recover()
         self._open_next()
 
@@ -106,7 +107,12 @@ class Spool:
 
     def _rotate_locked(self) -> None:
         if self.fsync:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as e:  # the segment stays open; this record is not acknowledged
+                self.write_error = e.strerror or str(e)
+                raise Overloaded(f"cannot sync the ingest spool ({self.write_error}); retry later",
+                                 retry_after=5) from e
         os.close(self._fd)
         self._synced = max(self._synced, self._written)
         self._closed_segments.append((self._path, self._size))
@@ -115,12 +121,23 @@ class Spool:
 
     # -- writing --------------------------------------------------------------
     def append(self, record: bytes) -> None:
-        """Write one record durably; raise ``Overloaded`` when the backlog is full."""
+        """Write one record durably; raise ``Overloaded`` (503 + Retry-After) when the backlog is full or
+        the disk refuses the write (full, read-only): then nothing of the record stays in the segment, so
+        the segment stays loadable and the client, not acknowledged, sends it again."""
         data = frame(record)
         with self._lock:
             if self._backlog + len(data) > self.max_backlog_bytes:
                 raise Overloaded("ingest backlog is full; retry later", retry_after=2)
-            os.write(self._fd, data)
+            try:
+                written = os.write(self._fd, data)
+                if written != len(data):
+                    raise OSError(28, "short write (no space left on device)")
+            except OSError as e:
+                os.ftruncate(self._fd, self._size)  # a torn record would make the whole segment unreadable
+                self.write_error = e.strerror or str(e)
+                raise Overloaded(f"cannot write the ingest spool ({self.write_error}); retry later",
+                                 retry_after=5) from e
+            self.write_error = ""
             self._size += len(data)
             self._backlog += len(data)
             self._written += len(data)
@@ -142,6 +159,10 @@ class Spool:
                 fd = os.dup(fd)
             try:
                 os.fsync(fd)
+            except OSError as e:  # not durable: not acknowledged (a retry of it dedupes in the store)
+                self.write_error = e.strerror or str(e)
+                raise Overloaded(f"cannot sync the ingest spool ({self.write_error}); retry later",
+                                 retry_after=5) from e
             finally:
                 os.close(fd)
             with self._lock:
@@ -178,7 +199,7 @@ class Spool:
     def put_back(self, segments: list[tuple[Path, int]]) -> None:
         """Return segments that could not be loaded yet (they are retried first)."""
         with self._lock:
-            self._closed_segments[:0] = segments
+            self._closed_segments[:0] = [s for s in segments if s[0].exists()]
 
     # -- quarantine: one refused record, never its neighbours ----------------------
     @property

@@ -34,6 +34,8 @@ async def readyz(request: Request) -> JSONResponse:
         problems.append("inserter thread is not running")
     elif rt.inserter.failing:
         problems.append(f"store: inserts are failing ({rt.inserter.stats.last_error[:200]})")
+    if rt.spool.write_error:
+        problems.append(f"spool: cannot write ({rt.spool.write_error})")
     if rt.spool.backlog_bytes > rt.spool.max_backlog_bytes * 0.9:
         problems.append("ingest backlog is over 90% full")
     body = {"status": "ok" if not problems else "unavailable", "problems": problems,
