@@ -37,6 +37,8 @@ minmax index and the trace bloom filter) in three key-based queries, near-linear
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -157,14 +159,25 @@ def _group_pairs(group: dict[str, Any]) -> list[dict[str, Any]]:
             and outer["start"] <= s["start"] and outer["end"] >= s["end"]]
 
 
-def count_once(store: Store, version: datetime, new_version: datetime) -> int:
+def count_once(store: Store, version: datetime, new_version: datetime,
+               gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+               after: Callable[[datetime], None] | None = None) -> int:
     """Apply the rule for the insert stamped ``version``; re-inserted rows get ``new_version``.
-    Returns how many spans were re-kinded."""
+    Returns how many spans were re-kinded. The pairs are found without ``gate`` (reads may go on); the
+    re-inserts and ``after(new_version)`` (the rollups' bookkeeping) happen inside it, as one step."""
     window = _window(store, version)
     pairs = find_pairs(store, window) if window is not None else []
     if not pairs:
         return 0
     assert window is not None
+    with gate():
+        _apply(store, window, pairs, new_version)
+        if after is not None:
+            after(new_version)
+    return len(pairs)
+
+
+def _apply(store: Store, window: dict[str, str], pairs: list[dict[str, Any]], new_version: datetime) -> None:
     carry = {f"{p['project']}/{p.get('outer_trace_id') or p['trace_id']}/{p['counted_in']}": p["inner_ttft"]
              for p in pairs
              if p["outer_ttft"] is None and p["inner_ttft"] is not None}
@@ -188,7 +201,6 @@ def count_once(store: Store, version: datetime, new_version: datetime) -> int:
         **{c: "NULL" for c in ("input_cost", "output_cost", "total_cost")},
         "attributes": new_attributes,
     }, outer=array_param([p["counted_in"] for p in pairs]))
-    return len(pairs)
 
 
 def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys: list[str],

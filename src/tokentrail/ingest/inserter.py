@@ -61,6 +61,7 @@ class Inserter:
         self.on_quarantined: list[Callable[[str, str], None]] = []  # called with (project, reason)
         self._pending = spool.dir / "post-insert.pending"
         self._in_flight = False  # a batch taken from the spool is being loaded (or its after-work done)
+        self._split_versions: list[datetime] = []  # inserts of a narrowed-down batch, checked after the gate
         self.gate: Callable[[], AbstractContextManager[object]] = nullcontext  # exclusive side of a ViewGate
         self.failing = False  # the last insert failed for a transient reason (store unreachable, disk full)
 
@@ -89,13 +90,15 @@ class Inserter:
         return version
 
     def _after(self, version: datetime) -> None:
-        """The work after an insert: the followers (rollups, metrics) first, so the touched minutes are
-        pending as soon as possible; then count one call once (dedupe.py), and the followers of that."""
+        """The work after an insert: the followers (rollups, metrics), so the touched minutes are pending;
+        then count one call once (dedupe.py): it looks for pairs outside the view gate (dashboard reads go
+        on, however large the insert) and holds it only to re-insert and queue what that touched."""
         self._follow(version)
+        self._count_once(version)
+
+    def _count_once(self, version: datetime) -> None:
         try:  # one LLM call seen as two spans (a library's and the provider SDK's) counts once: dedupe.py
-            later = self._next_version()
-            if dedupe.count_once(self.store, version, later):
-                self._follow(later)
+            dedupe.count_once(self.store, version, self._next_version(), self.gate, self._follow)
         except Exception:  # the spans are stored; only the double-count check failed
             log.exception("double-count check failed")
 
@@ -124,11 +127,11 @@ class Inserter:
         return len(versions)
 
     def _loaded(self, version: datetime, segments: list[tuple]) -> None:
-        """``segments`` are in the store as ``version``: delete them, then do the work that follows."""
+        """``segments`` are in the store as ``version`` (the view gate is held): delete them and queue the
+        rollups' work; the double-count check follows once the gate is released (``_load``)."""
         self._mark_pending(version)
         self.spool.done(segments)
-        self._after(version)
-        self._pending.unlink(missing_ok=True)
+        self._follow(version)
         self.stats.batches += 1
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)
@@ -151,6 +154,8 @@ class Inserter:
         """Insert ``segments``; on a refusal narrow them down; on a transient failure put them back and
         pause (outside the gate, so reads go on). Returns the segments loaded."""
         t0 = time.perf_counter()
+        version: datetime | None = None
+        self._split_versions: list[datetime] = []
         with self.gate():  # readers see the insert and its pending minutes together
             try:
                 version = self._insert([p for p, _ in segments])
@@ -171,6 +176,10 @@ class Inserter:
                 self.failing = False
                 self._loaded(version, segments)
                 loaded = len(segments)
+        for v in ([version] if version is not None else []) + self._split_versions:
+            self._count_once(v)  # outside the gate: it takes the gate only for its re-inserts
+        if loaded:
+            self._pending.unlink(missing_ok=True)
         if not loaded:
             time.sleep(1.0)
         return loaded
@@ -210,8 +219,8 @@ class Inserter:
             path.unlink(missing_ok=True)
         self.stats.splits += 1
         self._mark_pending(version)
-        self._after(version)
-        self._pending.unlink(missing_ok=True)
+        self._follow(version)  # the gate is held (by _load): the double-count check follows after it
+        self._split_versions.append(version)
 
     def _quarantine(self, record: bytes, reason: str) -> None:
         path = self.spool.quarantine(record, reason)
