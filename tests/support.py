@@ -121,6 +121,7 @@ class ServerProcess:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(30)  # the store is locked until the process is gone
         self.log.close()
 
 
