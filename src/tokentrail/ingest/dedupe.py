@@ -203,6 +203,8 @@ def _apply(store: Store, window: dict[str, str], pairs: list[dict[str, Any]], ne
     }, outer=array_param([p["counted_in"] for p in pairs]))
 
 
+# A large Array parameter is matched as a set through a subquery: ``x IN {p:Array(String)}`` is
+# far slower (50,000 values: 11 s against 0.07 s), and a giant trace pairs tens of thousands of spans.
 def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys: list[str],
               changed: dict[str, str], **params: str) -> None:
     """Insert a newer version (``new_version``) of the LLM spans ``keys`` (project/trace/span) of
@@ -219,6 +221,7 @@ def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys:
         SELECT {select} FROM (
             SELECT *, concat(project, '/', trace_id, '/', span_id) AS key, {new} FROM {db}.spans FINAL
             WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN}
-              AND trace_id IN {{traces:Array(String)}} AND {_LLM} AND key IN {{keys:Array(String)}})""",
+              AND trace_id IN (SELECT arrayJoin({{traces:Array(String)}})) AND {_LLM}
+              AND key IN (SELECT arrayJoin({{keys:Array(String)}})))""",
                   dict(window, nv=_ts(new_version), keys=array_param(keys),
                        traces=array_param(sorted({k.split("/")[-2] for k in keys})), **params))

@@ -266,7 +266,7 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
         known = {(r["trace_id"], r["span_id"]): r for r in store.query(f"""
             SELECT trace_id, span_id, any(project) AS span_project, min(start_time) AS span_start
             FROM {db}.spans
-            WHERE trace_id IN {{t:Array(String)}} {where_project}
+            WHERE trace_id IN (SELECT arrayJoin({{t:Array(String)}})) {where_project}
               AND start_time BETWEEN {{lo:DateTime64(6)}} AND {{hi:DateTime64(6)}}
             GROUP BY trace_id, span_id""", params)}
         rows = []
@@ -278,7 +278,7 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
         existing = {(r["project"], r["trace_id"], r["span_id"]): r for r in store.query(f"""
             SELECT project, trace_id, span_id, start_time, input, output, captured_reason, ingested_at
             FROM {db}.contents FINAL
-            WHERE project IN {{ps:Array(String)}} AND trace_id IN {{t:Array(String)}}
+            WHERE project IN {{ps:Array(String)}} AND trace_id IN (SELECT arrayJoin({{t:Array(String)}}))
               AND start_time BETWEEN {{lo:DateTime64(6)}} AND {{hi:DateTime64(6)}}""",
             {"ps": array_param(sorted({p for _, p, _ in rows})), "t": params["t"], "lo": params["lo"],
              "hi": params["hi"]})}

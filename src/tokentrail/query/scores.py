@@ -33,6 +33,6 @@ def traces_of_spans(store: Store, project: str, span_ids: list[str]) -> dict[str
         return {}
     rows = store.query(f"""
         SELECT span_id, any(trace_id) AS trace_id FROM {store.database}.spans
-        WHERE project = {{p:String}} AND span_id IN {{ids:Array(String)}} GROUP BY span_id""",
+        WHERE project = {{p:String}} AND span_id IN (SELECT arrayJoin({{ids:Array(String)}})) GROUP BY span_id""",
                        {"p": project, "ids": array_param(sorted({s.lower() for s in span_ids}))})
     return {r["span_id"]: r["trace_id"] for r in rows}
