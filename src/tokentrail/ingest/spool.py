@@ -22,10 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.protobuf.internal.decoder import _DecodeVarint
-
 from tokentrail.errors import Overloaded
-from tokentrail.ingest.wire import envelope_fields, frame, records
+from tokentrail.ingest.wire import envelope_fields, frame, records, scan
 
 _PREFIX, _SUFFIX = "seg-", ".pb"
 
@@ -36,16 +34,7 @@ def _segment_no(path: Path) -> int:
 
 def valid_length(data: bytes) -> int:
     """Length of the longest prefix of ``data`` made of whole framed records."""
-    pos = 0
-    while pos < len(data):
-        try:
-            size, start = _DecodeVarint(data, pos)
-        except Exception:  # a torn varint at the very end
-            break
-        if start + size > len(data):
-            break
-        pos = start + size
-    return pos
+    return scan(data)[1]
 
 
 @dataclass

@@ -108,9 +108,11 @@ def envelope_fields(record: bytes) -> dict[str, object]:
     return out
 
 
-def records(segment: bytes) -> list[bytes]:
-    """The framed records of a spool segment, in order (a torn last one is left out)."""
-    out, pos = [], 0
+def scan(segment: bytes) -> tuple[list[bytes], int]:
+    """The framed records of a spool segment, in order, and the length of the whole records (a torn last
+    one, cut by a crash, is left out)."""
+    out: list[bytes] = []
+    pos = 0
     while pos < len(segment):
         try:
             size, start = _DecodeVarint(segment, pos)
@@ -120,7 +122,11 @@ def records(segment: bytes) -> list[bytes]:
             break
         out.append(segment[start:start + size])
         pos = start + size
-    return out
+    return out, pos
+
+
+def records(segment: bytes) -> list[bytes]:
+    return scan(segment)[0]
 
 
 def frame(message: bytes) -> bytes:
