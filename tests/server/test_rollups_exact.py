@@ -50,12 +50,15 @@ def _pages(server: ServerThread, range_: str) -> dict[str, dict[str, float]]:
                                                                    "metric": "requests,input_tokens"}).json()
     rows = by_model["rows"] if isinstance(by_model, dict) else by_model
     finish = server.client.get("/api/quality", params=q).json()["finish_reasons"]
+    people = server.client.get("/api/users", params={**q, "limit": 1000}).json()
+    people_rows = people["rows"]
     return {
         "summary": {"requests": s["requests"], "input_tokens": s["input_tokens"], "cost": round(s["cost_usd"], 4),
                     "errors": s["errors"]},
         "cost page": {"requests": sum(d["requests"] for d in cost), "cost": round(sum(d["cost_usd"] for d in cost), 4)},
         "by model": {"requests": sum(r["requests"] for r in rows), "input_tokens": sum(r["input_tokens"] for r in rows)},
         "quality": {"llm_calls": sum(r["count"] for r in finish)},
+        "users": {"requests": sum(r["requests"] for r in people_rows)},
     }
 
 
@@ -63,12 +66,16 @@ def _agree(server: ServerThread) -> None:
     truth = _truth(server)
     llm_calls = server.runtime.store.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String} "
                                            "AND kind = 'llm'", {"p": PROJECT})[0]["n"]
+    user_calls = server.runtime.store.query(
+        "SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String} AND user_id != '' "
+        "AND kind IN ('llm', 'embedding')", {"p": PROJECT})[0]["n"]
     for range_ in ("24h", "7d", "30d"):
         pages = _pages(server, range_)
         assert pages["summary"] == {k: truth[k] for k in pages["summary"]}, (range_, pages, truth)
         assert pages["cost page"] == {k: truth[k] for k in pages["cost page"]}, (range_, pages, truth)
         assert pages["by model"] == {k: truth[k] for k in pages["by model"]}, (range_, pages, truth)
         assert pages["quality"]["llm_calls"] == llm_calls, range_
+        assert pages["users"]["requests"] == user_calls, (range_, pages["users"], user_calls)
 
 
 def test_every_range_equals_the_spans_while_rollups_catch_up(flooded: ServerThread) -> None:

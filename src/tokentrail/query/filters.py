@@ -57,6 +57,8 @@ class Filters:
     # minutes of this project touched by inserts whose rollup rows are not refreshed yet: reads of a
     # rollup compute those periods on the fly (``rollup_source``), so they never disagree with the spans
     pending: frozenset[datetime] = frozenset()
+    # days of this project whose per-user / per-session daily rollup rows are not refreshed yet
+    stale_days: frozenset[datetime] = frozenset()
 
     def __post_init__(self) -> None:
         for name in self.equals:
@@ -100,12 +102,20 @@ class Filters:
 
         return exact_source(database, table or self.rollup_table(dims), "{project:String}", self.pending)
 
+    def day_source(self, database: str, table: str) -> str:
+        """FROM-clause source of the daily ``rollup_day_user`` or ``rollup_day_session``, exact at this
+        moment (``query/rollups.py exact_day_source``); ``{project:String}`` is the project parameter."""
+        from tokentrail.query.rollups import exact_day_source
+
+        return exact_day_source(database, table, "{project:String}", self.stale_days)
+
     def rollup_time(self, dims: tuple[str, ...] = ()) -> str:
         return ROLLUP_TIME[self.rollup_table(dims)][0]
 
     def unfiltered(self) -> Filters:
         """Same project and time range, no dimension filters."""
-        return Filters(project=self.project, since=self.since, until=self.until, pending=self.pending)
+        return Filters(project=self.project, since=self.since, until=self.until, pending=self.pending,
+                       stale_days=self.stale_days)
 
     def where(self, rollup: bool = False, llm_only: bool = True,
               dims: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:

@@ -265,7 +265,7 @@ def _user_breakdown(store: Store, f: Filters, by: str, limit: int, order: str, n
     select = ", ".join(f"{_USER_ROLLUP[n]} AS m_{n}" for n in kept)
     rows = store.query(f"""
         SELECT {col} AS key, {select}, sum(m_cost_usd) OVER () AS all_cost
-        FROM {store.database}.rollup_day_user FINAL WHERE {where}
+        FROM {f.day_source(store.database, "rollup_day_user")} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
     out = _shares(rows)
     for d in out:

@@ -250,33 +250,59 @@ def exact_source(database: str, table: str, project: str, pending: frozenset[dat
     return f"({clean} UNION ALL {fresh})"
 
 
-def _refresh_user_days(r: _Refresh, project: str, days: list[datetime]) -> None:
-    db = r.database
-    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
-    r.insert(f"""
-        INSERT INTO {db}.rollup_day_user
+def _in_days(days: list[datetime]) -> str:
+    return "(" + ", ".join(f"'{d:%Y-%m-%d}'" for d in days) + ")"
+
+
+def _user_day_select(source: str, project: str, days: list[datetime]) -> str:
+    lo, hi = _ts(days[0]), _ts(days[-1] + timedelta(days=1))
+    return f"""
         SELECT project, toDate(start_time) AS day, user_id, customer, environment,
                count(), countIf(status = 'error'), sum(input_tokens), sum(output_tokens),
                sum(coalesce(total_cost, 0)), uniqState(session_id), max(start_time), now64(3)
-        FROM {r.source('spans', params)}
-        WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
+        FROM {source}
+        WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
+          AND toDate(start_time) IN {_in_days(days)}
           AND kind IN ('llm', 'embedding') AND (user_id != '' OR customer != '')
-        GROUP BY project, day, user_id, customer, environment""", params)
+        GROUP BY project, day, user_id, customer, environment"""
 
 
-def _refresh_session_days(r: _Refresh, project: str, days: list[datetime]) -> None:
-    db = r.database
-    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
-    r.insert(f"""
-        INSERT INTO {db}.rollup_day_session
+def _session_day_select(source: str, project: str, days: list[datetime]) -> str:
+    lo, hi = _ts(days[0]), _ts(days[-1] + timedelta(days=1))
+    return f"""
         SELECT project, session_id, toDate(start_time) AS day, anyIf(user_id, user_id != ''), uniqState(trace_id),
                min(start_time), max(end_time), max(start_time), countIf(kind IN ('llm', 'embedding')),
                sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)), countIf(status = 'error'),
                groupUniqArrayIf(route, route != ''), now64(3)
-        FROM {r.source('spans', params)}
-        WHERE project = {{p:String}} AND start_time >= {{lo:DateTime64(6)}} AND start_time < {{hi:DateTime64(6)}}
-          AND session_id != ''
-        GROUP BY project, session_id, day""", params)
+        FROM {source}
+        WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
+          AND toDate(start_time) IN {_in_days(days)} AND session_id != ''
+        GROUP BY project, session_id, day"""
+
+
+_DAY_SELECTS = {"rollup_day_user": _user_day_select, "rollup_day_session": _session_day_select}
+
+
+def _refresh_user_days(r: _Refresh, project: str, days: list[datetime]) -> None:
+    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
+    r.insert(f"INSERT INTO {r.database}.rollup_day_user "
+             + _user_day_select(r.source("spans", params), "{p:String}", days), params)
+
+
+def _refresh_session_days(r: _Refresh, project: str, days: list[datetime]) -> None:
+    params = {"p": project, "lo": _ts(days[0]), "hi": _ts(days[-1] + timedelta(days=1))}
+    r.insert(f"INSERT INTO {r.database}.rollup_day_session "
+             + _session_day_select(r.source("spans", params), "{p:String}", days), params)
+
+
+def exact_day_source(database: str, table: str, project: str, stale: frozenset[datetime] | set[datetime]) -> str:
+    """FROM-clause source of a per-user or per-session daily rollup (``table``) that holds the ``stale``
+    days (whose rows are not refreshed yet) as a refresh would: their rows computed from the spans."""
+    if not stale:
+        return f"{database}.{table} FINAL"
+    days = sorted({d.replace(hour=0, minute=0, second=0, microsecond=0) for d in stale})
+    clean = f"SELECT * FROM {database}.{table} FINAL WHERE project = {project} AND day NOT IN {_in_days(days)}"
+    return f"({clean} UNION ALL {_DAY_SELECTS[table](f'{database}.spans FINAL', project, days)})"
 
 
 def rebuild_all(store: Store) -> None:

@@ -163,7 +163,7 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
                        "d_to": (f.end.date() if whole_days else today.date() - timedelta(days=1)).isoformat()})
         parts.append(f"""
             SELECT session_id, user_id, turns, first_seen, last_seen, llm_calls, tokens, cost, errors, routes
-            FROM {db}.rollup_day_session FINAL
+            FROM {f.day_source(db, "rollup_day_session")}
             WHERE project = {{project:String}} AND session_id IN {{ids:Array(String)}}
               AND day >= {{d_from:Date}} AND day <= {{d_to:Date}}""")
         recent = None if whole_days else Filters(project=f.project, since=max(f.since, today), until=f.until)

@@ -39,13 +39,13 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
         order_sql = {"cost": "sum(cost)", "requests": "sum(requests)", "errors": "sum(errors)",
                      "tokens": "sum(input_tokens) + sum(output_tokens)"}[order]
         keys = [r["key"] for r in store.query(f"""
-            SELECT {col} AS key, {order_sql} AS v FROM {store.database}.rollup_day_user FINAL WHERE {where}
+            SELECT {col} AS key, {order_sql} AS v FROM {f.day_source(store.database, "rollup_day_user")} WHERE {where}
             GROUP BY key ORDER BY v DESC, key LIMIT {int(limit)}""", params)]
         rows = store.query(f"""
             SELECT {col} AS key, sum(requests) AS requests, sum(input_tokens) + sum(output_tokens) AS tokens,
                    round(sum(cost), 6) AS cost_usd, sum(errors) AS errors, max(last_seen) AS last_seen,
                    uniqMerge(sessions) AS sessions
-            FROM {store.database}.rollup_day_user FINAL WHERE {where} AND {col} IN {{keys:Array(String)}}
+            FROM {f.day_source(store.database, "rollup_day_user")} WHERE {where} AND {col} IN {{keys:Array(String)}}
             GROUP BY key ORDER BY {ORDERS[order]} DESC, key""", dict(params, keys=array_param(keys))) if keys else []
         source = "rollup"
     else:

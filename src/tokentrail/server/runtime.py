@@ -77,7 +77,8 @@ class Runtime:
         self.view_gate = ViewGate()
         self.inserter.gate = self.view_gate.write  # an insert and its bookkeeping: one step for readers
         self.before_settle: list[Callable[[], object]] = []
-        self._stale_days: set[tuple[str, datetime]] = set()
+        # days whose per-user / per-session rollup rows are owed (after their minutes are refreshed)
+        self.day_queue = RollupQueue(settings.spool_dir / "rollup_days.pending")
         self._days_refreshed = 0.0
         self._rollups_next = 0.0
         self.inserter.on_loaded.append(self._after_insert)
@@ -105,6 +106,12 @@ class Runtime:
         """Minutes of ``project`` whose rollup rows are not refreshed yet (reads compute them)."""
         return self.rollup_queue.pending_for(project)
 
+    def stale_days(self, project: str) -> frozenset[datetime]:
+        """Days of ``project`` whose per-user / per-session rollup rows are not refreshed yet: those owed,
+        and those of minutes not refreshed yet (reads compute them)."""
+        minutes = self.rollup_queue.pending_for(project)
+        return self.day_queue.pending_for(project) | {m.replace(hour=0, minute=0) for m in minutes}
+
     def _after_insert(self, version: datetime) -> None:
         self.rollup_queue.add(rollups.touched_minutes(self.store, version))
         self.span_metrics.add_batch(self.store, version)
@@ -118,20 +125,22 @@ class Runtime:
         started = time.monotonic()
         try:
             if touched:
-                self._stale_days |= rollups.refresh(self.store, touched)
+                self.day_queue.add(list(rollups.refresh(self.store, touched)))  # before the minutes are done
                 self._rollups_next = time.monotonic() + ROLLUP_DUTY_FACTOR * (time.monotonic() - started)
         except Exception:
             self.rollup_queue.add(list(touched))  # try again next run
             raise
         finally:
             self.rollup_queue.done(touched)
-        if self._stale_days and (all_levels or time.monotonic() - self._days_refreshed > USER_DAYS_EVERY):
-            days, self._stale_days = self._stale_days, set()
+        if len(self.day_queue) and (all_levels or time.monotonic() - self._days_refreshed > USER_DAYS_EVERY):
+            days = self.day_queue.drain()
             try:
                 rollups.refresh_user_days(self.store, days)
             except Exception:
-                self._stale_days |= days
+                self.day_queue.add(list(days))
                 raise
+            finally:
+                self.day_queue.done(days)
             self._days_refreshed = time.monotonic()
         return len(touched)
 

@@ -71,6 +71,7 @@ def _consistent(rt: Runtime, fn: Any, *args: Any, **kwargs: Any) -> Any:
         for a in (*args, *kwargs.values()):
             if isinstance(a, Filters):
                 a.pending = rt.pending_minutes(a.project)
+                a.stale_days = rt.stale_days(a.project)
         return fn(*args, **kwargs)
 
 
