@@ -156,3 +156,28 @@ def test_parallel_identical_calls_in_two_traces_without_a_response_id_all_count(
         _lone_span(server, project, scope, f"call {scope}", None, now, now + 50_000_000)
     rows = _rows(server, project)
     assert sorted(r["kind"] for r in rows.values()) == ["llm", "llm"]
+
+
+def test_an_instrumentation_span_without_model_or_tokens_leaves_the_count_to_the_sdk_span_under_it(
+        server: ServerThread, project: str) -> None:
+    # OpenLLMetry in events mode: its span is a chat call (llm.request.type) but records no model and no
+    # usage; the anthropic SDK's own span under it has them. The SDK span counts, with the user, session
+    # and route the library's span carried; the library's span is counted in it.
+    provider = provider_exporting_to(server.url, project)
+    lib = provider.get_tracer("opentelemetry.instrumentation.anthropic").start_span("anthropic.chat", attributes={
+        "llm.request.type": "chat", "traceloop.association.properties.user_id": "u-7",
+        "traceloop.association.properties.session_id": "s-7", "traceloop.workflow.name": "support"})
+    with trace.use_span(lib):
+        with provider.get_tracer(NATIVE).start_as_current_span("anthropic.messages.create", attributes=USAGE):
+            pass
+    lib.end()
+    provider.shutdown()
+    rows = _rows(server, project)
+    outer, sdk = rows["anthropic.chat"], rows["anthropic.messages.create"]
+    assert (outer["kind"], sdk["kind"]) == ("other", "llm")
+    assert outer["attributes"]["tokentrail.counted_in"] == sdk["span_id"]
+    assert (sdk["request_model"], sdk["input_tokens"], sdk["output_tokens"]) == ("claude-haiku-4-5", 9, 10)
+    assert (sdk["user_id"], sdk["session_id"], sdk["route"]) == ("u-7", "s-7", "support")
+    calls = server.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String} AND kind = 'llm'",
+                         {"p": project})
+    assert calls == [{"n": 1}]

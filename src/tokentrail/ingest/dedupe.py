@@ -92,17 +92,23 @@ def find_pairs(store: Store, window: dict[str, str]) -> list[dict[str, Any]]:
     db = store.database
     calls = f"""
         SELECT project, trace_id, span_id, parent_span_id, start_time, end_time, provider, request_model, kind,
-               ttft_ms, attributes['gen_ai.response.id'] AS rid, has({_SCOPES}, attributes['otel.scope.name']) AS native
+               ttft_ms, attributes['gen_ai.response.id'] AS rid, has({_SCOPES}, attributes['otel.scope.name']) AS native,
+               request_model = '' AND response_model = '' AND input_tokens = 0 AND output_tokens = 0 AS empty,
+               attributes['tokentrail.counted_in'] AS counted_in_attr
         FROM {db}.spans FINAL
         WHERE {_in_window(db)} AND ({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"""
     # 1. an LLM call inside an LLM call (or one already counted in another): the parent's span id is the key
     by_parent = store.query(f"""
         WITH calls AS ({calls})
         SELECT b.project AS project, b.trace_id AS trace_id, b.span_id AS span_id, a.span_id AS counted_in,
-               a.ttft_ms AS outer_ttft, b.ttft_ms AS inner_ttft
+               a.ttft_ms AS outer_ttft, b.ttft_ms AS inner_ttft,
+               a.empty AND NOT b.empty AND a.kind IN ('llm', 'embedding') AS flip
         FROM calls AS b INNER JOIN calls AS a
              ON a.project = b.project AND a.trace_id = b.trace_id AND a.span_id = b.parent_span_id
-        WHERE b.kind IN ('llm', 'embedding')""", window)
+        WHERE b.kind IN ('llm', 'embedding') AND a.counted_in_attr != b.span_id""", window)
+    # an instrumentation span that recorded neither model nor tokens (OpenLLMetry's events mode) around a
+    # provider SDK span that did: the SDK span is the call that counts, and takes the outer span's context
+    by_parent = [_flipped(p) if p["flip"] else p for p in by_parent]
     # 2. siblings sharing a response id: small groups only; the outer span is chosen below
     groups = store.query(f"""
         WITH calls AS ({calls})
@@ -143,6 +149,13 @@ def find_pairs(store: Store, window: dict[str, str]) -> list[dict[str, Any]]:
     return list(pairs.values())
 
 
+def _flipped(p: dict[str, Any]) -> dict[str, Any]:
+    """The parent (no model, no tokens) is counted in its child, which takes the parent's context."""
+    return {"project": p["project"], "trace_id": p["trace_id"], "span_id": p["counted_in"],
+            "counted_in": p["span_id"], "outer_ttft": p["inner_ttft"], "inner_ttft": None,
+            "context_from": p["counted_in"]}
+
+
 def _group_pairs(group: dict[str, Any]) -> list[dict[str, Any]]:
     """The spans of one response id: the outer one is kept (a library's over the provider SDK's, the
     one whose time contains the others, then the smallest id); the others still counted are counted in it.
@@ -178,6 +191,10 @@ def count_once(store: Store, version: datetime, new_version: datetime,
 
 
 def _apply(store: Store, window: dict[str, str], pairs: list[dict[str, Any]], new_version: datetime) -> None:
+    flipped = [p for p in pairs if p.get("context_from")]
+    if flipped:  # the counted child takes the context its instrumentation span had (user, session, route ...)
+        _take_context(store, window, new_version, [f"{p['project']}/{p['trace_id']}/{p['counted_in']}" for p in flipped],
+                      [f"{p['project']}/{p['trace_id']}/{p['context_from']}" for p in flipped])
     carry = {f"{p['project']}/{p.get('outer_trace_id') or p['trace_id']}/{p['counted_in']}": p["inner_ttft"]
              for p in pairs
              if p["outer_ttft"] is None and p["inner_ttft"] is not None}
@@ -201,6 +218,31 @@ def _apply(store: Store, window: dict[str, str], pairs: list[dict[str, Any]], ne
         **{c: "NULL" for c in ("input_cost", "output_cost", "total_cost")},
         "attributes": new_attributes,
     }, outer=array_param([p["counted_in"] for p in pairs]))
+
+
+_CONTEXT = ("user_id", "session_id", "route", "customer", "environment", "release")
+
+
+def _take_context(store: Store, window: dict[str, str], new_version: datetime, targets: list[str],
+                  donors: list[str]) -> None:
+    """A newer version of the spans ``targets`` whose empty context columns take the values of the spans
+    ``donors`` (same order; keys are project/trace/span)."""
+    db = store.database
+    cols = SPANS.column_names
+    pick = {c: f"if(t.{c} = '', d.{c}, t.{c})" for c in _CONTEXT}
+    select = ", ".join(f"{pick[c]} AS {c}" if c in pick else ("{nv:DateTime64(3)} AS ingested_at" if c == "ingested_at"
+                                                               else f"t.{c} AS {c}") for c in cols)
+    rows = (f"SELECT *, concat(project, '/', trace_id, '/', span_id) AS key FROM {db}.spans FINAL "
+            f"WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN} "
+            f"AND trace_id IN (SELECT arrayJoin({{traces:Array(String)}}))")
+    store.command(f"""
+        INSERT INTO {db}.spans ({', '.join(cols)})
+        SELECT {select}
+        FROM ({rows} AND key IN (SELECT arrayJoin({{targets:Array(String)}}))) AS t
+        INNER JOIN ({rows} AND key IN (SELECT arrayJoin({{donors:Array(String)}}))) AS d
+             ON d.key = transform(t.key, {{targets:Array(String)}}, {{donors:Array(String)}}, '')""",
+                  dict(window, nv=_ts(new_version), targets=array_param(targets), donors=array_param(donors),
+                       traces=array_param(sorted({k.split("/")[-2] for k in targets + donors}))))
 
 
 # A large Array parameter is matched as a set through a subquery: ``x IN {p:Array(String)}`` is
