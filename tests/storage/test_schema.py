@@ -41,3 +41,13 @@ def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
         assert "TTL" not in store.query("SHOW CREATE TABLE tokentrail.spans")[0]["statement"]
     finally:
         store.close()
+
+
+def test_an_unreachable_clickhouse_server_is_a_503_with_retry_after_not_a_500() -> None:
+    from tokentrail.errors import StoreBusy
+    from tokentrail.storage.server_backend import _failure
+
+    down = _failure(ConnectionError("HTTPConnectionPool(host='ch', port=8123): Max retries exceeded "
+                                    "(Caused by NewConnectionError: [Errno 111] Connection refused)"))
+    assert isinstance(down, StoreBusy) and down.status == 503 and down.retry_after >= 1
+    assert type(_failure(RuntimeError("Code: 62. DB::Exception: Syntax error"))).__name__ == "StorageError"

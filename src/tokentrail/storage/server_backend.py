@@ -12,6 +12,18 @@ from tokentrail.errors import StorageError, StoreBusy
 from tokentrail.storage import deadline
 from tokentrail.storage.backend import Params
 
+_UNREACHABLE = ("connection refused", "max retries exceeded", "failed to establish", "timed out",
+                "connection reset", "name or service not known", "connection aborted", "remote end closed")
+
+
+def _failure(e: Exception) -> StorageError:
+    """The error to raise for a failed call: an unreachable server is 503 + Retry-After (it comes back;
+    the inserter retries what it holds), anything else the server's own message."""
+    text = str(e)
+    if any(w in text.lower() for w in _UNREACHABLE):
+        return StoreBusy(f"the ClickHouse server cannot be reached ({text[:300]}); retry later", retry_after=5)
+    return StorageError(text[:2000])
+
 
 class ServerStore:
     def __init__(self, url: str) -> None:
@@ -36,7 +48,7 @@ class ServerStore:
         try:
             self._client.command(sql, parameters=params)
         except Exception as e:
-            raise StorageError(str(e)[:2000]) from e
+            raise _failure(e) from e
 
     busy_since: float | None = None  # the server runs statements side by side: never busy for health
 
@@ -50,12 +62,15 @@ class ServerStore:
         except Exception as e:
             if "TIMEOUT_EXCEEDED" in str(e):
                 raise StoreBusy("the query ran past the query timeout; retry later or narrow it", retry_after=2) from e
-            raise StorageError(str(e)[:2000]) from e
+            raise _failure(e) from e
         return list(res.named_results())
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         if data.num_rows:
-            self._client.insert_arrow(table, data, database=self.database)
+            try:
+                self._client.insert_arrow(table, data, database=self.database)
+            except Exception as e:
+                raise _failure(e) from e
 
     def insert_select_protobuf(self, sql_template: str, paths: list[Path], structure: str, schema: str,
                                message: str, settings: dict[str, str]) -> None:
@@ -65,7 +80,7 @@ class ServerStore:
         try:
             self._client.command(sql, data=b"".join(p.read_bytes() for p in paths), settings=settings)
         except Exception as e:
-            raise StorageError(str(e)[:2000]) from e
+            raise _failure(e) from e
 
     def close(self) -> None:
         self._client.close()
