@@ -252,3 +252,10 @@ def test_native_content_older_than_its_retention_is_counted_and_said(server: Ser
     r = server.client.post("/api/ingest/batch", json=items, headers={"x-tokentrail-project": project})
     assert r.status_code == 200 and r.json()["accepted"] == 3 and r.json()["content_expired"] == 1
     assert _count(server, project) == 3
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00.0+00:01", "1990-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_recompute_costs_with_a_time_out_of_range_is_a_400(server: ServerThread, since: str) -> None:
+    # found by the fuzzer: year 1 with a positive offset is before year 1 in UTC, and was a 500
+    r = server.client.post("/api/admin/recompute-costs", json={"since": since})
+    assert r.status_code in (400, 422) and "2000-01-01" in r.text, r.text

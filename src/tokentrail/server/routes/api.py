@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.pricing.store import recompute_costs
@@ -52,6 +52,20 @@ class RecomputeRequest(BaseModel):
     since: datetime
     until: datetime | None = None
     project: str | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, v: datetime | None) -> datetime | None:
+        """A time the store can hold (year 2000 to 2100), in UTC; a naive one is taken as UTC."""
+        if v is None:
+            return v
+        try:
+            v = v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+        except (OverflowError, ValueError) as e:  # e.g. year 1 with a positive offset: before year 1 in UTC
+            raise ValueError("must be between 2000-01-01 and 2100-01-01") from e
+        if not datetime(2000, 1, 1, tzinfo=UTC) <= v <= datetime(2100, 1, 1, tzinfo=UTC):
+            raise ValueError("must be between 2000-01-01 and 2100-01-01")
+        return v
 
 
 @router.post("/admin/recompute-costs", summary="Re-price calls in a time range with the current prices")
