@@ -106,3 +106,33 @@ def test_resent_batch_does_not_double_count(server: ServerThread, project: str) 
     assert rows[0]["tokens"] == 1200
     stats = server.client.get("/api/stats/routes", params={"project": project}).json()
     assert stats["totals"]["requests"] == 2
+
+
+def test_a_giant_request_is_spooled_as_several_records_with_every_span(server: ServerThread, project: str) -> None:
+    import os
+    import time
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    from tokentrail.ingest import otlp
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.add(key="service.name", value=AnyValue(string_value="giant"))
+    ss = rs.scope_spans.add()
+    ss.scope.name = "app"
+    now, trace_id = time.time_ns(), os.urandom(16)
+    for i in range(30_000):  # ~10 MB: over RECORD_MAX_BYTES
+        sp = ss.spans.add(trace_id=trace_id, span_id=os.urandom(8), name=f"step {i}", start_time_unix_nano=now,
+                          end_time_unix_nano=now + 1000)
+        sp.attributes.add(key="note", value=AnyValue(string_value="x" * 300))
+    body = req.SerializeToString()
+    assert len(body) > otlp.RECORD_MAX_BYTES
+    assert len(otlp.decode_request(body, "application/x-protobuf").parts) >= 2
+    r = server.client.post("/v1/traces", content=body, headers={"content-type": "application/x-protobuf",
+                                                                "x-tokentrail-project": project})
+    assert r.status_code == 200
+    rows = server.query("SELECT count() AS n, uniqExact(service) AS services FROM tokentrail.spans FINAL "
+                        "WHERE project = {p:String}", {"p": project})
+    assert rows == [{"n": 30_000, "services": 1}]

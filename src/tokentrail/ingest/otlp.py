@@ -37,9 +37,13 @@ MAX_BODY_BYTES = 64 << 20
 M = TypeVar("M", bound=Message)
 
 
+RECORD_MAX_BYTES = 8 << 20  # a larger request is spooled as several records (see ``_records``)
+
+
 @dataclass
 class Decoded:
     payload: bytes  # a serialized ExportTraceServiceRequest holding the good spans
+    parts: list[bytes] = field(default_factory=list)  # or several, each of at most about RECORD_MAX_BYTES
     spans: int = 0
     rejected: int = 0  # every refused span, the expired ones included
     errors: list[str] = field(default_factory=list)
@@ -210,8 +214,39 @@ def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
             rejected += len(bad)
     req.DiscardUnknownFields()
     payload = req.SerializeToString()
-    return Decoded(payload=payload, spans=total - rejected, rejected=rejected, errors=errors, expired=expired,
-                   content_expired=content_expired)
+    return Decoded(payload=payload, parts=_records(req, payload), spans=total - rejected, rejected=rejected,
+                   errors=errors, expired=expired, content_expired=content_expired)
+
+
+def _records(req: ExportTraceServiceRequest, payload: bytes) -> list[bytes]:
+    """``payload`` as spooled records of about ``RECORD_MAX_BYTES`` at most: a giant request (100,000 spans
+    in one trace, 40 MB) becomes several, so the inserts that load it are several short statements and
+    dashboard reads get the store between them. Each record keeps its spans' resource and scope."""
+    if len(payload) <= RECORD_MAX_BYTES:
+        return [payload]
+    out: list[bytes] = []
+    part, size = ExportTraceServiceRequest(), 0
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            target = None
+            for span in ss.spans:
+                n = span.ByteSize() + 8
+                if size and size + n > RECORD_MAX_BYTES:
+                    out.append(part.SerializeToString())
+                    part, size, target = ExportTraceServiceRequest(), 0, None
+                if target is None:
+                    prs = part.resource_spans.add()
+                    prs.resource.CopyFrom(rs.resource)
+                    prs.schema_url = rs.schema_url
+                    target = prs.scope_spans.add()
+                    target.scope.CopyFrom(ss.scope)
+                    target.schema_url = ss.schema_url
+                    size += rs.resource.ByteSize() + ss.scope.ByteSize() + 16
+                target.spans.append(span)
+                size += n
+    if size:
+        out.append(part.SerializeToString())
+    return out
 
 
 def response_body(as_json: bool, rejected: int = 0, message: str = "") -> tuple[bytes, str]:

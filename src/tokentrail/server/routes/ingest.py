@@ -27,6 +27,17 @@ async def _ingest_thread(fn: Any, *args: Any) -> Any:
     return await anyio.to_thread.run_sync(fn, *args, limiter=INGEST_THREADS)
 
 
+INLINE_DECODE_BYTES = 1 << 20  # larger bodies are parsed on an ingest thread, never on the event loop
+
+
+async def _decode(fn: Any, body: bytes, *args: Any) -> Any:
+    """Parse a body: a small one at once (cheaper than a thread hop), a large one (a 40 MB request takes
+    a second) on an ingest thread, so health checks and other requests are never held behind it."""
+    if len(body) <= INLINE_DECODE_BYTES:
+        return fn(body, *args)
+    return await _ingest_thread(fn, body, *args)
+
+
 async def _body(request: Request) -> bytes:
     """The decompressed body. Its size limit is enforced while it streams in (``server/body_limit.py``),
     chunked uploads included; the decompressed size is capped by ``otlp.decompress``."""
@@ -42,8 +53,9 @@ def _window(rt: Runtime) -> TimeWindow:
 
 async def _spool(rt: Runtime, decoded: otlp.Decoded, project: str, source: str) -> None:
     if decoded.spans:
-        record = wire.envelope(decoded.payload, project, source, time.time_ns())
-        await _ingest_thread(rt.spool.append, record)
+        received = time.time_ns()
+        for payload in decoded.parts or [decoded.payload]:  # a giant request: several records (otlp._records)
+            await _ingest_thread(rt.spool.append, wire.envelope(payload, project, source, received))
         rt.counters.accepted_spans += decoded.spans
     rt.counters.requests += 1
     counted = project or rt.settings.default_project
@@ -79,7 +91,7 @@ async def otlp_traces(request: Request) -> Response:
     principal = authenticate(request)
     try:
         body = await _body(request)
-        decoded = otlp.decode_request(body, request.headers.get("content-type"), _window(rt))
+        decoded = await _decode(otlp.decode_request, body, request.headers.get("content-type"), _window(rt))
     except BadRequest as e:
         rt.counters.refused(principal.project or rt.settings.default_project, "rejected_request", e.message)
         raise
@@ -103,7 +115,7 @@ async def otlp_logs(request: Request) -> Response:
     received = time.time_ns()
     try:
         body = await _body(request)
-        req = logs.parse_request(body, request.headers.get("content-type"))
+        req = await _decode(logs.parse_request, body, request.headers.get("content-type"))
     except BadRequest as e:
         rt.counters.refused(counted_project, "rejected_request", e.message)
         raise
@@ -134,7 +146,7 @@ async def otlp_metrics(request: Request) -> Response:
 async def native_batch(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
-    doc = otlp.load_json(await _body(request))
+    doc = await _decode(otlp.load_json, await _body(request))
     items = doc.get("spans") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise BadRequest("body must be a JSON list of calls or an object {\"spans\": [...]}")
@@ -157,7 +169,7 @@ async def native_batch(request: Request) -> JSONResponse:
 async def post_scores(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
     principal = authenticate(request)
-    doc = otlp.load_json(await _body(request))
+    doc = await _decode(otlp.load_json, await _body(request))
     items = doc if isinstance(doc, list) else doc.get("scores", [doc]) if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise BadRequest("body must be a score object, a list of them, or {\"scores\": [...]}")
