@@ -47,7 +47,7 @@ class InserterStats:
 
 class Inserter:
     def __init__(self, store: Store, spool: Spool, *, price_version: Callable[[], str],
-                 max_batch_bytes: int = 16 << 20) -> None:
+                 max_batch_bytes: int = 64 << 20) -> None:
         self.store = store
         self.spool = spool
         self.max_batch_bytes = max_batch_bytes
