@@ -62,3 +62,10 @@ def test_ingest_is_acknowledged_while_reads_wait(busy: ServerThread) -> None:
         assert r.status_code == 200, r.text
     finally:
         busy.runtime.store._lock.release()
+
+
+def test_a_read_behind_a_long_insert_answers_503_with_retry_after(busy: ServerThread) -> None:
+    with busy.runtime.view_gate.write():  # an insert (and its bookkeeping) in progress for longer than the limit
+        r = busy.client.get("/api/metrics/summary", timeout=30)
+    assert r.status_code == 503 and r.headers["retry-after"] == "2", r.text
+    assert busy.client.get("/api/metrics/summary").status_code == 200

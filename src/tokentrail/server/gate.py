@@ -9,8 +9,12 @@ sees the spans of an insert without its pending minutes.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tokentrail.errors import StoreBusy
+from tokentrail.storage import deadline
 
 
 class ViewGate:
@@ -22,9 +26,16 @@ class ViewGate:
 
     @contextmanager
     def read(self) -> Iterator[None]:
+        """Shared side; waits at most as long as the request's read deadline allows (then StoreBusy: 503)."""
+        left = deadline.left()
+        end = None if left is None else time.monotonic() + max(left, 0.0)
         with self._cond:
             while self._writer or self._writers_waiting:  # a waiting insert goes first: reads cannot starve it
-                self._cond.wait()
+                wait = None if end is None else end - time.monotonic()
+                if wait is not None and wait <= 0:
+                    raise StoreBusy("the store is busy loading data: the query could not start within the query "
+                                    "timeout; retry later", retry_after=2)
+                self._cond.wait(wait)
             self._readers += 1
         try:
             yield
