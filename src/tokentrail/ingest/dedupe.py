@@ -223,30 +223,38 @@ def _apply(store: Store, window: dict[str, str], pairs: list[dict[str, Any]], ne
 _CONTEXT = ("user_id", "session_id", "route", "customer", "environment", "release")
 
 
+# A large Array parameter is matched as a set through a subquery: ``x IN {p:Array(String)}`` is
+# far slower (50,000 values: 11 s against 0.07 s), and a giant trace pairs tens of thousands of spans.
+def _rows(db: str, keys: str) -> str:
+    """Stored spans (with their ``key``: project/trace/span) near the insert's window whose key is in
+    the Array(String) parameter ``keys``; the parameter ``traces`` holds their trace ids."""
+    return (f"SELECT *, concat(project, '/', trace_id, '/', span_id) AS key FROM {db}.spans FINAL "
+            f"WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN} "
+            f"AND trace_id IN (SELECT arrayJoin({{traces:Array(String)}})) "
+            f"AND key IN (SELECT arrayJoin({{{keys}:Array(String)}}))")
+
+
+def _traces(keys: list[str]) -> str:
+    return array_param(sorted({k.split("/")[-2] for k in keys}))
+
+
 def _take_context(store: Store, window: dict[str, str], new_version: datetime, targets: list[str],
                   donors: list[str]) -> None:
     """A newer version of the spans ``targets`` whose empty context columns take the values of the spans
     ``donors`` (same order; keys are project/trace/span)."""
     db = store.database
-    cols = SPANS.column_names
     pick = {c: f"if(t.{c} = '', d.{c}, t.{c})" for c in _CONTEXT}
     select = ", ".join(f"{pick[c]} AS {c}" if c in pick else ("{nv:DateTime64(3)} AS ingested_at" if c == "ingested_at"
-                                                               else f"t.{c} AS {c}") for c in cols)
-    rows = (f"SELECT *, concat(project, '/', trace_id, '/', span_id) AS key FROM {db}.spans FINAL "
-            f"WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN} "
-            f"AND trace_id IN (SELECT arrayJoin({{traces:Array(String)}}))")
+                                                               else f"t.{c} AS {c}") for c in SPANS.column_names)
     store.command(f"""
-        INSERT INTO {db}.spans ({', '.join(cols)})
+        INSERT INTO {db}.spans ({', '.join(SPANS.column_names)})
         SELECT {select}
-        FROM ({rows} AND key IN (SELECT arrayJoin({{targets:Array(String)}}))) AS t
-        INNER JOIN ({rows} AND key IN (SELECT arrayJoin({{donors:Array(String)}}))) AS d
+        FROM ({_rows(db, "targets")}) AS t INNER JOIN ({_rows(db, "donors")}) AS d
              ON d.key = transform(t.key, {{targets:Array(String)}}, {{donors:Array(String)}}, '')""",
                   dict(window, nv=_ts(new_version), targets=array_param(targets), donors=array_param(donors),
-                       traces=array_param(sorted({k.split("/")[-2] for k in targets + donors}))))
+                       traces=_traces(targets + donors)))
 
 
-# A large Array parameter is matched as a set through a subquery: ``x IN {p:Array(String)}`` is
-# far slower (50,000 values: 11 s against 0.07 s), and a giant trace pairs tens of thousands of spans.
 def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys: list[str],
               changed: dict[str, str], **params: str) -> None:
     """Insert a newer version (``new_version``) of the LLM spans ``keys`` (project/trace/span) of
@@ -260,10 +268,5 @@ def _reinsert(store: Store, window: dict[str, str], new_version: datetime, keys:
     select = ", ".join(f"new_{c} AS {c}" if c in changed else c for c in cols)
     store.command(f"""
         INSERT INTO {db}.spans ({', '.join(cols)})
-        SELECT {select} FROM (
-            SELECT *, concat(project, '/', trace_id, '/', span_id) AS key, {new} FROM {db}.spans FINAL
-            WHERE start_time >= {{lo:DateTime64(6)}} - {_MARGIN} AND start_time <= {{hi:DateTime64(6)}} + {_MARGIN}
-              AND trace_id IN (SELECT arrayJoin({{traces:Array(String)}})) AND {_LLM}
-              AND key IN (SELECT arrayJoin({{keys:Array(String)}})))""",
-                  dict(window, nv=_ts(new_version), keys=array_param(keys),
-                       traces=array_param(sorted({k.split("/")[-2] for k in keys})), **params))
+        SELECT {select} FROM (SELECT *, {new} FROM ({_rows(db, "keys")}) WHERE {_LLM})""",
+                  dict(window, nv=_ts(new_version), keys=array_param(keys), traces=_traces(keys), **params))
