@@ -204,6 +204,24 @@ CREATE TABLE IF NOT EXISTS tokentrail.batch_files
 ENGINE = ReplacingMergeTree(updated_at)
 ORDER BY (project, source);
 
+CREATE TABLE IF NOT EXISTS tokentrail.audit_log
+(
+    time DateTime64(3, 'UTC'),
+    actor String COMMENT 'key:tt_9f3a1c, user:alice, local ...',
+    action LowCardinality(String) COMMENT 'content.read, key.create, policy.change, export, purge ...',
+    project LowCardinality(String),
+    target String COMMENT 'what was acted on: a trace or session id, a key prefix, an account',
+    detail String,
+    ip String COMMENT 'client address as the server saw it',
+    user_agent String,
+    INDEX idx_actor actor TYPE bloom_filter(0.01) GRANULARITY 4,
+    INDEX idx_target target TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (time, action)
+TTL toDateTime(time) + INTERVAL 365 DAY;
+
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
     project LowCardinality(String),

@@ -36,6 +36,8 @@ PARAMS: tuple[Param, ...] = (
     Param("retention_scores_days", int, 365, "Days scores and feedback are kept (0 = forever)."),
     Param("retention_user_rollups_days", int, 365, "Days the per-user and per-session daily rollups are kept: they "
           "hold user and session ids (0 = forever). The other rollups hold no ids and are kept forever."),
+    Param("retention_audit_days", int, 365, "Days audit log rows (content reads, key and policy changes, exports, "
+          "purges) are kept (0 = forever)."),
     Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
     Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
     Param("ingest_max_batch_items", int, 10_000, "Most calls one native batch request may hold (more: 413)."),
@@ -59,6 +61,14 @@ PARAMS: tuple[Param, ...] = (
           "chunk) before it answers 504."),
     Param("langfuse_keys", str, "", "Langfuse SDK key pairs accepted on /api/public/otel (Basic auth), each "
           "mapped to a project: 'pk-lf-...:sk-lf-...=PROJECT', comma separated, or @FILE with one pair a line."),
+    Param("insecure", bool, False, "Serve on a non-loopback address with no API key made (everyone who reaches "
+          "the port may do everything). Without it such a start is refused."),
+    Param("allowed_hosts", str, "", "Host header names the server answers to, comma separated (others: 421; "
+          "stops DNS rebinding). Default: localhost, 127.0.0.1, ::1 and the listen address; '*' = any."),
+    Param("cors_origins", str, "", "Browser origins allowed to call the API cross-site (CORS), comma separated; "
+          "default none: no CORS headers, cross-site POSTs refused."),
+    Param("metrics_token", str, "", "Bearer token Prometheus may send to /metrics (its authorization / "
+          "bearer_token setting) instead of an API key with the metrics scope."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
@@ -82,6 +92,7 @@ class Settings:
     retention_contents_days: int
     retention_scores_days: int
     retention_user_rollups_days: int
+    retention_audit_days: int
     spool_fsync: bool
     spool_max_mb: int
     ingest_max_batch_items: int
@@ -97,6 +108,10 @@ class Settings:
     gateway_cache_ttl: float
     gateway_timeout: float
     langfuse_keys: str
+    insecure: bool
+    allowed_hosts: str
+    cors_origins: str
+    metrics_token: str
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -123,7 +138,7 @@ class Settings:
     def retention(self) -> dict[str, int]:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
-                "rollup_day_session": self.retention_user_rollups_days}
+                "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days}
 
 
 assert [f.name for f in fields(Settings)] == [p.name for p in PARAMS], "Settings and PARAMS must match"

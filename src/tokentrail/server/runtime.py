@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from tokentrail import audit
 from tokentrail.config import Settings
 from tokentrail.ingest.inserter import Inserter
 from tokentrail.ingest.spool import Spool
@@ -99,6 +100,7 @@ class Runtime:
         self.inserter.stop(drain=True)
         self.refresh_rollups(all_levels=True)
         self.flush_ingest_events()
+        audit.close(self.store)
         self.spool.close()
         self.store.close()
 

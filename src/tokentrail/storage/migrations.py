@@ -164,3 +164,19 @@ def m008_response_id(store: Store) -> None:
     store.command(f"ALTER TABLE {store.database}.spans ADD INDEX IF NOT EXISTS idx_response response_id "
                   "TYPE bloom_filter(0.01) GRANULARITY 4")
     store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE INDEX idx_response")
+
+
+@migration
+def m009_api_keys(store: Store) -> None:
+    """API keys (tokentrail.auth.keys): hashed, with project and scopes (a store made since gets it in m001)."""
+    from tokentrail.storage.schema import API_KEYS
+
+    store.command(API_KEYS.create_sql(store.database))
+
+
+@migration
+def m010_audit_log(store: Store) -> None:
+    """The audit log (tokentrail.audit): content reads, key, account and policy changes, exports, purges."""
+    from tokentrail.storage.schema import AUDIT_LOG
+
+    store.command(AUDIT_LOG.create_sql(store.database))

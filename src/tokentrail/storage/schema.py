@@ -289,7 +289,49 @@ BATCH_FILES = Table(
     order_by="(project, source)",
 )
 
-TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES)
+# API keys (tokentrail.auth.keys): only a hash and a short prefix of each key; newest version of a key wins.
+API_KEYS = Table(
+    name="api_keys",
+    columns=(
+        _c("key_id", "String"),
+        _c("prefix", "String", "tt_ and the first characters: names the key in listings and logs"),
+        _c("hash", "String", "sha256 of the whole key (hex)"),
+        _c("project", "LowCardinality(String)", "* = every project (a server-wide key)"),
+        _c("scopes", "String", "comma separated: ingest, read, read-content, metrics, admin"),
+        _c("name", "String"),
+        _c("created_at", "DateTime64(3, 'UTC')"),
+        _c("expires_at", "DateTime64(3, 'UTC')", "1970-01-01: never"),
+        _c("revoked_at", "DateTime64(3, 'UTC')", "1970-01-01: not revoked"),
+        _c("created_by", "String", "actor that made it (key:tt_..., user:..., local)"),
+        _c("version", "DateTime64(6, 'UTC')", "the newest row of a key wins"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    order_by="key_id",
+)
+
+# Who read content, changed keys, accounts or policy, exported or purged: written by tokentrail.audit.
+AUDIT_LOG = Table(
+    name="audit_log",
+    columns=(
+        _c("time", "DateTime64(3, 'UTC')"),
+        _c("actor", "String", "key:tt_9f3a1c, user:alice, local ..."),
+        _c("action", "LowCardinality(String)", "content.read, key.create, policy.change, export, purge ..."),
+        _c("project", "LowCardinality(String)"),
+        _c("target", "String", "what was acted on: a trace or session id, a key prefix, an account"),
+        _c("detail", "String"),
+        _c("ip", "String", "client address as the server saw it"),
+        _c("user_agent", "String"),
+    ),
+    engine="MergeTree",
+    partition_by="toYYYYMM(time)",
+    order_by="(time, action)",
+    ttl_column="toDateTime(time)",
+    indexes=("INDEX idx_actor actor TYPE bloom_filter(0.01) GRANULARITY 4",
+             "INDEX idx_target target TYPE bloom_filter(0.01) GRANULARITY 4"),
+)
+
+TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES,
+                             API_KEYS, AUDIT_LOG)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 
@@ -305,4 +347,4 @@ def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = 
 
 if __name__ == "__main__":
     print(render_ddl(retention={"spans": 30, "contents": 7, "scores": 365, "rollup_day_user": 365,
-                                "rollup_day_session": 365}), end="")
+                                "rollup_day_session": 365, "audit_log": 365}), end="")

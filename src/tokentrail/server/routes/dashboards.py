@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from tokentrail import audit
 from tokentrail.errors import BadRequest, NotFound
 from tokentrail.query import cost, metrics, quality, traces, users
 from tokentrail.query.filters import DIMENSIONS, Filters
@@ -148,6 +149,9 @@ async def trace_detail(request: Request, trace_id: str, project: str | None = No
     doc = await _run(rt, traces.detail, rt.store, proj, trace_id, "read-content" in principal.scopes)
     if doc is None:
         raise NotFound(f"no trace {trace_id} in project {proj}")
+    if doc["content_permitted"]:
+        audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
+                             project=proj, target=trace_id, detail=f"trace: {len(doc['content'])} spans with content")
     doc["scores"] = await _run(rt, _scores, rt, proj, trace_id)
     return doc
 
@@ -173,6 +177,10 @@ async def session_detail(request: Request, session_id: str, project: str | None 
     doc = await _run(rt, traces.session_turns, rt.store, proj, session_id, "read-content" in principal.scopes)
     if doc is None:
         raise NotFound(f"no session {session_id!r} in project {proj}")
+    if doc["content_permitted"]:
+        shown = sum(1 for t in doc["turns"] if t.get("input") or t.get("output"))
+        audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
+                             project=proj, target=session_id, detail=f"session: {shown} turns with content")
     return doc
 
 
