@@ -204,6 +204,23 @@ CREATE TABLE IF NOT EXISTS tokentrail.batch_files
 ENGINE = ReplacingMergeTree(updated_at)
 ORDER BY (project, source);
 
+CREATE TABLE IF NOT EXISTS tokentrail.api_keys
+(
+    key_id String,
+    prefix String COMMENT 'tt_ and the first characters: names the key in listings and logs',
+    hash String COMMENT 'sha256 of the whole key (hex)',
+    project LowCardinality(String) COMMENT '* = every project (a server-wide key)',
+    scopes String COMMENT 'comma separated: ingest, read, read-content, metrics, admin',
+    name String,
+    created_at DateTime64(3, 'UTC'),
+    expires_at DateTime64(3, 'UTC') COMMENT '1970-01-01: never',
+    revoked_at DateTime64(3, 'UTC') COMMENT '1970-01-01: not revoked',
+    created_by String COMMENT 'actor that made it (key:tt_..., user:..., local)',
+    version DateTime64(6, 'UTC') COMMENT 'the newest row of a key wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY key_id;
+
 CREATE TABLE IF NOT EXISTS tokentrail.audit_log
 (
     time DateTime64(3, 'UTC'),
