@@ -13,6 +13,6 @@ rows still buffered, so a caller sees its own actions.
 from __future__ import annotations
 
 from tokentrail.audit.buffer import close, dropped, flush, record, record_request
-from tokentrail.audit.search import search
+from tokentrail.audit.search import MAX_LIMIT, search
 
-__all__ = ["close", "dropped", "flush", "record", "record_request", "search"]
+__all__ = ["MAX_LIMIT", "close", "dropped", "flush", "record", "record_request", "search"]

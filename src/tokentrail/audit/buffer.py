@@ -59,10 +59,10 @@ class _Buffer:
                     if lost:
                         rows.pop()
                         self.dropped += lost
-                    keep = rows[:max(MAX_ROWS - len(self.rows), 0)]
-                    self.dropped += len(rows) - len(keep)
-                    self.dropped_total += len(rows) - len(keep)
-                    self.rows[:0] = keep
+                    merged = rows + self.rows  # oldest first; past the bound the newest go, as in ``add``
+                    self.rows = merged[:MAX_ROWS]
+                    self.dropped += len(merged) - len(self.rows)
+                    self.dropped_total += len(merged) - len(self.rows)
 
 
 def _table(rows: list[tuple[datetime, tuple[str, ...]]]) -> pa.Table:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tokentrail.cli.access import call_server, open_local, server_running
+from tokentrail.cli.audit_cmd import audit_cmd
 from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.options import load_settings, settings_options
 from tokentrail.cli.quarantine_cmd import quarantine
@@ -28,6 +29,7 @@ def main() -> None:
 
 main.add_command(ingest)
 main.add_command(quarantine)
+main.add_command(audit_cmd)
 
 
 @main.command()

@@ -18,7 +18,7 @@ from tokentrail.ingest import normalize
 from tokentrail.server.body_limit import BodyLimit, limit_for
 from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
-from tokentrail.server.routes import api, batch, dashboards, health, ingest, quarantine, ui
+from tokentrail.server.routes import api, audit, batch, dashboards, health, ingest, quarantine, ui
 from tokentrail.server.runtime import Runtime
 from tokentrail.storage.deadline import ReadDeadline
 
@@ -46,6 +46,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router)
     app.include_router(quarantine.router)
     app.include_router(dashboards.router)
+    app.include_router(audit.router)
     app.add_middleware(BodyLimit, limit_for=limit_for)  # bounded memory per request, chunked bodies included
     normalize.configure(runtime.settings.ingest_max_value_bytes)
     gateway.install(app, runtime)
