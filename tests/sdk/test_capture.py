@@ -38,7 +38,7 @@ def test_always_captures_prompt_and_response_redacted_by_default(sdk: Init, oai:
     content = contents(server, project)[row["span_id"]]
     assert content["captured_reason"] == "always"
     prompt = json.loads(content["input"])
-    assert prompt == [{"role": "user", "content": "Mail me at [REDACTED_EMAIL], my key is [REDACTED_KEY]"}]
+    assert prompt == [{"role": "user", "content": "Mail me at <EMAIL>, my key is <SECRET>"}]
     assert "deterministic reply" in json.loads(content["output"])[0]["content"]
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Callable
 from typing import Any
 
+from tokentrail.privacy import redact
 from tokentrail.sdk._context import Ctx
 
 
@@ -62,10 +62,15 @@ class Policy:
             return "sampled"
         return None
 
-    def text(self, value: Any) -> str:
-        """Serialize, redact and cut one piece of content (export thread)."""
+    def text(self, value: Any, counts: dict[str, int] | None = None) -> str:
+        """Serialize, redact and cut one piece of content (export thread); ``counts`` gets the
+        redactions per type when the default hook runs."""
         text = value if isinstance(value, str) else dumps(value)
-        if self.redact is not None:  # before cutting: a value cut in two could escape the patterns
+        if self.redact is redact_pii:  # before cutting: a value cut in two could escape the patterns
+            text, found = redact.default().redact(text)
+            if counts is not None:
+                redact.add_counts(counts, found)
+        elif self.redact is not None:
             text = self.redact(text)
         if len(text) > self.max_chars:
             text = text[: self.max_chars] + f"...[cut {len(text) - self.max_chars} chars]"
@@ -90,22 +95,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
 
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(?:sk|pk|rk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"), "[REDACTED_KEY]"),
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), "[REDACTED_KEY]"),
-    (re.compile(r"\b(?:ghp|gho|ghs|github_pat|xox[abpr])_[A-Za-z0-9_\-]{16,}"), "[REDACTED_KEY]"),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._\-~+/]{16,}=*"), "Bearer [REDACTED_KEY]"),
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[REDACTED_EMAIL]"),
-    (re.compile(r"\b(?:\d[ \-]?){12,18}\d\b"), "[REDACTED_NUMBER]"),
-    (re.compile(r"(?<![\w.])\+?\d{1,3}[ .\-]?\(?\d{2,4}\)?[ .\-]\d{3,4}[ .\-]?\d{3,4}\b"), "[REDACTED_PHONE]"),
-)
-
-
 def redact_pii(text: str) -> str:
-    """The default redaction hook: masks API keys, bearer tokens, e-mails, card-like numbers, phone numbers."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    """The default redaction hook: the rule set the server applies too (``tokentrail.privacy.rules``):
+    e-mails, phone numbers, payment cards (Luhn), IBANs, national ids, IP addresses and secrets
+    become typed placeholders (``<EMAIL>``, ``<CARD>`` ...)."""
+    return redact.default().redact(text)[0]
 
 
 def set_capture(mode: str | None = None, *, route: str | None = None, rate: float | None = None) -> None:

@@ -52,7 +52,8 @@ PARAMS: tuple[Param, ...] = (
     Param("capture_max_chars", "int", 20000, "Captured input and output are each cut to this many characters.",
           _env("TOKENTRAIL_CAPTURE_MAX_CHARS")),
     Param("redact", "object", "default", "Redaction hook `f(text) -> text` run on captured content before it leaves "
-          "the process; \"default\" masks e-mails, card numbers, phone numbers and API keys; None turns it off.",
+          "the process; \"default\" is the server's rule set (e-mails, phones, cards, IBANs, national ids, IPs, "
+          "secrets -> <EMAIL>, <CARD> ...: docs/privacy.md); None turns it off.",
           _env("TOKENTRAIL_REDACT")),
     Param("export", "choice", "server", "Where spans go: server (OTLP/HTTP protobuf), files (JSON lines for "
           "`tokentrail ingest`) or none.", _env("TOKENTRAIL_EXPORT"), EXPORTS),

@@ -20,6 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from tokentrail.privacy.redact import REDACTED_KEY, format_counts
 from tokentrail.sdk import _state
 from tokentrail.sdk._context import CURRENT
 from tokentrail.sdk._guard import internal_error
@@ -74,10 +75,13 @@ class ObservedSpan(Recorded):
             a[k] = v if isinstance(v, str | bool | int | float | list | tuple) else str(v)
         if self.capture:
             a["tokentrail.capture_reason"] = self.capture
+            found: dict[str, int] = {}
             if self.has_input:
-                a["tokentrail.input"] = policy.text(self.input)
+                a["tokentrail.input"] = policy.text(self.input, found)
             if self.has_output:
-                a["tokentrail.output"] = policy.text(self.output)
+                a["tokentrail.output"] = policy.text(self.output, found)
+            if found:
+                a[REDACTED_KEY] = format_counts(found)
         if self.schema is not None:
             a.update(self.schema)
         end = self.start_ns + (self.t1 - self.t0)

@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.context import get_current as otel_current
 from pydantic import BaseModel
 
+from tokentrail.privacy.redact import REDACTED_KEY, format_counts
 from tokentrail.sdk import _state
 from tokentrail.sdk._context import CURRENT
 from tokentrail.sdk._records import (
@@ -71,9 +72,12 @@ class LLMCall(Recorded):
             a.update(self.ctx.attributes())
         if self.capture:
             a["tokentrail.capture_reason"] = self.capture
-            a["tokentrail.input"] = policy.text(adapter.input(self.operation, body))
+            found: dict[str, int] = {}
+            a["tokentrail.input"] = policy.text(adapter.input(self.operation, body), found)
             if output is not None:
-                a["tokentrail.output"] = policy.text(output)
+                a["tokentrail.output"] = policy.text(output, found)
+            if found:
+                a[REDACTED_KEY] = format_counts(found)
         if self.schema is not None:
             a.update(self.schema)
         model = a.get("gen_ai.request.model") or a.get("gen_ai.response.model") or ""
