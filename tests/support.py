@@ -22,6 +22,7 @@ import httpx
 import uvicorn
 
 from tokentrail.config import Settings
+from tokentrail.privacy import encryption
 from tokentrail.server.app import create_app
 from tokentrail.server.runtime import Runtime
 
@@ -67,6 +68,15 @@ class ServerThread:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         self.flush()
         return self.runtime.store.query(sql, params)
+
+    def contents(self, where: str = "1", params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``contents`` (FINAL) matching ``where``, in start order, their input and output decrypted
+        (content is stored encrypted: privacy/encryption.py)."""
+        self.flush()
+        rows = self.runtime.store.query(
+            f"SELECT * EXCEPT (key_id, input, output), {encryption.select_columns()} FROM tokentrail.contents FINAL "
+            f"WHERE {where} ORDER BY start_time, span_id", params)
+        return [encryption.decrypt_row(r, self.runtime.content_keys) for r in rows]
 
     def stop(self) -> None:
         self.client.close()

@@ -36,6 +36,8 @@ PARAMS: tuple[Param, ...] = (
     Param("retention_scores_days", int, 365, "Days scores and feedback are kept (0 = forever)."),
     Param("retention_user_rollups_days", int, 365, "Days the per-user and per-session daily rollups are kept: they "
           "hold user and session ids (0 = forever). The other rollups hold no ids and are kept forever."),
+    Param("retention_rollups_days", int, 0, "Days the aggregate rollups (per minute, hour and day: no user, "
+          "session or customer ids) are kept (0 = forever, the default: they outlive the raw rows)."),
     Param("retention_audit_days", int, 365, "Days audit log rows (content reads, key and policy changes, exports, "
           "purges) are kept (0 = forever)."),
     Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
@@ -69,9 +71,14 @@ PARAMS: tuple[Param, ...] = (
           "default none: no CORS headers, cross-site POSTs refused."),
     Param("metrics_token", str, "", "Bearer token Prometheus may send to /metrics (its authorization / "
           "bearer_token setting) instead of an API key with the metrics scope."),
+    Param("content_key", str, "", "Key of prompt/response content encrypted at rest (AES-256-GCM): base64 of 32 "
+          "bytes, or @FILE with one 'KEYID:BASE64' line per key (the first encrypts, all decrypt), or 'off'. "
+          "Default: DATA_DIR/content.key, made on first start (mode 0600). See docs/encryption.md."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
+# the rollups holding no user, session or customer id (setting retention_rollups_days)
+AGGREGATE_ROLLUPS = ("rollup_minute", "rollup_hour", "rollup_day", "rollup_hour_totals", "rollup_day_totals")
 
 
 def _convert(param: Param, raw: Any) -> Any:
@@ -92,6 +99,7 @@ class Settings:
     retention_contents_days: int
     retention_scores_days: int
     retention_user_rollups_days: int
+    retention_rollups_days: int
     retention_audit_days: int
     spool_fsync: bool
     spool_max_mb: int
@@ -112,6 +120,7 @@ class Settings:
     allowed_hosts: str
     cors_origins: str
     metrics_token: str
+    content_key: str
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -138,7 +147,8 @@ class Settings:
     def retention(self) -> dict[str, int]:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
-                "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days}
+                "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days,
+                **{name: self.retention_rollups_days for name in AGGREGATE_ROLLUPS}}
 
 
 assert [f.name for f in fields(Settings)] == [p.name for p in PARAMS], "Settings and PARAMS must match"

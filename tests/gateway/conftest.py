@@ -90,7 +90,7 @@ def masked(body: bytes) -> bytes:
 
 
 SPANS = "SELECT * FROM tokentrail.spans FINAL WHERE project = {p:String} ORDER BY start_time"
-CONTENTS = "SELECT * FROM tokentrail.contents FINAL WHERE project = {p:String} ORDER BY start_time"
+CONTENTS = "project = {p:String}"  # server.contents(CONTENTS, ...): decrypted rows
 
 
 def spans(server: ServerThread, project: str, n: int = 1) -> list[dict[str, Any]]:

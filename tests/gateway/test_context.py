@@ -90,7 +90,7 @@ def test_failed_calls_have_their_content_captured(server: ServerThread, project:
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="gpt-4o-mini+error-400", messages=HELLO)
     rows = spans(server, project, 2)
-    contents = server.query(CONTENTS, {"p": project})
+    contents = server.contents(CONTENTS, {"p": project})
     assert len(contents) == 1
     failed = next(r for r in rows if r["status"] == "error")
     assert contents[0]["span_id"] == failed["span_id"]
@@ -108,6 +108,6 @@ def test_flagged_call_is_captured_and_opt_out_is_respected(server: ServerThread,
             model="gpt-4o-mini+error-400", messages=HELLO
         )
     spans(server, project, 2)
-    contents = server.query(CONTENTS, {"p": project})
+    contents = server.contents(CONTENTS, {"p": project})
     assert [c["captured_reason"] for c in contents] == ["flagged"]
     assert contents[0]["output"] == "This is a deterministic reply from the fake LLM server."

@@ -51,8 +51,8 @@ def test_convention_fills_the_columns(server: ServerThread, project: str, conven
     assert (row["user_id"], row["session_id"]) == ("u1", "s1")
     assert row["total_cost"] > 0
     if convention == "openinference":
-        content = server.query("SELECT input, output FROM tokentrail.contents FINAL WHERE project = {p:String}",
-                               {"p": project})
+        content = [{"input": c["input"], "output": c["output"]} for c in server.contents("project = {p:String}",
+                                                                                 {"p": project})]
         assert content == [{"input": "hello", "output": "hi there"}]
         assert "input.value" not in row["attributes"]
     if convention == "openllmetry":

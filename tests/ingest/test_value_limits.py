@@ -21,10 +21,11 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 
 
 def _row(server: ServerThread, project: str) -> dict:
-    return server.query("SELECT s.attributes AS attributes, s.user_id AS user_id, c.input AS input, "
-                        "c.output AS output FROM tokentrail.spans AS s FINAL "
-                        "LEFT JOIN tokentrail.contents AS c FINAL USING (project, trace_id, span_id) "
+    span = server.query("SELECT attributes, user_id, trace_id, span_id FROM tokentrail.spans FINAL "
                         "WHERE project = {p:String}", {"p": project})[0]
+    content = server.contents("project = {p:String} AND trace_id = {t:String} AND span_id = {s:String}",
+                              {"p": project, "t": span["trace_id"], "s": span["span_id"]})
+    return {**span, "input": content[0]["input"] if content else "", "output": content[0]["output"] if content else ""}
 
 
 def test_long_attribute_and_content_are_cut_and_marked(small: ServerThread, project: str) -> None:

@@ -91,10 +91,9 @@ class Run:
             {"lo": lo, "hi": hi})
 
     def content(self, row: dict[str, Any]) -> dict[str, str]:
-        found = self.server.query(
-            "SELECT input, output FROM tokentrail.contents FINAL WHERE trace_id = {t:String} AND span_id = {s:String}",
-            {"t": row["trace_id"], "s": row["span_id"]})
-        return found[0] if found else {"input": "", "output": ""}
+        found = self.server.contents("trace_id = {t:String} AND span_id = {s:String}",
+                                     {"t": row["trace_id"], "s": row["span_id"]})
+        return {"input": found[0]["input"], "output": found[0]["output"]} if found else {"input": "", "output": ""}
 
 
 def calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -76,5 +76,5 @@ def one(server: ServerThread, project: str) -> dict[str, Any]:
 
 
 def contents(server: ServerThread, project: str) -> dict[str, dict[str, Any]]:
-    rows = server.query("SELECT * FROM tokentrail.contents FINAL WHERE project = {p:String}", {"p": project})
+    rows = server.contents("project = {p:String}", {"p": project})
     return {r["span_id"]: r for r in rows}

@@ -283,12 +283,11 @@ def test_real_openai_v2_instrumentation(server: ServerThread, project: str, lib:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Failed to export" not in done.stderr, done.stderr[-3000:]
-    rows = server.query("""
-        SELECT s.span_id AS span_id, c.input AS input, c.output AS output
-        FROM (SELECT * FROM tokentrail.spans FINAL WHERE project = {p:String}) AS s
-        LEFT JOIN (SELECT * FROM tokentrail.contents FINAL WHERE project = {p:String}) AS c
-            ON c.trace_id = s.trace_id AND c.span_id = s.span_id
-        ORDER BY s.start_time""", {"p": project})
+    spans = server.query("SELECT trace_id, span_id FROM tokentrail.spans FINAL WHERE project = {p:String} "
+                         "ORDER BY start_time", {"p": project})
+    content = {(c["trace_id"], c["span_id"]): c for c in server.contents("project = {p:String}", {"p": project})}
+    rows = [{"span_id": s["span_id"], "input": content.get((s["trace_id"], s["span_id"]), {}).get("input", ""),
+             "output": content.get((s["trace_id"], s["span_id"]), {}).get("output", "")} for s in spans]
     assert len(rows) == 3  # openai_chat, then the tool call's two calls
     chat, tool_1, tool_2 = rows
     texts = [json.dumps(json.loads(r["input"])) + json.dumps(json.loads(r["output"])) for r in rows]

@@ -28,6 +28,7 @@ from tokentrail.ingest import dedupe, wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS, insert_sql
 from tokentrail.ingest.spool import Spool
 from tokentrail.ingest.wire import envelope_fields, records
+from tokentrail.privacy import encryption
 from tokentrail.storage.backend import Store
 
 log = logging.getLogger("tokentrail.ingest")
@@ -86,7 +87,13 @@ class Inserter:
         version = self._next_version()
         sql = insert_sql(self.store.database, self._price_version()).replace(
             "{batch_version}", f"toDateTime64('{version.isoformat(sep=' ', timespec='milliseconds')}', 3, 'UTC')")
-        self.store.insert_select_protobuf(sql, paths, wire.STRUCTURE, wire.SCHEMA, wire.MESSAGE, INSERT_SETTINGS)
+        try:  # the content key is in this SQL (encryption.py): an error quoting it is scrubbed
+            self.store.insert_select_protobuf(encryption.bind(sql, version), paths, wire.STRUCTURE, wire.SCHEMA,
+                                              wire.MESSAGE, INSERT_SETTINGS)
+        except StorageError as e:
+            e.message = encryption.scrub(e.message)
+            e.args = (e.message,)
+            raise e from None  # not chained to the engine's error, which quotes the query
         return version
 
     def _after(self, version: datetime) -> None:

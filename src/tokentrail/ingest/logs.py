@@ -44,6 +44,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tokentrail.ingest.otlp import hex_to_b64, items, parse_message
+from tokentrail.privacy import encryption
 from tokentrail.storage.backend import Store
 from tokentrail.storage.schema import CONTENTS
 
@@ -60,6 +61,7 @@ LOG_REASON = "log_events"  # captured_reason of rows made from log records
 # Log-derived writes are read-merge-insert: one at a time, so two batches of the same
 # span (input messages, then the choice) cannot overwrite each other.
 _WRITE_LOCK = threading.Lock()
+WRITE_LOCK = _WRITE_LOCK  # also held by content rotation (privacy/rotation.py) while it rewrites rows
 
 
 @dataclass
@@ -275,8 +277,8 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
             project = fixed_project or (span["span_project"] if span else "") or s.project or default_project
             start = span["span_start"] if span else None
             rows.append((s, project, start))
-        existing = {(r["project"], r["trace_id"], r["span_id"]): r for r in store.query(f"""
-            SELECT project, trace_id, span_id, start_time, input, output, captured_reason, ingested_at
+        existing = {(r["project"], r["trace_id"], r["span_id"]): encryption.decrypt_row(r) for r in store.query(f"""
+            SELECT project, trace_id, span_id, start_time, {encryption.select_columns()}, captured_reason, ingested_at
             FROM {db}.contents FINAL
             WHERE project IN {{ps:Array(String)}} AND trace_id IN (SELECT arrayJoin({{t:Array(String)}}))
               AND start_time BETWEEN {{lo:DateTime64(6)}} AND {{hi:DateTime64(6)}}""",
@@ -287,6 +289,8 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
         out: dict[str, list[Any]] = {c: [] for c in CONTENTS.column_names}
         for s, project, start in rows:
             old = existing.get((project, s.trace_id, s.span_id))
+            if old and "content_error" in old:
+                continue  # stored content this server cannot read (unknown key) is never overwritten
             merged_in, merged_out = _merge(old, s)
             if old and merged_in == old["input"] and merged_out == old["output"]:
                 continue  # nothing to add (a re-sent batch, or the span already had it all)
@@ -306,8 +310,16 @@ def write(store: Store, decoded: DecodedLogs, fixed_project: str, default_projec
             out["ingested_at"].append(version)
         if not out["project"]:
             return 0
+        # encrypted and indexed here, with the active content key (the ingest INSERT does it in the engine)
+        stored = encryption.python_columns(encryption.keyring(), (
+            {"trace_id": t, "span_id": sp, "input": i, "output": o}
+            for t, sp, i, o in zip(out["trace_id"], out["span_id"], out["input"], out["output"], strict=True)))
         table = pa.table({
-            **{c: out[c] for c in ("project", "trace_id", "span_id", "input", "output", "captured_reason")},
+            **{c: out[c] for c in ("project", "trace_id", "span_id", "captured_reason")},
+            "key_id": stored["key_id"],
+            "input": pa.array(stored["input"], pa.binary()),
+            "output": pa.array(stored["output"], pa.binary()),
+            "search_tokens": pa.array(stored["search_tokens"], pa.list_(pa.uint64())),
             "start_time": pa.array(out["start_time"], pa.timestamp("us", tz="UTC")),
             "ingested_at": pa.array(out["ingested_at"], pa.timestamp("ms", tz="UTC")),
         })

@@ -29,6 +29,7 @@ from tokentrail.ingest.conventions import (
 from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS, status_from_message
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
+from tokentrail.privacy import encryption
 from tokentrail.storage.schema import SPANS_IN
 
 TRUNCATED_MARK = "…[truncated]"
@@ -222,17 +223,20 @@ def insert_sql(database: str, price_version: str) -> str:
     """INSERT ... SELECT reading ``{source}`` (spooled OTLP) into the spans_in table.
 
     ``{batch_version}`` is to be replaced by the batch's DateTime64(3) literal: every row
-    of one insert shares it, so what an insert touched can be found afterwards."""
-    return _insert_sql(database, price_version, _limits["max_value_bytes"])
+    of one insert shares it, so what an insert touched can be found afterwards.
+    ``{tt_...}`` placeholders (content keys) are filled by ``privacy.encryption.bind``: the content
+    columns are encrypted and indexed in this very INSERT when a content key is configured."""
+    return _insert_sql(database, price_version, _limits["max_value_bytes"], encryption.keyring() is not None)
 
 
 @cache
-def _insert_sql(database: str, price_version: str, limit: int) -> str:
+def _insert_sql(database: str, price_version: str, limit: int, encrypted: bool) -> str:
     plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
     costs, join = priced_join(database, price_version, "n", ingested_at="{batch_version}")
+    content = encryption.insert_columns("n")
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
-SELECT {', '.join('n.' + c for c in plain)}, {', '.join(costs)}
+SELECT {', '.join(content.get(c, 'n.' + c) for c in plain)}, {', '.join(costs)}
 FROM ({_normalized_select(limit)}) AS n
 {join}"""
 

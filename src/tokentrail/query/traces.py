@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tokentrail.privacy import encryption
 from tokentrail.query.filters import Filters, array_param
 from tokentrail.storage.backend import Store
 
@@ -101,9 +102,11 @@ def detail(store: Store, project: str, trace_id: str, with_content: bool) -> dic
     content: dict[str, dict[str, str]] = {}
     if with_content:
         for c in store.query(f"""
-                SELECT span_id, input, output, captured_reason FROM {store.database}.contents FINAL
+                SELECT trace_id, span_id, {encryption.select_columns()}, captured_reason
+                FROM {store.database}.contents FINAL
                 WHERE project = {{p:String}} AND trace_id = {{t:String}}""", params):
-            content[c["span_id"]] = {"input": c["input"], "output": c["output"], "captured_reason": c["captured_reason"]}
+            encryption.decrypt_row(c)
+            content[c.pop("span_id")] = {k: v for k, v in c.items() if k != "trace_id"}
     summary = store.query(f"SELECT {_TRACE_SUMMARY} FROM (SELECT * FROM {store.database}.spans FINAL "
                           "WHERE project = {p:String} AND trace_id = {t:String}) GROUP BY trace_id "
                           "SETTINGS prefer_column_name_to_alias = 1", params)
@@ -198,14 +201,23 @@ def session_turns(store: Store, project: str, session_id: str, with_content: boo
     if not turns:
         return None
     if with_content:
+        # each turn: the first input and the last output, each decrypted with its own row's key and ids
         texts = store.query(f"""
-            SELECT trace_id, argMinIf(input, start_time, input != '') AS input,
-                   argMaxIf(output, start_time, output != '') AS output
+            SELECT trace_id, argMinIf((span_id, key_id, base64Encode(input)), start_time, input != '') AS i,
+                   argMaxIf((span_id, key_id, base64Encode(output)), start_time, output != '') AS o
             FROM {store.database}.contents FINAL
             WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
             GROUP BY trace_id""", dict(params, ids=array_param([t["trace_id"] for t in turns])))
         by_trace = {t["trace_id"]: t for t in texts}
         for t in turns:
             c = by_trace.get(t["trace_id"])
-            t["input"], t["output"] = (c["input"], c["output"]) if c else ("", "")
+            t["input"], t["output"] = ("", "")
+            for field, part in (("input", "i"), ("output", "o")):
+                if c and c[part][0]:
+                    span_id, key_id, value = c[part]
+                    row = encryption.decrypt_row({"trace_id": t["trace_id"], "span_id": span_id, "key_id": key_id,
+                                                  field: value})
+                    t[field] = row[field]
+                    if "content_error" in row:
+                        t["content_error"] = row["content_error"]
     return {"session_id": session_id, "turns": turns, "content_permitted": with_content}

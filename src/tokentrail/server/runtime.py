@@ -19,6 +19,7 @@ from tokentrail.ingest.inserter import Inserter
 from tokentrail.ingest.spool import Spool
 from tokentrail.pricing import PriceBook
 from tokentrail.pricing.store import sync_prices
+from tokentrail.privacy import content_keys, encryption, rotation
 from tokentrail.query import rollups
 from tokentrail.query.rollups import RollupQueue
 from tokentrail.server.auth import ConfigError, parse_langfuse_keys
@@ -67,6 +68,12 @@ class Runtime:
         self.instance_id = uuid.uuid4().hex  # /healthz names it: a client can tell this server from another
         self.store = store or open_store(settings.storage_url)
         migrate(self.store, settings.retention)
+        try:  # content encryption (privacy/): the keyring, and plain-text rows from before it encrypted
+            self.content_keys = content_keys.load(settings.content_key, settings.data_dir)
+        except content_keys.KeyConfigError as e:
+            raise ConfigError(f"bad content_key setting: {e}") from e
+        encryption.configure(self.content_keys)
+        rotation.encrypt_plain_rows(self.store, self.content_keys)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
         sync_prices(self.store, self.prices, prune=True)
         self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,

@@ -180,3 +180,28 @@ def m010_audit_log(store: Store) -> None:
     from tokentrail.storage.schema import AUDIT_LOG
 
     store.command(AUDIT_LOG.create_sql(store.database))
+
+@migration
+def m012_encrypted_contents(store: Store) -> None:
+    """Encrypted content: ``contents.key_id`` (empty: a plain-text row, as every row before this) and the
+    blind index ``search_tokens``, also on ``spans_in``; the view copying spans_in to contents is made
+    again with them. Existing plain-text rows are encrypted at the next start that has a key
+    (``privacy.rotation.encrypt_plain_rows``) or by ``tokentrail keys rotate-content``."""
+    from tokentrail.storage.schema import CONTENTS, SPANS_IN
+
+    db = store.database
+    for table in (CONTENTS, SPANS_IN):
+        cols = {c.name: c for c in table.columns}
+        for name, after in (("key_id", "start_time" if table is CONTENTS else "source"),
+                            ("search_tokens", "output")):
+            c = cols[name]
+            comment = f" COMMENT '{c.comment}'" if c.comment and table is CONTENTS else ""
+            store.command(f"ALTER TABLE {db}.{table.name} ADD COLUMN IF NOT EXISTS {name} {c.type}{comment} "
+                          f"AFTER {after}")
+    for c in CONTENTS.columns:  # ciphertext does not compress: LZ4 is cheaper than ZSTD(3)
+        if c.name in ("input", "output"):
+            store.command(f"ALTER TABLE {db}.contents MODIFY COLUMN {c.name} {c.type} CODEC({c.codec}) "
+                          f"COMMENT '{c.comment}'")
+    view = next(v for v in VIEWS if v.name == "spans_in_to_contents")
+    store.command(f"DROP VIEW IF EXISTS {db}.{view.name}")
+    store.command(view.create_sql(db))

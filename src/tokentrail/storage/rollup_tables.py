@@ -76,6 +76,7 @@ ROLLUP_MINUTE = Table(
     engine="ReplacingMergeTree(version)",
     partition_by="toYYYYMM(minute)",
     order_by="(" + ", ".join(ROLLUP_DIMENSIONS) + ")",
+    ttl_column="minute",  # none by default: kept forever (setting retention_rollups_days)
 )
 
 # The same per hour, merged from the minutes: ranges of days to months read ~60x fewer rows.
@@ -85,6 +86,7 @@ ROLLUP_HOUR = Table(
     engine="ReplacingMergeTree(version)",
     partition_by="toYYYYMM(hour)",
     order_by="(" + ", ".join("hour" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
+    ttl_column="hour",
 )
 
 # And per day, merged from the hours: ranges of weeks and months.
@@ -94,6 +96,7 @@ ROLLUP_DAY = Table(
     engine="ReplacingMergeTree(version)",
     partition_by="toYYYYMM(day)",
     order_by="(" + ", ".join("day" if d == "minute" else d for d in ROLLUP_DIMENSIONS) + ")",
+    ttl_column="day",
 )
 
 
@@ -105,6 +108,7 @@ def _totals(name: str, time_col: str, source: Table) -> Table:
         engine="ReplacingMergeTree(version)",
         partition_by=f"toYYYYMM({time_col})",
         order_by="(" + ", ".join(dims) + ")",
+        ttl_column=time_col,
     )
 
 

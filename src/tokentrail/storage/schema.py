@@ -146,7 +146,8 @@ SPANS = Table(
     settings={"ttl_only_drop_parts": "1", "index_granularity": "8192"},
 )
 
-# Prompt / response text, kept apart from spans (later: encrypted, sampled).
+# Prompt / response text, kept apart from spans, encrypted (privacy/encryption.py), with a blind index
+# of its words for search (privacy/search_index.py).
 CONTENTS = Table(
     name="contents",
     columns=(
@@ -154,8 +155,11 @@ CONTENTS = Table(
         _c("trace_id", "String"),
         _c("span_id", "String"),
         _c("start_time", "DateTime64(6, 'UTC')"),
-        _c("input", "String", codec="ZSTD(3)"),
-        _c("output", "String", codec="ZSTD(3)"),
+        _c("key_id", "LowCardinality(String)", "content key of input and output; empty: plain text"),
+        _c("input", "String", "nonce || AES-256-GCM ciphertext || tag (plain text when key_id is empty)",
+           codec="LZ4"),
+        _c("output", "String", "as input", codec="LZ4"),
+        _c("search_tokens", "Array(UInt64)", "blind index: keyed hashes of the distinct words of input and output"),
         _c("captured_reason", "LowCardinality(String)", "always, sampled, error, flagged ..."),
         _c("ingested_at", "DateTime64(3, 'UTC')"),
     ),
@@ -227,8 +231,10 @@ INGEST_EVENTS = Table(
 SPANS_IN = Table(
     name="spans_in",
     columns=tuple(c for c in SPANS.columns[:-1] if not c.materialized) + (
+        _c("key_id", "LowCardinality(String)"),
         _c("input", "String"),
         _c("output", "String"),
+        _c("search_tokens", "Array(UInt64)"),
         _c("captured_reason", "LowCardinality(String)"),
         SPANS.columns[-1],
     ),
