@@ -79,7 +79,7 @@ def test_bad_project_header_is_400(server: ServerThread) -> None:
 
 def test_too_large_body_is_413_before_it_is_read(server: ServerThread) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: {PB}\r\n"
+        sock.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: localhost\r\nContent-Type: {PB}\r\n"
                      f"Content-Length: {1 << 30}\r\n\r\n".encode())
         reply = sock.recv(4096).decode()
     assert reply.startswith("HTTP/1.1 413")

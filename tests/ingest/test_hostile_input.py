@@ -100,9 +100,9 @@ def test_json_nested_a_thousand_levels_is_400(server: ServerThread, path: str, c
 
 def test_connection_survives_a_deeply_nested_body_under_pipelining(server: ServerThread) -> None:
     deep = b"[" * 1000 + b"]" * 1000
-    bad = (f"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    bad = (f"POST /api/ingest/batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            f"Content-Length: {len(deep)}\r\n\r\n").encode() + deep
-    good = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    good = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(bad + good)
         reply = b""
@@ -142,7 +142,7 @@ def test_chunked_upload_over_the_limit_is_413_and_never_held_in_memory(tmp_path:
         with socket.create_connection(("127.0.0.1", server.port), timeout=120) as sock:
             reader = threading.Thread(target=read, args=(sock,))
             reader.start()
-            sock.sendall(b"POST /api/ingest/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /api/ingest/batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
             try:
                 for _ in range(256):  # 256 MiB, four times the limit

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from tokentrail.auth.client import auth_headers
 from tokentrail.batch.formats import Reject
 from tokentrail.batch.loader import Chunk, ChunkResult, ManifestConflict, load_chunk, load_chunks
 from tokentrail.batch.manifest import EPOCH, FileState, read_states, waiting_for_rollups, write_state
@@ -93,7 +94,7 @@ class ServerTarget:
 
     def __init__(self, url: str) -> None:
         self.where = url
-        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=600)
+        self.client = httpx.Client(base_url=url.rstrip("/"), timeout=600, headers=auth_headers())
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 import httpx
 
+from tokentrail.auth.client import auth_headers
 from tokentrail.config import Settings
 from tokentrail.errors import DataDirLocked, StorageError
 from tokentrail.storage.backend import Store, open_store
@@ -26,6 +27,7 @@ def server_running(url: str) -> bool:
 
 
 def call_server(method: str, url: str, path: str, **kwargs: Any) -> Any:
+    kwargs["headers"] = {**auth_headers(), **kwargs.get("headers", {})}
     try:
         r = httpx.request(method, url.rstrip("/") + path, timeout=600, **kwargs)
     except httpx.HTTPError as e:

@@ -15,6 +15,7 @@ from rich.table import Table
 from tokentrail.cli.access import call_server, open_local, server_running
 from tokentrail.cli.audit_cmd import audit_cmd
 from tokentrail.cli.ingest_cmd import ingest
+from tokentrail.cli.keys_cmd import keys
 from tokentrail.cli.options import load_settings, settings_options
 from tokentrail.cli.quarantine_cmd import quarantine
 
@@ -29,6 +30,7 @@ def main() -> None:
 
 main.add_command(ingest)
 main.add_command(quarantine)
+main.add_command(keys)
 main.add_command(audit_cmd)
 
 
@@ -37,7 +39,7 @@ main.add_command(audit_cmd)
                   "retention_contents_days", "retention_scores_days", "retention_user_rollups_days", "spool_fsync",
                   "spool_max_mb", "ingest_max_batch_items", "ingest_max_value_bytes", "batch_seconds",
                   "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb", "gateway_cache_ttl",
-                  "gateway_timeout", "langfuse_keys")
+                  "gateway_timeout", "langfuse_keys", "insecure", "allowed_hosts", "cors_origins", "metrics_token")
 @click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(demo: bool, log_level: str, **values: Any) -> None:
@@ -46,6 +48,7 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
 
     from tokentrail.errors import TokentrailError
     from tokentrail.server.app import create_app
+    from tokentrail.server.auth import exposure
     from tokentrail.server.runtime import Runtime
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -53,9 +56,16 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
     _check_port_free(settings.host, settings.port)  # before anything is created or started
     try:
         runtime = Runtime(settings)
-        app = create_app(runtime)
     except TokentrailError as e:
         raise click.ClickException(e.message) from e
+    try:
+        notice = exposure(settings, runtime.keys)  # a non-loopback address with no key: refused
+        app = create_app(runtime)
+    except TokentrailError as e:
+        runtime.spool.close()
+        runtime.store.close()
+        raise click.ClickException(e.message) from e
+    logging.getLogger("tokentrail.server").log(logging.INFO if runtime.keys.any_made else logging.WARNING, notice)
     console.print(f"tokentrail serving on [bold]{settings.url}[/] (store {settings.storage_url})")
     console.print(f"  OTLP/HTTP: {settings.url}/v1/traces   API docs: {settings.url}/docs")
     console.print(f"  Gateway: {settings.url}/gateway/openai/v1   {settings.url}/gateway/anthropic")

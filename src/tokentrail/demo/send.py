@@ -7,6 +7,7 @@ import time
 import httpx
 from rich.progress import Progress
 
+from tokentrail.auth.client import auth_headers
 from tokentrail.demo.traffic import Traffic
 
 HEADERS = {"content-type": "application/x-protobuf"}
@@ -29,7 +30,7 @@ def send_backfill(url: str, traces: int, days: float, project: str | None = None
     """Send ``traces`` traces spread over the ``days`` days before ``end_ns`` (default now); return the
     number of spans. The same seed and end time give the same spans and ids: sending again replaces."""
     traffic = Traffic(seed=seed)
-    with httpx.Client(base_url=url, timeout=60) as client, Progress(disable=not progress) as bar:
+    with httpx.Client(base_url=url, timeout=60, headers=auth_headers()) as client, Progress(disable=not progress) as bar:
         task = bar.add_task("sending demo traces", total=traces)
         per_request = 400
         for body in traffic.requests(traces, per_request=per_request, span_seconds=days * 86400, start_ns=end_ns,
@@ -48,7 +49,7 @@ def send_live(url: str, per_second: float, project: str | None = None, stop_afte
     """A steady trickle of fresh traces, so the dashboards move."""
     traffic = Traffic(seed=int(time.time()))
     started = time.monotonic()
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=url, timeout=30, headers=auth_headers()) as client:
         while stop_after is None or time.monotonic() - started < stop_after:
             for body in traffic.requests(1, per_request=64, span_seconds=1.0, environment=environment):
                 try:

@@ -22,15 +22,22 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 from yarl import URL
 
+from tokentrail.auth.keys import KEY_PREFIX
 from tokentrail.errors import PayloadTooLarge, TokentrailError
 from tokentrail.gateway import call as failures
 from tokentrail.gateway.adapters import adapter_for
 from tokentrail.gateway.cache import ResponseCache
 from tokentrail.gateway.call import Call, StreamTap
-from tokentrail.gateway.headers import Context, parse_traceparent, response_headers, split_request_headers
+from tokentrail.gateway.headers import (
+    AUTH_HEADERS,
+    Context,
+    parse_traceparent,
+    response_headers,
+    split_request_headers,
+)
 from tokentrail.gateway.record import Recorder
 from tokentrail.gateway.upstreams import Upstream
-from tokentrail.server.auth import authenticate
+from tokentrail.server.auth import require
 from tokentrail.server.runtime import Runtime
 
 log = logging.getLogger("tokentrail.gateway")
@@ -39,8 +46,14 @@ MAX_BODY = 64 << 20
 REQUEST_ID = b"x-tokentrail-request-id"
 CACHE_STATUS = b"x-tokentrail-cache"
 _JSON = [(b"content-type", b"application/json")]
-_NEEDS_INGEST = b'{"error": "the gateway records calls: it needs a key with the ingest scope"}'
 _CACHE_VARY = frozenset({"authorization", "x-api-key", "api-key", "accept-encoding"})  # part of a cache key
+
+
+def _our_key_in_auth(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A tokentrail key sent where the provider's key goes (it must never be forwarded upstream)."""
+    prefix = KEY_PREFIX.encode()
+    return any(name in AUTH_HEADERS and (value.startswith(prefix) or value.lower().startswith(b"bearer " + prefix))
+               for name, value in headers)
 
 
 class ClientGone(Exception):
@@ -116,12 +129,10 @@ class Gateway:
     async def serve(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         """Answer one HTTP request for ``path`` (what follows ``/gateway``)."""
         started = time.perf_counter()
-        try:
-            principal = authenticate(Request(scope))
+        try:  # the calls it records are ingest; the project is the key's (or X-Tokentrail-Project's)
+            principal = require(Request(scope), "ingest", query=False)
         except TokentrailError as e:
             return await _send_all(send, e.status, _JSON, orjson.dumps({"error": e.message}))
-        if "ingest" not in principal.scopes:  # the calls it records are ingest
-            return await _send_all(send, 403, _JSON, _NEEDS_INGEST)
         name, _, rest = path.lstrip("/").partition("/")
         upstream = self.upstreams.get(name)
         if upstream is None:
@@ -143,7 +154,12 @@ class Gateway:
         self.requests += 1
         project = project or self.runtime.settings.default_project
         adapter = self.adapters[upstream.name]
+        # the principal may use ``project`` (``require``): the project's provider key, if it has one, is its to use
         key = upstream.keys.get(project)
+        if key is None and _our_key_in_auth(scope["headers"]):
+            return await _send_all(send, 400, _JSON, orjson.dumps({"error": (
+                f"the provider key for project {project!r} is not held by the gateway (upstream {upstream.name}): "
+                "send the provider's key in Authorization and the tokentrail key in X-Tokentrail-Key")}))
         headers, ctx = split_request_headers(scope["headers"], strip_auth=key is not None)
         if key is not None:
             headers.append((adapter.AUTH_HEADER, adapter.auth_value(key)))

@@ -19,6 +19,9 @@ The file (TOML, or JSON when it ends in ``.json``) names upstreams under ``upstr
 upstream at ``/gateway/<name>``; the rest of its path is appended to ``base_url``, and a
 ``/v1`` is not doubled, so ``/gateway/vllm/v1`` and ``/gateway/vllm`` both work as base URLs
 for the official OpenAI client.
+
+A project's provider key is used only for requests authenticated for that project (a tokentrail
+key of the project, or a server-wide one; anyone in open mode): see ``docs/auth.md``.
 """
 
 from __future__ import annotations
@@ -64,9 +67,8 @@ class Upstream:
         return url + "?" + query.decode("latin-1") if query else url
 
     def describe(self) -> dict[str, Any]:
-        """What the gateway index shows: never the keys, only which projects have one."""
-        return {"name": self.name, "base_url": self.base_url, "format": self.format,
-                "provider": self.provider, "projects_with_keys": sorted(self.keys)}
+        """What the gateway index shows: never the keys, nor which projects hold one."""
+        return {"name": self.name, "base_url": self.base_url, "format": self.format, "provider": self.provider}
 
 
 def _key(value: Any, where: str) -> str:

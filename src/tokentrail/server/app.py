@@ -18,7 +18,17 @@ from tokentrail.ingest import normalize
 from tokentrail.server.body_limit import BodyLimit, limit_for
 from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
-from tokentrail.server.routes import api, audit, batch, dashboards, health, ingest, quarantine, ui
+from tokentrail.server.routes import (
+    api,
+    audit,
+    batch,
+    dashboards,
+    health,
+    ingest,
+    keys,
+    quarantine,
+    ui,
+)
 from tokentrail.server.runtime import Runtime
 from tokentrail.storage.deadline import ReadDeadline
 
@@ -45,6 +55,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(batch.router)
     app.include_router(api.router)
     app.include_router(quarantine.router)
+    app.include_router(keys.router)
     app.include_router(dashboards.router)
     app.include_router(audit.router)
     app.add_middleware(BodyLimit, limit_for=limit_for)  # bounded memory per request, chunked bodies included

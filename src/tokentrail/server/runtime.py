@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from tokentrail import audit
+from tokentrail.auth.keys import KeyCache
 from tokentrail.config import Settings
 from tokentrail.ingest.inserter import Inserter
 from tokentrail.ingest.spool import Spool
@@ -74,6 +75,7 @@ class Runtime:
             raise ConfigError(f"bad content_key setting: {e}") from e
         encryption.configure(self.content_keys)
         rotation.encrypt_plain_rows(self.store, self.content_keys)
+        self.keys = KeyCache(self.store)  # API keys by hash, reloaded every 2 s (a revoke lands in seconds)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
         sync_prices(self.store, self.prices, prune=True)
         self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,
@@ -101,9 +103,11 @@ class Runtime:
     def start(self) -> None:
         self.inserter.start()
         self.scheduler.start()
+        self.keys.start()
 
     def stop(self) -> None:
         self.scheduler.stop()
+        self.keys.stop()
         self.inserter.stop(drain=True)
         self.refresh_rollups(all_levels=True)
         self.flush_ingest_events()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail.pricing.store import recompute_costs
 from tokentrail.query import rollups, scores, stats
 from tokentrail.query.filters import Filters
-from tokentrail.server.auth import authenticate
+from tokentrail.server.auth import needs, project_of, require, require_server_wide
 from tokentrail.server.routes import quarantine
 from tokentrail.server.runtime import Runtime
 
@@ -20,10 +20,8 @@ router = APIRouter(prefix="/api", tags=["query"])
 
 
 def _filters(request: Request, hours: float, project: str | None) -> Filters:
-    rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
-    return Filters(project=principal.project or project or rt.settings.default_project,
-                   since=datetime.now(UTC) - timedelta(hours=hours))
+    principal = require(request, "read", project)
+    return Filters(project=project_of(request, principal), since=datetime.now(UTC) - timedelta(hours=hours))
 
 
 @router.get("/stats/routes", summary="Tokens, cost, p50/p99 latency and error rate by route")
@@ -68,13 +66,14 @@ class RecomputeRequest(BaseModel):
         return v
 
 
-@router.post("/admin/recompute-costs", summary="Re-price calls in a time range with the current prices")
+@router.post("/admin/recompute-costs", summary="Re-price calls in a time range with the current prices",
+             dependencies=[Depends(needs("admin"))])
 async def recompute(request: Request, body: RecomputeRequest) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "admin", body.project)
     await run_in_threadpool(rt.reload_prices)
     await run_in_threadpool(rt.inserter.flush)
-    project = principal.project or body.project or rt.settings.default_project
+    project = project_of(request, principal)
     until = body.until or datetime.now(UTC) + timedelta(minutes=1)
     result = await run_in_threadpool(recompute_costs, rt.store, rt.prices, project, body.since, until)
     touched = await run_in_threadpool(rollups.minutes_in_range, rt.store, project, body.since, until)
@@ -86,6 +85,7 @@ async def recompute(request: Request, body: RecomputeRequest) -> dict[str, Any]:
 @router.post("/admin/flush", summary="Wait until every acknowledged span is queryable")
 async def flush(request: Request, timeout: float = Query(30, gt=0, le=300)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
+    require(request, "admin")
     done = await run_in_threadpool(rt.settle, timeout)
     return {"flushed": done, "backlog_bytes": rt.spool.backlog_bytes}
 
@@ -93,6 +93,7 @@ async def flush(request: Request, timeout: float = Query(30, gt=0, le=300)) -> d
 @router.get("/ingest/status", summary="Ingest counters: accepted, refused by reason, backlog, inserts")
 async def ingest_status(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
+    require_server_wide(request, "admin")
     s = rt.inserter.stats
     return {"accepted_spans": rt.counters.accepted_spans, "requests": rt.counters.requests,
             "refused": dict(rt.counters.totals), "truncated_spans": rt.span_metrics.truncated_spans(),

@@ -6,7 +6,7 @@ import threading
 import zlib
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +15,7 @@ from tokentrail.batch.loader import Chunk, ChunkResult, load_chunk
 from tokentrail.batch.manifest import read_states
 from tokentrail.batch.targets import CHUNK_HEADER
 from tokentrail.errors import BadRequest, PayloadTooLarge
-from tokentrail.server.auth import authenticate
+from tokentrail.server.auth import needs, project_of, require
 from tokentrail.server.runtime import Runtime
 
 router = APIRouter(prefix="/api/ingest/files", tags=["ingest"])
@@ -36,10 +36,12 @@ class StatesRequest(BaseModel):
     prefix: str = ""
 
 
-@router.post("/states", summary="Manifest rows (how far each file was loaded) of the files under a prefix")
+@router.post("/states", summary="Manifest rows (how far each file was loaded) of the files under a prefix",
+             dependencies=[Depends(needs("ingest"))])
 async def states(request: Request, body: StatesRequest) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    project = authenticate(request).project or body.project or rt.settings.default_project
+    principal = require(request, "ingest")  # a key of one project: its project, whatever the body names
+    project = principal.project or body.project or project_of(request, principal)
     found = await run_in_threadpool(read_states, rt.store, project, body.prefix)
     return {"project": project, "files": [s.to_dict() for s in found.values()]}
 
@@ -72,12 +74,12 @@ async def _data(request: Request) -> bytes:
              "answered once the rows and the file's new manifest row are in the store")
 async def chunk(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "ingest")
     try:
         meta = Chunk.model_validate_json(request.headers.get(CHUNK_HEADER) or "")
     except ValidationError as e:
         raise BadRequest(f"header {CHUNK_HEADER} must describe the chunk: {e.errors()[0]['msg']}") from e
-    if principal.project:
+    if principal.project:  # a key of one project (or the header): that project, whatever the chunk names
         meta.project = principal.project
     data = await _data(request)
     if len(data) != meta.offset_to - meta.offset_from:

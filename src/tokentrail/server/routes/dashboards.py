@@ -19,7 +19,7 @@ from tokentrail import audit
 from tokentrail.errors import BadRequest, NotFound
 from tokentrail.query import cost, metrics, quality, traces, users
 from tokentrail.query.filters import DIMENSIONS, Filters
-from tokentrail.server.auth import authenticate
+from tokentrail.server.auth import content_hidden, project_of, require
 from tokentrail.server.runtime import Runtime
 
 router = APIRouter(prefix="/api", tags=["dashboards"])
@@ -52,17 +52,15 @@ def _time(value: str, name: str) -> datetime:
 
 def filters(request: Request, default_range: str = "24h") -> Filters:
     """The filters of a dashboard request (query string), with the caller's project."""
-    rt: Runtime = request.app.state.runtime
     q = request.query_params
-    principal = authenticate(request)
+    principal = require(request, "read")
     until = _time(q["until"], "until") if q.get("until") else None
     if q.get("since"):
         since = _time(q["since"], "since")
     else:
         since = (until or datetime.now(UTC)) - parse_range(q.get("range", default_range))
     equals = {k: q[k] for k in DIMENSIONS if q.get(k)}
-    return Filters(project=principal.project or q.get("project") or rt.settings.default_project,
-                   since=since, until=until, equals=equals)
+    return Filters(project=project_of(request, principal), since=since, until=until, equals=equals)
 
 
 def _consistent(rt: Runtime, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -142,18 +140,18 @@ async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), o
 @router.get("/traces/{trace_id}", summary="One trace: span tree with timings, content where captured and permitted")
 async def trace_detail(request: Request, trace_id: str, project: str | None = None) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "read", project)
     if not re.fullmatch(r"[0-9a-fA-F]{32}", trace_id):
         raise BadRequest("trace_id must be 32 hex characters")
-    proj = principal.project or project or rt.settings.default_project
-    doc = await _run(rt, traces.detail, rt.store, proj, trace_id, "read-content" in principal.scopes)
+    proj = project_of(request, principal)
+    doc = await _run(rt, traces.detail, rt.store, proj, trace_id, principal.can("read-content", proj))
     if doc is None:
         raise NotFound(f"no trace {trace_id} in project {proj}")
     if doc["content_permitted"]:
         audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
                              project=proj, target=trace_id, detail=f"trace: {len(doc['content'])} spans with content")
     doc["scores"] = await _run(rt, _scores, rt, proj, trace_id)
-    return doc
+    return content_hidden(doc, principal)
 
 
 def _scores(rt: Runtime, project: str, trace_id: str) -> list[dict[str, Any]]:
@@ -172,16 +170,16 @@ async def session_list(request: Request, limit: int = Query(50, ge=1, le=500),
 @router.get("/sessions/{session_id}", summary="One session's turns in order")
 async def session_detail(request: Request, session_id: str, project: str | None = None) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
-    proj = principal.project or project or rt.settings.default_project
-    doc = await _run(rt, traces.session_turns, rt.store, proj, session_id, "read-content" in principal.scopes)
+    principal = require(request, "read", project)
+    proj = project_of(request, principal)
+    doc = await _run(rt, traces.session_turns, rt.store, proj, session_id, principal.can("read-content", proj))
     if doc is None:
         raise NotFound(f"no session {session_id!r} in project {proj}")
     if doc["content_permitted"]:
         shown = sum(1 for t in doc["turns"] if t.get("input") or t.get("output"))
         audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
                              project=proj, target=session_id, detail=f"session: {shown} turns with content")
-    return doc
+    return content_hidden(doc, principal)
 
 
 @router.get("/users", summary="Users (or customers) by cost, requests, tokens or errors")

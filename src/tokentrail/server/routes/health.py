@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from tokentrail.server.auth import require_server_wide
+
 router = APIRouter(tags=["health"])
 
 
@@ -45,6 +47,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format: a server-wide key with the metrics scope, or the scrape token (metrics_token)."""
+    require_server_wide(request, "metrics")
     registry = request.app.state.prometheus
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

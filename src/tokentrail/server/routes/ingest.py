@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from tokentrail.errors import BadRequest, PayloadTooLarge
 from tokentrail.ingest import logs, native, otlp, scores, wire
 from tokentrail.ingest.timewindow import TimeWindow
-from tokentrail.server.auth import authenticate
+from tokentrail.server.auth import require
 from tokentrail.server.runtime import Runtime
 
 router = APIRouter(tags=["ingest"])
@@ -88,7 +88,7 @@ def _partial_message(decoded: otlp.Decoded) -> str:
              summary="The Langfuse SDK's OTLP trace export (Basic auth with a configured Langfuse key pair)")
 async def otlp_traces(request: Request) -> Response:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "ingest")
     try:
         body = await _body(request)
         decoded = await _decode(otlp.decode_request, body, request.headers.get("content-type"), _window(rt))
@@ -110,7 +110,7 @@ async def otlp_logs(request: Request) -> Response:
     ``gen_ai.client.inference.operation.details``) become that span's prompt/response content,
     stored before the answer; other records are counted and dropped."""
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "ingest")
     counted_project = principal.project or rt.settings.default_project
     received = time.time_ns()
     try:
@@ -136,7 +136,7 @@ async def otlp_logs(request: Request) -> Response:
 async def otlp_metrics(request: Request) -> Response:
     """Answered 200 so libraries that always push metrics (openlit, traceloop) log no export
     errors; the data points are not stored: tokentrail computes its metrics from spans."""
-    authenticate(request)
+    require(request, "ingest")
     as_json = request.headers.get("content-type", "").startswith("application/json")
     return Response(content=b"{}" if as_json else b"", media_type="application/json" if as_json
                     else "application/x-protobuf")
@@ -145,7 +145,7 @@ async def otlp_metrics(request: Request) -> Response:
 @router.post("/api/ingest/batch", summary="Native JSON batch: {\"spans\": [...]} or a JSON list")
 async def native_batch(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "ingest")
     doc = await _decode(otlp.load_json, await _body(request))
     items = doc.get("spans") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
@@ -168,7 +168,7 @@ async def native_batch(request: Request) -> JSONResponse:
 @router.post("/api/scores", summary="Scores and feedback linked to a trace, span or request id")
 async def post_scores(request: Request) -> JSONResponse:
     rt: Runtime = request.app.state.runtime
-    principal = authenticate(request)
+    principal = require(request, "ingest")
     doc = await _decode(otlp.load_json, await _body(request))
     items = doc if isinstance(doc, list) else doc.get("scores", [doc]) if isinstance(doc, dict) else None
     if not isinstance(items, list):
