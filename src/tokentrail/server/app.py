@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tokentrail import gateway
 from tokentrail.errors import Overloaded, TokentrailError
 from tokentrail.ingest import normalize
+from tokentrail.server import browser
 from tokentrail.server.body_limit import BodyLimit, limit_for
 from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     normalize.configure(runtime.settings.ingest_max_value_bytes)
     gateway.install(app, runtime)
     app.include_router(ui.router)
+    browser.install(app, runtime.settings)  # last: Host, cross-site and content-type checks wrap everything
 
     @app.exception_handler(TokentrailError)
     async def _error(request: Request, exc: TokentrailError) -> JSONResponse:
