@@ -4,7 +4,8 @@ One ASGI middleware, ahead of everything (the gateway too):
 
 - **Host check** (DNS rebinding): the ``Host`` header must be one of ``allowed_hosts`` (default: the
   loopback names and the listen address; any host when listening on a wildcard address, where keys are
-  required anyway). Otherwise 421 with a JSON error.
+  required anyway). Otherwise 421 with a JSON error. ``/healthz`` and ``/readyz`` (no data; probed by
+  address) answer any Host.
 - **Cross-site writes**: a POST/PUT/PATCH/DELETE whose ``Origin`` is not this server's own (or whose
   ``Sec-Fetch-Site`` says cross-site / same-site) is refused with 403, unless the origin is listed in
   ``cors_origins``. Browsers send ``Origin`` on every cross-origin write; exporters, SDKs and the CLI
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokentrail.config import Settings
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PROBES = frozenset({"/healthz", "/readyz"})  # no data: orchestrators probe them by pod IP, whatever allowed_hosts says
 _READ = frozenset({b"host", b"origin", b"sec-fetch-site", b"content-type", b"content-length", b"transfer-encoding"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})
@@ -88,7 +90,7 @@ class BrowserSafety:
             return await self.app(scope, receive, send)
         headers = {k.decode(): v.decode("latin-1") for k, v in scope["headers"] if k in _READ}
         host = headers.get("host", "")
-        if self.hosts is not None and _hostname(host) not in self.hosts:
+        if self.hosts is not None and _hostname(host) not in self.hosts and scope["path"] not in PROBES:
             return await _refuse(send, 421, f"this server does not answer to host {host[:100]!r} "
                                  "(setting allowed_hosts)")
         if scope["method"] in WRITES:
