@@ -112,3 +112,8 @@ def revoke(prefix: str, **values: Any) -> None:
         finally:
             store.close()
     click.echo(f"revoked {doc['prefix']} (project {doc['project']})")
+
+
+from tokentrail.cli.content_cmd import rotate_content  # noqa: E402 (helper D: content keys)
+
+keys.add_command(rotate_content)

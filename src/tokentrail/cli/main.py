@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from tokentrail.cli.access import call_server, open_local, server_running
+from tokentrail.cli.accounts_cmd import accounts_cmd
 from tokentrail.cli.audit_cmd import audit_cmd
 from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.keys_cmd import keys
 from tokentrail.cli.options import load_settings, settings_options
+from tokentrail.cli.purge_cmd import purge
 from tokentrail.cli.quarantine_cmd import quarantine
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
@@ -30,8 +32,10 @@ def main() -> None:
 
 main.add_command(ingest)
 main.add_command(quarantine)
+main.add_command(purge)
 main.add_command(keys)
 main.add_command(audit_cmd)
+main.add_command(accounts_cmd)
 
 
 @main.command()

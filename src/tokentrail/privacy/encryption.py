@@ -21,6 +21,7 @@ and text log (its FunctionSecretArgumentsFinder). Error messages are scrubbed of
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Iterable
 from datetime import datetime
@@ -33,6 +34,8 @@ from tokentrail.privacy import search_index
 from tokentrail.privacy.content_keys import ContentKey, Keyring
 
 NONCE_BYTES = 12
+# the index key of plain-text rows (content_key = off): public, so such rows are searchable, not hidden
+PLAIN_INDEX_KEY = hashlib.sha256(b"tokentrail plain-text search index").digest()
 FIELDS = ("input", "output")
 _PROCESS_SALT = os.urandom(2)
 _state: dict[str, Keyring | None] = {"ring": None}
@@ -119,10 +122,11 @@ NONCE_PREFIX = "{tt_nonce_prefix}"
 def insert_columns(source: str) -> dict[str, str]:
     """SQL of the content columns of the ingest INSERT, from the plain-text columns of ``source`` (an
     alias): ``input``, ``output`` encrypted, ``key_id``, ``search_tokens``; keys are placeholders that
-    ``bind`` fills per insert. Empty when encryption is off."""
+    ``bind`` fills per insert. With encryption off: plain text, indexed under ``PLAIN_INDEX_KEY``."""
+    text = f"concat({source}.input, ' ', {source}.output)"
     if keyring() is None:
         return {"input": f"{source}.input", "output": f"{source}.output", "key_id": "''",
-                "search_tokens": "CAST([], 'Array(UInt64)')"}
+                "search_tokens": search_index.sql_expr(text, f"unhex('{PLAIN_INDEX_KEY.hex()}')")}
     out = {}
     for n, field in enumerate(FIELDS):
         nonce = (f"concat(unhex('{NONCE_PREFIX}'), "
@@ -130,8 +134,7 @@ def insert_columns(source: str) -> dict[str, str]:
         out[field] = (f"if({source}.{field} = '', '', concat({nonce}, encrypt('aes-256-gcm', {source}.{field}, "
                       f"unhex('{CONTENT_KEY}'), {nonce}, concat('{field}:', {source}.trace_id, {source}.span_id))))")
     out["key_id"] = f"'{KEY_ID}'"
-    out["search_tokens"] = search_index.sql_expr(f"concat({source}.input, ' ', {source}.output)",
-                                                 f"unhex('{INDEX_KEY}')")
+    out["search_tokens"] = search_index.sql_expr(text, f"unhex('{INDEX_KEY}')")
     return out
 
 
@@ -169,7 +172,7 @@ def python_columns(ring: Keyring | None, rows: Iterable[dict[str, Any]]) -> dict
             out["input"].append(r["input"].encode())
             out["output"].append(r["output"].encode())
             out["key_id"].append("")
-            out["search_tokens"].append([])
+            out["search_tokens"].append(search_index.index(PLAIN_INDEX_KEY, r["input"], r["output"]))
             continue
         key = ring.active
         for field in FIELDS:
