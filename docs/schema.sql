@@ -64,8 +64,10 @@ CREATE TABLE IF NOT EXISTS tokentrail.contents
     trace_id String,
     span_id String,
     start_time DateTime64(6, 'UTC'),
-    input String CODEC(ZSTD(3)),
-    output String CODEC(ZSTD(3)),
+    key_id LowCardinality(String) COMMENT 'content key of input and output; empty: plain text',
+    input String CODEC(LZ4) COMMENT 'nonce || AES-256-GCM ciphertext || tag (plain text when key_id is empty)',
+    output String CODEC(LZ4) COMMENT 'as input',
+    search_tokens Array(UInt64) COMMENT 'blind index: keyed hashes of the distinct words of input and output',
     captured_reason LowCardinality(String) COMMENT 'always, sampled, error, flagged ...',
     ingested_at DateTime64(3, 'UTC')
 )
@@ -166,8 +168,10 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_in
     tags Array(LowCardinality(String)),
     attributes Map(LowCardinality(String), String) COMMENT 'every attribute not mapped to a column',
     source LowCardinality(String) COMMENT 'sdk, otlp, gateway, batch',
+    key_id LowCardinality(String),
     input String,
     output String,
+    search_tokens Array(UInt64),
     captured_reason LowCardinality(String),
     ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins; one value per insert'
 )
@@ -238,6 +242,35 @@ ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
 ORDER BY (time, action)
 TTL toDateTime(time) + INTERVAL 365 DAY;
+
+CREATE TABLE IF NOT EXISTS tokentrail.accounts
+(
+    name String,
+    password_hash String COMMENT 'scrypt$n$r$p$salt$hash (base64)',
+    projects String COMMENT 'comma separated, or * for every project',
+    scopes String COMMENT 'comma separated: read, read-content, ingest, admin',
+    created_at DateTime64(3, 'UTC'),
+    created_by String,
+    disabled_at DateTime64(3, 'UTC') COMMENT '1970-01-01: active',
+    version DateTime64(6, 'UTC') COMMENT 'the newest row of an account wins'
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY name;
+
+CREATE TABLE IF NOT EXISTS tokentrail.ui_sessions
+(
+    id_hash String COMMENT 'SHA-256 of the session id in the cookie',
+    kind LowCardinality(String) COMMENT 'account or key',
+    subject String COMMENT 'the account name, or the SHA-256 of the key signed in with',
+    created_at DateTime64(3, 'UTC'),
+    expires_at DateTime64(3, 'UTC'),
+    ended_at DateTime64(3, 'UTC') COMMENT 'signed out at; 1970-01-01: not signed out',
+    ip String,
+    user_agent String,
+    version DateTime64(6, 'UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY id_hash;
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
@@ -473,4 +506,4 @@ TTL day + INTERVAL 365 DAY;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_contents TO tokentrail.contents AS SELECT project, trace_id, span_id, start_time, input, output, captured_reason, ingested_at FROM tokentrail.spans_in WHERE input != '' OR output != '';
+CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_contents TO tokentrail.contents AS SELECT project, trace_id, span_id, start_time, key_id, input, output, search_tokens, captured_reason, ingested_at FROM tokentrail.spans_in WHERE input != '' OR output != '';

@@ -40,6 +40,8 @@ PARAMS: tuple[Param, ...] = (
           "session or customer ids) are kept (0 = forever, the default: they outlive the raw rows)."),
     Param("retention_audit_days", int, 365, "Days audit log rows (content reads, key and policy changes, exports, "
           "purges) are kept (0 = forever)."),
+    Param("session_hours", float, 12.0, "Hours a UI sign-in lasts before the user signs in again (the session "
+          "cookie's lifetime; signing out ends it sooner)."),
     Param("spool_fsync", bool, True, "fsync the ingest spool before acknowledging (off: survives a process kill, not a power loss)."),
     Param("spool_max_mb", int, 1024, "Ingest backlog above which requests get 503 + Retry-After."),
     Param("ingest_max_batch_items", int, 10_000, "Most calls one native batch request may hold (more: 413)."),
@@ -101,6 +103,7 @@ class Settings:
     retention_user_rollups_days: int
     retention_rollups_days: int
     retention_audit_days: int
+    session_hours: float
     spool_fsync: bool
     spool_max_mb: int
     ingest_max_batch_items: int
@@ -148,6 +151,7 @@ class Settings:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
                 "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days,
+                "ui_sessions": 1,  # a day after a session's expiry its row goes
                 **{name: self.retention_rollups_days for name in AGGREGATE_ROLLUPS}}
 
 

@@ -20,6 +20,7 @@ from tokentrail.server.body_limit import BodyLimit, limit_for
 from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
 from tokentrail.server.routes import (
+    accounts,
     api,
     audit,
     batch,
@@ -27,7 +28,9 @@ from tokentrail.server.routes import (
     health,
     ingest,
     keys,
+    privacy,
     quarantine,
+    signin,
     ui,
 )
 from tokentrail.server.runtime import Runtime
@@ -56,9 +59,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(batch.router)
     app.include_router(api.router)
     app.include_router(quarantine.router)
+    app.include_router(privacy.router)
     app.include_router(keys.router)
     app.include_router(dashboards.router)
     app.include_router(audit.router)
+    app.include_router(accounts.router)
+    app.include_router(signin.router)
     app.add_middleware(BodyLimit, limit_for=limit_for)  # bounded memory per request, chunked bodies included
     normalize.configure(runtime.settings.ingest_max_value_bytes)
     gateway.install(app, runtime)

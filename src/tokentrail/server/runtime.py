@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from tokentrail import audit
+from tokentrail.auth import sessions
 from tokentrail.auth.keys import KeyCache
 from tokentrail.config import Settings
 from tokentrail.ingest.inserter import Inserter
@@ -112,6 +113,7 @@ class Runtime:
         self.refresh_rollups(all_levels=True)
         self.flush_ingest_events()
         audit.close(self.store)
+        sessions.stop(self.store)  # the account and session caches' reload threads
         self.spool.close()
         self.store.close()
 

@@ -205,3 +205,12 @@ def m012_encrypted_contents(store: Store) -> None:
     view = next(v for v in VIEWS if v.name == "spans_in_to_contents")
     store.command(f"DROP VIEW IF EXISTS {db}.{view.name}")
     store.command(view.create_sql(db))
+
+
+@migration
+def m010b_accounts_sessions(store: Store) -> None:
+    """UI accounts and sign-in sessions (tokentrail.auth.accounts, tokentrail.auth.sessions)."""
+    from tokentrail.storage.schema import ACCOUNTS, UI_SESSIONS
+
+    store.command(ACCOUNTS.create_sql(store.database))
+    store.command(UI_SESSIONS.create_sql(store.database))

@@ -336,8 +336,44 @@ AUDIT_LOG = Table(
              "INDEX idx_target target TYPE bloom_filter(0.01) GRANULARITY 4"),
 )
 
+# UI accounts (tokentrail.auth.accounts): made by an admin; the newest row of a name wins.
+ACCOUNTS = Table(
+    name="accounts",
+    columns=(
+        _c("name", "String"),
+        _c("password_hash", "String", "scrypt$n$r$p$salt$hash (base64)"),
+        _c("projects", "String", "comma separated, or * for every project"),
+        _c("scopes", "String", "comma separated: read, read-content, ingest, admin"),
+        _c("created_at", "DateTime64(3, 'UTC')"),
+        _c("created_by", "String"),
+        _c("disabled_at", "DateTime64(3, 'UTC')", "1970-01-01: active"),
+        _c("version", "DateTime64(6, 'UTC')", "the newest row of an account wins"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    order_by="name",
+)
+
+# UI sign-in sessions (tokentrail.auth.sessions): only the SHA-256 of the cookie's random id is kept.
+UI_SESSIONS = Table(
+    name="ui_sessions",
+    columns=(
+        _c("id_hash", "String", "SHA-256 of the session id in the cookie"),
+        _c("kind", "LowCardinality(String)", "account or key"),
+        _c("subject", "String", "the account name, or the SHA-256 of the key signed in with"),
+        _c("created_at", "DateTime64(3, 'UTC')"),
+        _c("expires_at", "DateTime64(3, 'UTC')"),
+        _c("ended_at", "DateTime64(3, 'UTC')", "signed out at; 1970-01-01: not signed out"),
+        _c("ip", "String"),
+        _c("user_agent", "String"),
+        _c("version", "DateTime64(6, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(version)",
+    order_by="id_hash",
+    ttl_column="toDateTime(expires_at)",
+)
+
 TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES,
-                             API_KEYS, AUDIT_LOG)
+                             API_KEYS, AUDIT_LOG, ACCOUNTS, UI_SESSIONS)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 

@@ -51,6 +51,7 @@ async function load(url) {
   } catch {
     body = null;
   }
+  if (response.status === 401) window.dispatchEvent(new Event("tt:signin-needed")); // session ended or expired
   if (!response.ok) throw new ApiError(response.status, (body && body.error) || response.statusText);
   return body;
 }

@@ -3,19 +3,22 @@
 import * as api from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
 import { dateTime } from "./fmt.js";
+import * as session from "./session.js";
 import * as state from "./state.js";
+import audit from "./pages/audit.js";
 import cost from "./pages/cost.js";
 import overview from "./pages/overview.js";
 import quality from "./pages/quality.js";
 import { sessionDetail, sessionList } from "./pages/sessions.js";
+import signin from "./pages/signin.js";
 import trace from "./pages/trace.js";
 import traces from "./pages/traces.js";
 import usage from "./pages/usage.js";
 import users from "./pages/users.js";
 
-const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: sessionList, users };
+const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: sessionList, users, audit };
 const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Quality", traces: "Traces",
-  sessions: "Sessions", users: "Users" };
+  sessions: "Sessions", users: "Users", audit: "Audit" };
 const CHIP_LABELS = { provider: "provider", status: "status", kind: "kind", error_type: "error type",
   http_status: "HTTP status", session: "session", customer: "customer", source: "source", project: "project" };
 const BAR_FILTERS = ["route", "model", "environment", "release"];
@@ -34,7 +37,10 @@ function route() {
 }
 
 async function render() {
+  if (document.body.classList.contains("signed-out")) return;
   const mine = ++renderCount;
+  const picker = document.querySelector("[data-testid=project-picker]");
+  if (picker) picker.value = state.filters().project || session.me()?.project || "";
   const { name, page, id } = route();
   api.fresh();
   syncFilterBar();
@@ -179,13 +185,77 @@ function wireLinks() {
   window.addEventListener("tt:navigate", render);
 }
 
+// ---- who is signed in --------------------------------------------------------------------
+
+/** The sign-in page instead of the app (the server wants credentials and there is no session). */
+function showSignIn(message) {
+  renderCount++;
+  document.body.classList.add("signed-out");
+  document.title = "Sign in · tokentrail";
+  const el = main();
+  el.dataset.page = "signin";
+  const root = h("div", { class: "page", testid: "page-signin" });
+  clear(el, root);
+  signin(root, { message, onSignedIn: start });
+  el.dataset.state = "ready";
+}
+
+/** The signed-in user's bar: project picker (their projects only), name, sign out; the Audit tab for admins. */
+function showUser(me) {
+  document.body.classList.remove("signed-out");
+  document.querySelector(".tabs a[data-page=audit]").hidden = !me.admin;
+  const bar = document.querySelector("[data-testid=user-bar]");
+  if (me.auth === "open") {
+    clear(bar);
+    return;
+  }
+  const picker = h("select", { testid: "project-picker", title: "Project", "aria-label": "Project" },
+    me.projects.map((p) => new Option(p, p)));
+  picker.value = state.filters().project || me.project;
+  picker.addEventListener("change", () => state.update({ project: picker.value }));
+  const out = me.auth === "session" ? h("button", { type: "button", class: "link-button signout", testid: "signout",
+    onclick: async () => {
+      try {
+        await session.signOut();
+      } finally {
+        window.location.assign("/ui/");
+      }
+    } }, "Sign out") : null;
+  clear(bar, h("label", { class: "project-pick" }, "Project ", picker),
+    h("span", { class: "who", testid: "who", title: me.scopes.join(", ") }, me.actor.replace(/^user:/, "")), out);
+}
+
+async function start() {
+  let me;
+  try {
+    me = await session.load();
+  } catch (e) {
+    clear(main(), errorBox(e));
+    main().dataset.state = "error";
+    return;
+  }
+  if (!me) {
+    showSignIn();
+    return;
+  }
+  if (me.auth !== "open" && !state.filters().project && me.project) {
+    const p = state.params();
+    p.set("project", me.project); // restricted users start on a project they may read
+    window.history.replaceState(null, "", `${window.location.pathname}?${p}`);
+  }
+  showUser(me);
+  optionsKey = "";
+  render();
+}
+
 function boot() {
   const offset = -new Date().getTimezoneOffset() / 60;
   document.querySelector("[data-testid=timezone]").textContent =
     `Times are your local time (UTC${offset >= 0 ? "+" : ""}${offset}); days and weeks in cost charts are UTC.`;
   wireFilterBar();
   wireLinks();
-  render();
+  window.addEventListener("tt:signin-needed", () => showSignIn("Your session has ended: sign in again."));
+  start();
 }
 
 boot();

@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { badge, errorBox, h, table } from "../dom.js";
 import { ago, count, dateTime, ms, plural, usd } from "../fmt.js";
+import * as session from "../session.js";
 import * as state from "../state.js";
 import { title, whenEmpty } from "./common.js";
 
@@ -62,7 +63,8 @@ export async function sessionDetail(root, { id }) {
       `all ${count(turns.length)} turns · ${usd(cost, true)}`,
       user ? [" · user ", h("a", { href: state.href("traces", { user }), "data-nav": true }, user)] : null)));
   if (!doc.content_permitted) {
-    root.append(h("p", { class: "note" }, "Prompts and responses are hidden: reading them needs the read-content scope."));
+    root.append(h("p", { class: "note", testid: "content-hidden" },
+      `Prompts and responses are hidden: ${session.contentHiddenReason(session.project(state.filters()))}.`));
   }
   root.append(h("ol", { class: "turns", testid: "turns" }, turns.map((t, i) => turn(t, i, doc.content_permitted))));
 }

@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { badge, clear, errorBox, h, table } from "../dom.js";
 import { count, dateTime, ms, usd } from "../fmt.js";
+import * as session from "../session.js";
 import * as state from "../state.js";
 
 const KIND_TONE = { llm: "llm", embedding: "llm", tool: "tool", retrieval: "retrieval", agent: "agent", chain: "agent" };
@@ -147,7 +148,7 @@ function content(s, doc) {
   if (!["llm", "embedding"].includes(s.kind)) return null;
   if (!doc.content_permitted) {
     return h("p", { class: "note", testid: "content-hidden" },
-      "Prompt and response are hidden: reading them needs an API key with the read-content scope.");
+      `Prompt and response are hidden: ${session.contentHiddenReason(session.project(state.filters()))}.`);
   }
   return h("p", { class: "note", testid: "content-not-captured" },
     "Prompt and response were not captured for this call (the capture policy keeps a sample, errors and flagged calls).");
