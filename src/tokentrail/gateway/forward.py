@@ -157,9 +157,10 @@ class Gateway:
         # the principal may use ``project`` (``require``): the project's provider key, if it has one, is its to use
         key = upstream.keys.get(project)
         if key is None and _our_key_in_auth(scope["headers"]):
-            return await _send_all(send, 400, _JSON, orjson.dumps({"error": (
-                f"the provider key for project {project!r} is not held by the gateway (upstream {upstream.name}): "
-                "send the provider's key in Authorization and the tokentrail key in X-Tokentrail-Key")}))
+            message = (f"the provider key for project {project!r} is not held by the gateway (upstream "
+                       f"{upstream.name}): send the provider's key in Authorization and the tokentrail key in "
+                       "X-Tokentrail-Key")  # in the provider's error format, so its client shows it
+            return await _send_all(send, 400, _JSON, adapter.error_body(400, message, "invalid_request_error"))
         headers, ctx = split_request_headers(scope["headers"], strip_auth=key is not None)
         if key is not None:
             headers.append((adapter.AUTH_HEADER, adapter.auth_value(key)))
