@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,17 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from tokentrail import audit
-from tokentrail.errors import BadRequest
-from tokentrail.server.auth import authenticate
-
-try:
-    from tokentrail.server.auth import require
-except ImportError:  # TODO(helper B): drop this fallback once server.auth.require is committed
-    def require(request: Request, scope: str, project: str | None = None, query: bool = True) -> Any:  # type: ignore[misc]
-        named = request.query_params.get("project", "")
-        if named and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", named):
-            raise BadRequest("project must be 1-64 letters, digits, '_', '.' or '-'")
-        return authenticate(request)
+from tokentrail.server.auth import require
 from tokentrail.server.routes.dashboards import _time, parse_range
 from tokentrail.server.runtime import Runtime
 
@@ -35,7 +24,7 @@ async def audit_log(request: Request, actor: str = "", action: str = "", target:
                     offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     principal = require(request, "admin")
     # a key (or account) of some projects sees their rows only; a server-wide admin sees all, or ?project=
-    project = principal.project or request.query_params.get("project", "")  # (the latter: until require lands)
+    project = principal.project
     end = _time(until, "until") if until else None
     start = _time(since, "since") if since else (
         (end or datetime.now(UTC)) - parse_range(range) if range else None)

@@ -21,7 +21,7 @@ from tokentrail.server.runtime import Runtime
 from tokentrail.storage.backend import Store
 
 router = APIRouter(prefix="/api", tags=["sign-in"])
-FAILURES_ALLOWED = 10  # failed sign-ins per client address (and per account name) ...
+FAILURES_ALLOWED = {"name": 10, "ip": 50}  # failed sign-ins per account name, per client address ...
 FAILURE_WINDOW = 600.0  # ... within this many seconds; then 429 until the oldest failure is that old
 
 
@@ -47,7 +47,7 @@ class _Failures:
         with self.lock:
             for w in who:
                 q = self._recent(w, now)
-                if len(q) >= FAILURES_ALLOWED:
+                if len(q) >= FAILURES_ALLOWED[w.split(":", 1)[0]]:
                     wait = int(q[0] + FAILURE_WINDOW - now) + 1
                     raise TooManyAttempts(f"too many failed sign-ins; try again in {wait} s")
 
