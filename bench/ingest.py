@@ -48,11 +48,12 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def drive(url: str, bodies: list[bytes], clients: int, seconds: float) -> tuple[int, int, int]:
+async def drive(url: str, bodies: list[bytes], clients: int, seconds: float,
+                extra_headers: dict[str, str] | None = None) -> tuple[int, int, int]:
     acked = busy = 0
     sent_bodies = 0
     deadline = time.monotonic() + seconds
-    headers = {"content-type": "application/x-protobuf"}
+    headers = {"content-type": "application/x-protobuf", **(extra_headers or {})}
 
     async def client(i: int) -> None:
         nonlocal acked, busy, sent_bodies

@@ -300,8 +300,10 @@ def content_hidden(doc: dict, principal: Principal) -> dict:
 
 def exposure(settings: Settings, keys: KeyCache) -> str:
     """At start: a one-line notice of how the server is protected; ConfigError for a non-loopback
-    listen address while no key exists (unless ``insecure``)."""
-    if keys.any_made:
+    listen address while no key (nor UI account) exists (unless ``insecure``)."""
+    from tokentrail.auth.accounts import any_accounts
+
+    if keys.any_made or any_accounts(keys.store):
         return "API keys required on every route but /healthz, /readyz and the UI's files"
     if is_loopback(settings.host):
         return ("OPEN: no API key exists and the server listens on loopback: every local request may do "
