@@ -272,6 +272,18 @@ CREATE TABLE IF NOT EXISTS tokentrail.ui_sessions
 ENGINE = ReplacingMergeTree(version)
 ORDER BY id_hash;
 
+CREATE TABLE IF NOT EXISTS tokentrail.capture_policy
+(
+    scope String COMMENT 'default, gateway, project:P, route:R, route:P/R, mark:trace:P/ID, mark:route:P/R',
+    rule String COMMENT 'JSON {rate, errors, flagged, redact}; a mark: its reason',
+    expires_at DateTime64(3, 'UTC') COMMENT 'marks only; 1970-01-01: never',
+    deleted UInt8 COMMENT '1: the scope\'s rule was removed',
+    updated_by String COMMENT 'who changed it (the audit log has the details)',
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY scope;
+
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
     project LowCardinality(String),
@@ -503,6 +515,98 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
 ORDER BY (project, session_id, day)
 TTL day + INTERVAL 365 DAY;
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_rules
+(
+    name String,
+    project LowCardinality(String),
+    spec String COMMENT 'the rule as JSON (alerts/rules.py)',
+    deleted Bool,
+    updated_by String,
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY name;
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_state
+(
+    rule String,
+    key String COMMENT 'group of the alert: \'\' (whole scope) or \'route=checkout\' ...; \'__group__\' holds the rule\'s notification state',
+    project LowCardinality(String),
+    state LowCardinality(String) COMMENT 'pending, firing, resolved, inactive',
+    severity LowCardinality(String),
+    labels Map(String, String),
+    value Nullable(Float64),
+    threshold Nullable(Float64),
+    summary String,
+    explain String COMMENT 'JSON: metric, window and baseline window for the explainer',
+    since DateTime64(3, 'UTC') COMMENT 'when the condition started to hold',
+    fired_at Nullable(DateTime64(3, 'UTC')),
+    resolved_at Nullable(DateTime64(3, 'UTC')),
+    last_notified Nullable(DateTime64(3, 'UTC')),
+    notified_keys Array(String) COMMENT '__group__ row: the keys the last notification named',
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY (rule, key);
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_events
+(
+    time DateTime64(3, 'UTC'),
+    rule String,
+    key String,
+    project LowCardinality(String),
+    state LowCardinality(String) COMMENT 'pending, firing, resolved, notified, silenced, error',
+    severity LowCardinality(String),
+    labels Map(String, String),
+    value Nullable(Float64),
+    threshold Nullable(Float64),
+    summary String,
+    explain String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (project, rule, time);
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_silences
+(
+    id String,
+    project LowCardinality(String),
+    rule String COMMENT '\'\' = any rule',
+    matchers Map(String, String) COMMENT 'labels that must all match (\'\' map = any)',
+    comment String,
+    created_by String,
+    starts_at DateTime64(3, 'UTC'),
+    ends_at DateTime64(3, 'UTC'),
+    deleted Bool,
+    updated_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(updated_at)
+ORDER BY id;
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_deliveries
+(
+    time DateTime64(3, 'UTC'),
+    rule String,
+    project LowCardinality(String),
+    receiver String,
+    status LowCardinality(String) COMMENT 'firing or resolved',
+    ok Bool,
+    attempts UInt16,
+    error String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(time)
+ORDER BY (project, time);
+
+CREATE TABLE IF NOT EXISTS tokentrail.alert_lease
+(
+    term UInt64 COMMENT 'lease term number: floor(unix time / term seconds)',
+    holder String COMMENT 'server instance id',
+    claimed_at DateTime64(6, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY (term, claimed_at, holder);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS tokentrail.spans_in_to_spans TO tokentrail.spans AS SELECT project, trace_id, span_id, parent_span_id, name, kind, start_time, end_time, duration_ms, ttft_ms, provider, operation, request_model, response_model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens, tokens_estimated, input_cost, output_cost, total_cost, price_version, status, error_type, error_message, http_status, finish_reason, streamed, cache_hit, schema_valid, user_id, session_id, route, customer, environment, release, service, tags, attributes, source, ingested_at FROM tokentrail.spans_in;
 

@@ -76,6 +76,19 @@ PARAMS: tuple[Param, ...] = (
     Param("content_key", str, "", "Key of prompt/response content encrypted at rest (AES-256-GCM): base64 of 32 "
           "bytes, or @FILE with one 'KEYID:BASE64' line per key (the first encrypts, all decrypt), or 'off'. "
           "Default: DATA_DIR/content.key, made on first start (mode 0600). See docs/encryption.md."),
+    Param("redact", str, "on", "PII redaction before storage on every ingest path: on, off, or presidio (the rules "
+          "plus names and addresses; needs the tokentrail[presidio] extra). See docs/privacy.md."),
+    Param("redact_patterns", str, "", "Extra redaction patterns: NAME=REGEX, one a line (or a JSON object), or @FILE "
+          "holding them; a match becomes <NAME>."),
+    Param("redact_national_ids", str, "us_ssn,us_ssn_bare,uk_nino", "National ids redacted, comma separated: us_ssn, "
+          "us_ssn_bare, uk_nino, ca_sin, br_cpf, es_dni, in_aadhaar, nl_bsn, fr_nir (or none)."),
+    Param("capture_policy", str, "always", "Default content capture policy of the server: always (keep the content "
+          "clients send), errors, off, or sampled:RATE (share of traces); errors and flagged calls are kept unless "
+          "off. Changed at run time per project and route: tokentrail capture-policy."),
+    Param("alerts_file", str, "", "Alert rules and receivers (TOML or JSON; see docs/alerts.md), reloaded on change. "
+          "Rules made through the API / CLI / UI live in the store."),
+    Param("alerts_interval", float, 60.0, "Seconds between alert evaluation rounds (0 = no evaluator)."),
+    Param("retention_alerts_days", int, 180, "Days alert history and notification deliveries are kept (0 = forever)."),
 )
 
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
@@ -124,6 +137,13 @@ class Settings:
     cors_origins: str
     metrics_token: str
     content_key: str
+    redact: str
+    redact_patterns: str
+    redact_national_ids: str
+    capture_policy: str
+    alerts_file: str
+    alerts_interval: float
+    retention_alerts_days: int
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -151,6 +171,7 @@ class Settings:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
                 "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days,
+                "alert_events": self.retention_alerts_days, "alert_deliveries": self.retention_alerts_days,
                 "ui_sessions": 1,  # a day after a session's expiry its row goes
                 **{name: self.retention_rollups_days for name in AGGREGATE_ROLLUPS}}
 

@@ -14,12 +14,14 @@ from rich.table import Table
 
 from tokentrail.cli.access import call_server, open_local, server_running
 from tokentrail.cli.accounts_cmd import accounts_cmd
+from tokentrail.cli.alerts_cmd import alerts_cmd
 from tokentrail.cli.audit_cmd import audit_cmd
 from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.keys_cmd import keys
 from tokentrail.cli.options import load_settings, settings_options
 from tokentrail.cli.purge_cmd import purge
 from tokentrail.cli.quarantine_cmd import quarantine
+from tokentrail.config import PARAMS
 
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
 
@@ -36,14 +38,15 @@ main.add_command(purge)
 main.add_command(keys)
 main.add_command(audit_cmd)
 main.add_command(accounts_cmd)
+main.add_command(alerts_cmd)
+
+
+# every setting is a flag of serve (``url`` is where client commands find a server)
+SERVE_SETTINGS = tuple(p.name for p in PARAMS if p.name != "url")
 
 
 @main.command()
-@settings_options("data_dir", "storage_url", "host", "port", "prices_file", "retention_spans_days",
-                  "retention_contents_days", "retention_scores_days", "retention_user_rollups_days", "spool_fsync",
-                  "spool_max_mb", "ingest_max_batch_items", "ingest_max_value_bytes", "batch_seconds",
-                  "default_project", "gateway_config", "gateway_capture", "gateway_cache_mb", "gateway_cache_ttl",
-                  "gateway_timeout", "langfuse_keys", "insecure", "allowed_hosts", "cors_origins", "metrics_token")
+@settings_options(*SERVE_SETTINGS)
 @click.option("--demo", is_flag=True, help="Fill the store with a week of demo traffic, then keep a live trickle.")
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(demo: bool, log_level: str, **values: Any) -> None:

@@ -21,6 +21,7 @@ from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
 from tokentrail.server.routes import (
     accounts,
+    alerts,
     api,
     audit,
     batch,
@@ -62,6 +63,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(privacy.router)
     app.include_router(keys.router)
     app.include_router(dashboards.router)
+    app.include_router(alerts.router)
     app.include_router(audit.router)
     app.include_router(accounts.router)
     app.include_router(signin.router)

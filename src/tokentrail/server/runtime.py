@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from tokentrail import audit
+from tokentrail.alerts import config as alerts_config
+from tokentrail.alerts.service import AlertService
 from tokentrail.auth import sessions
 from tokentrail.auth.keys import KeyCache
 from tokentrail.config import Settings
@@ -65,6 +67,10 @@ class Runtime:
                 parse_langfuse_keys(settings.langfuse_keys)
             except (ValueError, OSError) as e:
                 raise ConfigError(f"bad langfuse_keys setting: {e}") from e
+        try:  # a broken alerts file stops the start too, before the store is opened
+            alerts_file = alerts_config.load(settings.alerts_file)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         self.settings = settings
         self.started = time.time()
         self.instance_id = uuid.uuid4().hex  # /healthz names it: a client can tell this server from another
@@ -100,6 +106,11 @@ class Runtime:
         self.scheduler.add("flush-ingest-events", 10.0, self.flush_ingest_events)
         self.scheduler.add("rollups", settings.rollup_seconds, self.refresh_rollups)
         self.scheduler.add("spool-retention", 600.0, self.expire_spool)
+        # alerts (alerts/): rules and receivers from the alerts file, evaluated on this runner
+        self.alerts = AlertService(self.store, settings.alerts_file, holder=self.instance_id, base_url=settings.url,
+                                   interval=settings.alerts_interval, config=alerts_file)
+        if settings.alerts_interval > 0:
+            self.scheduler.add("alerts", settings.alerts_interval, self.alerts.tick)
 
     def start(self) -> None:
         self.inserter.start()
@@ -108,6 +119,7 @@ class Runtime:
 
     def stop(self) -> None:
         self.scheduler.stop()
+        self.alerts.stop()
         self.keys.stop()
         self.inserter.stop(drain=True)
         self.refresh_rollups(all_levels=True)

@@ -72,9 +72,10 @@ def apply_retention(store: Store, retention_days: dict[str, int]) -> None:
     """Set (or remove, with 0) the TTL of each table named in ``retention_days``, on a fresh or an
     existing store, either way. A table already at the wanted TTL is left alone: ``MODIFY TTL``
     rewrites its parts, and this runs at every start."""
+    from tokentrail.storage.alert_tables import ALERT_TABLES
     from tokentrail.storage.rollup_tables import ROLLUP_TABLES
 
-    tables = {**TABLES_BY_NAME, **{t.name: t for t in ROLLUP_TABLES}}
+    tables = {**TABLES_BY_NAME, **{t.name: t for t in ROLLUP_TABLES + ALERT_TABLES}}
     for name, days in retention_days.items():
         table = tables[name]
         if not table.ttl_column:
@@ -181,6 +182,7 @@ def m010_audit_log(store: Store) -> None:
 
     store.command(AUDIT_LOG.create_sql(store.database))
 
+
 @migration
 def m012_encrypted_contents(store: Store) -> None:
     """Encrypted content: ``contents.key_id`` (empty: a plain-text row, as every row before this) and the
@@ -208,9 +210,26 @@ def m012_encrypted_contents(store: Store) -> None:
 
 
 @migration
+def m013_alerts(store: Store) -> None:
+    """Alert rules, states, history, silences, deliveries and the evaluator lease (storage/alert_tables.py)."""
+    from tokentrail.storage.alert_tables import ALERT_TABLES
+
+    for table in ALERT_TABLES:
+        store.command(table.create_sql(store.database))
+
+
+@migration
 def m010b_accounts_sessions(store: Store) -> None:
     """UI accounts and sign-in sessions (tokentrail.auth.accounts, tokentrail.auth.sessions)."""
     from tokentrail.storage.schema import ACCOUNTS, UI_SESSIONS
 
     store.command(ACCOUNTS.create_sql(store.database))
     store.command(UI_SESSIONS.create_sql(store.database))
+
+
+@migration
+def m011_capture_policy(store: Store) -> None:
+    """The server's content capture policy (tokentrail.privacy.policy), changed at run time."""
+    from tokentrail.storage.schema import CAPTURE_POLICY
+
+    store.command(CAPTURE_POLICY.create_sql(store.database))

@@ -372,17 +372,34 @@ UI_SESSIONS = Table(
     ttl_column="toDateTime(expires_at)",
 )
 
+# The content capture policy (tokentrail.privacy.policy): one row per scope, the newest wins; every
+# server reloads it every 2 s. Marks (scope mark:...) expire.
+CAPTURE_POLICY = Table(
+    name="capture_policy",
+    columns=(
+        _c("scope", "String", "default, gateway, project:P, route:R, route:P/R, mark:trace:P/ID, mark:route:P/R"),
+        _c("rule", "String", "JSON {rate, errors, flagged, redact}; a mark: its reason"),
+        _c("expires_at", "DateTime64(3, 'UTC')", "marks only; 1970-01-01: never"),
+        _c("deleted", "UInt8", "1: the scope's rule was removed"),
+        _c("updated_by", "String", "who changed it (the audit log has the details)"),
+        _c("updated_at", "DateTime64(3, 'UTC')"),
+    ),
+    engine="ReplacingMergeTree(updated_at)",
+    order_by="scope",
+)
+
 TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES,
-                             API_KEYS, AUDIT_LOG, ACCOUNTS, UI_SESSIONS)
+                             API_KEYS, AUDIT_LOG, ACCOUNTS, UI_SESSIONS, CAPTURE_POLICY)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 
 def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = None) -> str:
     """Every CREATE statement, in order: the committed docs/schema.sql is this output."""
+    from tokentrail.storage.alert_tables import ALERT_TABLES
     from tokentrail.storage.rollup_tables import ROLLUP_TABLES
 
     retention = retention or {}
-    parts = [t.create_sql(database, retention.get(t.name)) for t in TABLES + ROLLUP_TABLES]
+    parts = [t.create_sql(database, retention.get(t.name)) for t in TABLES + ROLLUP_TABLES + ALERT_TABLES]
     parts += [v.create_sql(database) + "\n" for v in VIEWS]
     return ";\n\n".join(p.rstrip("\n") for p in parts) + ";\n"
 
