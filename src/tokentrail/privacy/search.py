@@ -50,7 +50,7 @@ def search(store: Store, ring: Keyring | None, project: str, q: str, since: date
           AND {cond}
         GROUP BY trace_id ORDER BY t DESC LIMIT {int(limit)}""", params)
     if not hits:
-        return {"traces": [], "words": len(words), "limit": limit}
+        return {"traces": [], "matched": 0, "words": len(words), "limit": limit}
     earliest = min(datetime.fromisoformat(h["t"]) for h in hits) - timedelta(hours=1)
     rows = store.query(f"""
         SELECT {traces._TRACE_SUMMARY}
@@ -63,4 +63,4 @@ def search(store: Store, ring: Keyring | None, project: str, q: str, since: date
     matched = {h["trace_id"]: int(h["spans"]) for h in hits}
     for r in rows:
         r["matching_spans"] = matched.get(r["trace_id"], 0)
-    return {"traces": rows, "words": len(words), "limit": limit}
+    return {"traces": rows, "matched": len(hits), "words": len(words), "limit": limit}
