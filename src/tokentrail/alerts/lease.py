@@ -5,7 +5,7 @@ Time is cut into terms of ``term_seconds``. Any server may claim a term by inser
 every server computes the same way from the same rows. The holder claims the next term as soon as it
 holds the current one, so it keeps the lease while it lives; the others claim the next term only
 late in the current one (``takeover_at``) and only if nobody claimed it yet, so a dead holder is
-replaced within one term.
+replaced within two terms (the one it had already claimed runs out unused).
 """
 
 from __future__ import annotations
