@@ -41,7 +41,10 @@ def store() -> Iterator[Store]:
         if inc.extra:
             inc.extra(calls, inc.name, END)
         traffic.load(s, calls, inc.name, since, END)
-    yield s
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def test_the_quiet_week_fires_at_most_one_alert(store: Store) -> None:

@@ -17,7 +17,10 @@ from tokentrail.storage.migrations import migrate
 def store() -> Iterator[Store]:
     s = open_store(f"chdb://{tempfile.mkdtemp(prefix='tt-lease-')}/db")
     migrate(s)
-    yield s
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def test_one_holder_at_a_time_and_takeover(store: Store) -> None:
