@@ -32,6 +32,7 @@ from tokentrail.ingest import wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS
 from tokentrail.ingest.normalize import insert_sql as otlp_insert_sql
 from tokentrail.ingest.scores import link, write_scores
+from tokentrail.privacy.ingest import scrubber, settings_for
 from tokentrail.storage.backend import Store
 
 
@@ -274,6 +275,8 @@ def load_chunks(store: Store, price_version: str, items: list[tuple[Chunk, bytes
     if not items:
         return []
     project = items[0][0].project
+    scrub = scrubber(store, settings_for(store), project, "batch")  # before the lines reach a temp file or the engine
+    items = [(chunk, scrub.lines(data)) for chunk, data in items]
     sources = [c.source for c, _ in items]
     if any(c.project != project for c, _ in items) or len(set(sources)) != len(sources):
         raise ValueError("chunks loaded together are of one project and of different files")

@@ -17,11 +17,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tokentrail.errors import Overloaded
 from tokentrail.gateway.call import Call
 from tokentrail.gateway.otlp import encode_request
 from tokentrail.gateway.spans import build_span
 from tokentrail.ingest import wire
+from tokentrail.privacy.ingest import scrubber
 from tokentrail.server.runtime import Runtime
 
 log = logging.getLogger("tokentrail.gateway")
@@ -104,9 +107,11 @@ class Recorder:
             self._bytes_out += call.size()
             calls.append(call)
         by_project: dict[str, list[bytes]] = {}
+        # the policy in force; its gateway rule defaults to the setting gateway_capture (``self.capture``)
+        policy = scrubber(self.runtime.store, self.runtime.settings, "", "gateway").policy
         for call in calls:
             try:
-                by_project.setdefault(call.project, []).append(build_span(call, self.capture))
+                by_project.setdefault(call.project, []).append(build_span(call, policy))
             except Exception as e:  # a body we cannot read must not cost the other calls
                 log.exception("gateway: could not record call %s", call.span_hex)
                 self._drop(call.project, f"gateway could not encode the call: {e}")
@@ -116,7 +121,7 @@ class Recorder:
         return sum(len(s) for s in by_project.values())
 
     def _spool(self, project: str, spans: list[bytes]) -> None:
-        payload = encode_request(spans, "tokentrail.gateway")
+        payload = self._redacted(project, encode_request(spans, "tokentrail.gateway"))
         record = wire.envelope(payload, project, "gateway", time.time_ns())
         try:
             self.runtime.spool.append(record)
@@ -126,3 +131,14 @@ class Recorder:
         self.stats.recorded += len(spans)
         self.stats.spool_appends += 1
         self.runtime.counters.accepted_spans += len(spans)
+
+    def _redacted(self, project: str, payload: bytes) -> bytes:
+        """The spans with PII redacted (prompt, reply, error message, context headers) before they are
+        spooled; the capture policy was applied when each span was built."""
+        scrub = scrubber(self.runtime.store, self.runtime.settings, project, "gateway")
+        if scrub.redactor is None:
+            return payload
+        scrub.policy = None
+        req = ExportTraceServiceRequest.FromString(payload)
+        scrub.request(req)
+        return req.SerializeToString()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from tokentrail.gateway.adapters import Outcome, adapter_for, decode_body, request_info
 from tokentrail.gateway.call import CLIENT_DISCONNECTED, STREAM_ABORTED, Call
 from tokentrail.gateway.otlp import SpanFields, encode_span
+from tokentrail.privacy.policy import Policy, Rule
 
 CAPTURE_POLICIES = ("off", "errors", "always")
 MAX_CONTENT = 256 << 10  # bytes of prompt or reply kept per call
@@ -62,15 +63,14 @@ def _clip(data: bytes | str) -> str:
     return raw[:MAX_CONTENT].decode("utf-8", "ignore") + f"...[{len(raw) - MAX_CONTENT} bytes not kept]"
 
 
-def _capture_reason(policy: str, call: Call, failed: bool) -> str:
-    flag = call.context.capture
-    if policy == "off" or flag is False:
-        return ""
-    if policy == "always":
-        return "always"
-    if failed:
-        return "error"
-    return "flagged" if flag else ""
+def _capture_reason(policy: str | Policy, call: Call, failed: bool) -> str:
+    """Why the call's content is kept ("" = not kept): the server's capture policy (``privacy/policy.py``),
+    whose ``gateway`` rule defaults to the setting ``gateway_capture`` (a mode string here, in tests)."""
+    if isinstance(policy, str):
+        policy = Policy(gateway=Rule.parse(policy))
+    route = next((str(v) for k, v in call.context.attributes if k == "tokentrail.route"), "")
+    return policy.decide(project=call.project, route=route, source="gateway", trace_id=call.trace_id,
+                         failed=failed, flag=call.context.capture) or ""
 
 
 def _usage_attributes(call: Call, out: Outcome) -> list[tuple[str, object]]:
@@ -89,7 +89,7 @@ def _usage_attributes(call: Call, out: Outcome) -> list[tuple[str, object]]:
     return [(k.replace("gen_ai.usage.", "tokentrail.cache."), v) for k, v in usage]
 
 
-def build_span(call: Call, policy: str) -> bytes:
+def build_span(call: Call, policy: str | Policy) -> bytes:
     """The call as an encoded OTLP ``Span``."""
     out, _ = outcome_of(call)
     error_type, message = _error(call, out)

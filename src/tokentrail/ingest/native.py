@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tokentrail.ingest.otlp import Decoded
 from tokentrail.ingest.timewindow import EXPIRED, TimeWindow
 from tokentrail.ingest.wire import kv as _kv
+from tokentrail.privacy.walk import Scrubber
 
 # a downstream status that is a word, not an HTTP code: the call failed, and the word is its error type
 # ("timeout" from the seeds' logs, or whatever an app writes: "error", "cancelled" ...)
@@ -197,8 +198,10 @@ def _problem(e: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'item'}: {err['msg']}" for err in e.errors()[:5])
 
 
-def decode_items(items: list[Any], window: TimeWindow | None = None) -> tuple[Decoded, list[dict[str, Any]]]:
-    """Convert native items; return the OTLP payload of the good ones and the problems."""
+def decode_items(items: list[Any], window: TimeWindow | None = None,
+                 scrub: Scrubber | None = None) -> tuple[Decoded, list[dict[str, Any]]]:
+    """Convert native items; return the OTLP payload of the good ones (redacted and with the capture
+    policy applied by ``scrub``) and the problems."""
     req = ExportTraceServiceRequest()
     scope = req.resource_spans.add().scope_spans.add()
     scope.scope.name = "tokentrail.native"
@@ -222,6 +225,8 @@ def decode_items(items: list[Any], window: TimeWindow | None = None) -> tuple[De
             problems.append({"index": i, "error": str(e)})
         except RecursionError:
             problems.append({"index": i, "error": "values nested too deeply"})
+    if scrub is not None:
+        scrub.request(req)
     decoded = Decoded(payload=req.SerializeToString(), spans=len(scope.spans), rejected=len(problems),
                       errors=[f"item {p['index']}: {p['error']}" for p in problems[:10]], expired=expired,
                       content_expired=content_expired)

@@ -32,6 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tokentrail.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from tokentrail.ingest.timewindow import EXPIRED, TimeWindow
+from tokentrail.privacy.walk import Scrubber
 
 MAX_BODY_BYTES = 64 << 20
 M = TypeVar("M", bound=Message)
@@ -70,11 +71,13 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
     return out
 
 
-def decode_request(body: bytes, content_type: str | None, window: TimeWindow | None = None) -> Decoded:
-    """Parse an OTLP trace export request; keep the good spans (times inside ``window``)."""
+def decode_request(body: bytes, content_type: str | None, window: TimeWindow | None = None,
+                   scrub: Scrubber | None = None) -> Decoded:
+    """Parse an OTLP trace export request; keep the good spans (times inside ``window``), redacted and
+    with the capture policy applied by ``scrub`` (``tokentrail.privacy``) before anything is spooled."""
     req, _ = parse_message(body, content_type, ExportTraceServiceRequest, "resourceSpans", "trace",
                                   _hex_span_ids)
-    return _checked(req, window or TimeWindow.now())
+    return _checked(req, window or TimeWindow.now(), scrub)
 
 
 PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf", "application/octet-stream")
@@ -193,7 +196,7 @@ def _id_problem(span: Any) -> str | None:
     return None
 
 
-def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
+def _checked(req: ExportTraceServiceRequest, window: TimeWindow, scrub: Scrubber | None = None) -> Decoded:
     total = rejected = expired = content_expired = 0
     errors: list[str] = []
     for rs in req.resource_spans:
@@ -212,6 +215,8 @@ def _checked(req: ExportTraceServiceRequest, window: TimeWindow) -> Decoded:
             for i in reversed(bad):
                 del ss.spans[i]
             rejected += len(bad)
+    if scrub is not None:
+        scrub.request(req)
     req.DiscardUnknownFields()
     payload = req.SerializeToString()
     return Decoded(payload=payload, parts=_records(req, payload), spans=total - rejected, rejected=rejected,

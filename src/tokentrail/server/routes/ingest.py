@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from tokentrail.errors import BadRequest, PayloadTooLarge
 from tokentrail.ingest import logs, native, otlp, scores, wire
 from tokentrail.ingest.timewindow import TimeWindow
+from tokentrail.privacy.ingest import scrubber
 from tokentrail.server.auth import require
 from tokentrail.server.runtime import Runtime
 
@@ -91,7 +92,8 @@ async def otlp_traces(request: Request) -> Response:
     principal = require(request, "ingest")
     try:
         body = await _body(request)
-        decoded = await _decode(otlp.decode_request, body, request.headers.get("content-type"), _window(rt))
+        decoded = await _decode(otlp.decode_request, body, request.headers.get("content-type"), _window(rt),
+                                scrubber(rt.store, rt.settings, principal.project, "otlp"))
     except BadRequest as e:
         rt.counters.refused(principal.project or rt.settings.default_project, "rejected_request", e.message)
         raise
@@ -120,6 +122,7 @@ async def otlp_logs(request: Request) -> Response:
         rt.counters.refused(counted_project, "rejected_request", e.message)
         raise
     decoded = await run_in_threadpool(logs.extract, req, received)
+    await run_in_threadpool(scrubber(rt.store, rt.settings, principal.project, "otlp").logs, decoded)
     await run_in_threadpool(logs.write, rt.store, decoded, principal.project, rt.settings.default_project)
     rt.counters.requests += 1
     for reason, n in decoded.dropped.items():
@@ -153,7 +156,8 @@ async def native_batch(request: Request) -> JSONResponse:
     if len(items) > rt.settings.ingest_max_batch_items:
         raise PayloadTooLarge(f"the batch holds {len(items)} calls; at most {rt.settings.ingest_max_batch_items} "
                               "per request (setting ingest_max_batch_items)")
-    decoded, problems = await _ingest_thread(native.decode_items, items, _window(rt))
+    decoded, problems = await _ingest_thread(native.decode_items, items, _window(rt),
+                                             scrubber(rt.store, rt.settings, principal.project, "sdk"))
     await _spool(rt, decoded, principal.project, "sdk")
     status = 200 if not problems else 400
     body_out = {"accepted": decoded.spans, "rejected": decoded.rejected, "expired": decoded.expired,
