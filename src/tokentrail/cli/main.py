@@ -16,6 +16,7 @@ from tokentrail.cli.access import call_server, open_local, server_running
 from tokentrail.cli.accounts_cmd import accounts_cmd
 from tokentrail.cli.alerts_cmd import alerts_cmd
 from tokentrail.cli.audit_cmd import audit_cmd
+from tokentrail.cli.capture_cmd import capture_policy
 from tokentrail.cli.ingest_cmd import ingest
 from tokentrail.cli.keys_cmd import keys
 from tokentrail.cli.options import load_settings, settings_options
@@ -39,6 +40,7 @@ main.add_command(keys)
 main.add_command(audit_cmd)
 main.add_command(accounts_cmd)
 main.add_command(alerts_cmd)
+main.add_command(capture_policy)
 
 
 # every setting is a flag of serve (``url`` is where client commands find a server)

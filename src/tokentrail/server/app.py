@@ -25,6 +25,7 @@ from tokentrail.server.routes import (
     api,
     audit,
     batch,
+    capture,
     dashboards,
     health,
     ingest,
@@ -61,6 +62,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router)
     app.include_router(quarantine.router)
     app.include_router(privacy.router)
+    app.include_router(capture.router)
     app.include_router(keys.router)
     app.include_router(dashboards.router)
     app.include_router(alerts.router)
