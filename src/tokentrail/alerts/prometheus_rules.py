@@ -1,7 +1,9 @@
 """Prometheus alerting rules generated from the same rule definitions, for teams that alert through
-Alertmanager. They read the counters and histograms ``/metrics`` exports (labels: project, route,
-model, provider, kind, status), so only what those can express is generated; the others are listed
-in a comment with the reason (tokentrail's own evaluator still runs them).
+Alertmanager. They read the counters and histograms ``/metrics`` exports (``tokentrail_spans_total``,
+``tokentrail_cost_usd_total``, ``tokentrail_unpriced_calls_total``, ``tokentrail_latency_seconds`` /
+``tokentrail_ttft_seconds``; labels: project, route, model, provider, kind, status), so only what
+those can express is generated; the others are listed in a comment with the reason (tokentrail's own
+evaluator still runs them).
 
 - ``burn_rate``: one recording rule per window (bad ratio) and one alert per window pair, the SRE
   workbook's multiwindow multi-burn-rate form. Latency / TTFT thresholds use the histogram bucket at or
@@ -71,12 +73,12 @@ def _burn(rule: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         bad = _selector(rule, 'status="error"')
 
         def ratio(w: str) -> str:
-            return (f"sum(rate(tokentrail_spans{bad}[{w}])) / "
-                    f"sum(rate(tokentrail_spans{_selector(rule)}[{w}]))")
+            return (f"sum(rate(tokentrail_spans_total{bad}[{w}])) / "
+                    f"sum(rate(tokentrail_spans_total{_selector(rule)}[{w}]))")
     else:
         le = next((b for b in LATENCY_BUCKETS_MS if b >= rule.threshold_ms), None)
         metric = "tokentrail_latency_seconds" if rule.slo == "latency" else "tokentrail_ttft_seconds"
-        le_s = "+Inf" if le is None else f"{le / 1000:g}"
+        le_s = "+Inf" if le is None else str(le / 1000)  # the label exactly as /metrics writes it ("1.0")
         under = _selector(rule, 'le="' + le_s + '"')
 
         def ratio(w: str) -> str:
@@ -105,24 +107,24 @@ def _burn(rule: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _simple(rule: Any) -> dict[str, Any]:
     if rule.kind == "budget":
         w = _PERIOD[rule.period]
-        expr = f"sum(increase(tokentrail_cost_usd{_selector(rule)}[{w}])) > {rule.threshold_usd:g}"
+        expr = f"sum(increase(tokentrail_cost_usd_total{_selector(rule)}[{w}])) > {rule.threshold_usd:g}"
         summary = f"spend of project {rule.project} over the last {w} above ${rule.threshold_usd:g}"
     elif rule.kind == "cost_jump":
         w = _prom_duration(rule.window)
         by = f" by ({rule.group_by})" if rule.group_by in _PROM_LABELS else ""
-        cur = f"sum{by}(increase(tokentrail_cost_usd{_selector(rule)}[{w}]))"
-        prev = f"sum{by}(increase(tokentrail_cost_usd{_selector(rule)}[{w}] offset 1d))"
+        cur = f"sum{by}(increase(tokentrail_cost_usd_total{_selector(rule)}[{w}]))"
+        prev = f"sum{by}(increase(tokentrail_cost_usd_total{_selector(rule)}[{w}] offset 1d))"
         expr = f"({cur} > {1 + rule.percent / 100:g} * {prev}) and ({cur} > {rule.min_usd:g})"
         summary = f"cost over {w} more than {rule.percent:g}% above the same window a day earlier"
     elif rule.kind == "silent_model":
         w = _prom_duration(rule.window)
-        cur = f"sum by (model)(increase(tokentrail_spans{_selector(rule)}[{w}]))"
-        prev = f"sum by (model)(increase(tokentrail_spans{_selector(rule)}[{w}] offset 1d))"
+        cur = f"sum by (model)(increase(tokentrail_spans_total{_selector(rule)}[{w}]))"
+        prev = f"sum by (model)(increase(tokentrail_spans_total{_selector(rule)}[{w}] offset 1d))"
         expr = f"({prev} >= {rule.min_expected:g}) unless ({cur} > 0)"
         summary = f"a model of project {rule.project} that had calls a day ago has had none for {w}"
     else:  # unpriced_model
         w = _prom_duration(rule.window)
-        expr = f"sum by (model)(increase(tokentrail_unpriced_calls{_selector(rule)}[{w}])) > 0"
+        expr = f"sum by (model)(increase(tokentrail_unpriced_calls_total{_selector(rule)}[{w}])) > 0"
         summary = f"calls of a model with no known price in project {rule.project}"
     return {"alert": rule.name, "expr": expr, "for": rule.for_ if parse_duration(rule.for_).total_seconds() else "0m",
             "labels": _labels(rule, rule.severity), "annotations": {"summary": summary, "description": rule.description}}
