@@ -8,6 +8,7 @@ failing receiver is retried on its own worker and never delays a round.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import time
@@ -35,6 +36,7 @@ class RoundStats:
     firing: int = 0
     per_rule_seconds: dict[str, float] = field(default_factory=dict)
     rule_errors: dict[str, str] = field(default_factory=dict)
+    firing_by_rule: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (project, rule, severity)
 
 
 def dedup_key(project: str, rule: str) -> str:
@@ -60,6 +62,8 @@ class Evaluator:
         self._pending_deliveries: list[dict[str, Any]] = []
         self.dispatcher = Dispatcher(config.receivers, on_delivery=self._delivered)
         self.last = RoundStats()
+        self.rounds = 0                                  # for /metrics: rounds run, rule failures per rule
+        self.rule_failures: collections.Counter[str] = collections.Counter()
 
     def reconfigure(self, config: AlertsConfig) -> None:
         old = self.dispatcher
@@ -97,6 +101,7 @@ class Evaluator:
                 log.exception("alert rule %s failed", rule.name)
                 stats.errors += 1
                 stats.rule_errors[rule.name] = f"{type(e).__name__}: {e}"[:300]
+                self.rule_failures[rule.name] += 1
                 events.append(AlertState(rule.name, "", rule.project, "error", summary=stats.rule_errors[rule.name]))
                 continue
             finally:
@@ -105,6 +110,9 @@ class Evaluator:
             to_write += result.states
             events += result.events
             stats.firing += len(result.firing)
+            for a in result.firing:
+                k = (rule.project, rule.name, a.severity or rule.severity)
+                stats.firing_by_rule[k] = stats.firing_by_rule.get(k, 0) + 1
             if result.notify:
                 self._notify(rule, result.notify, result.firing or [s for s in result.states if s.key != GROUP],
                              now, states.get(rule.name, {}).get(GROUP))
@@ -114,6 +122,7 @@ class Evaluator:
         stats.rules = len(rules)
         stats.seconds = round(time.perf_counter() - started, 4)
         self.last = stats
+        self.rounds += 1
         return stats
 
     def flush_deliveries(self) -> None:

@@ -1,5 +1,7 @@
 """Prometheus ``/metrics``: request, token and cost counters and latency / TTFT histograms
-by project, route, model, provider, kind and status, plus the ingest pipeline's own health.
+by project, route, model, provider, kind and status, plus the ingest pipeline's own health and the
+alert evaluator's (rounds, their duration, failing rules, firing alerts per rule, notifications per
+receiver), so the evaluator itself can be watched from outside.
 
 Counters grow with every insert (from ``query.ingest_metrics``), so they count spans as
 received (a re-sent span counts again here, never in the store's numbers). Label sets are
@@ -90,6 +92,7 @@ class TokentrailCollector(Collector):
         yield latency
         yield ttft
         yield from self._pipeline()
+        yield from self._alerts()
 
     def _pipeline(self) -> Iterator[Any]:
         rt = self.rt
@@ -115,3 +118,61 @@ class TokentrailCollector(Collector):
                                           "Requests the store refused, kept in the spool's quarantine")
         quarantined.add_metric([], st.quarantined)
         yield quarantined
+
+    def _alerts(self) -> Iterator[Any]:
+        service = getattr(self.rt, "alerts", None)
+        if service is None:
+            return
+        ev = service.evaluator
+        last = ev.last
+        rounds = CounterMetricFamily("tokentrail_alert_rounds", "Alert evaluation rounds run by this server "
+                                     "(only the lease holder evaluates)")
+        rounds.add_metric([], ev.rounds)
+        yield rounds
+        seconds = GaugeMetricFamily("tokentrail_alert_round_seconds", "Duration of the last evaluation round")
+        seconds.add_metric([], last.seconds)
+        yield seconds
+        at = GaugeMetricFamily("tokentrail_alert_last_round_timestamp_seconds",
+                               "When the last evaluation round ran (Unix time; 0: never on this server)")
+        at.add_metric([], last.at)
+        yield at
+        rules = GaugeMetricFamily("tokentrail_alert_rules", "Rules evaluated in the last round")
+        rules.add_metric([], last.rules)
+        yield rules
+        rule_seconds = GaugeMetricFamily("tokentrail_alert_rule_seconds", "Time each rule took in the last round",
+                                         labels=["rule"])
+        for name, sec in sorted(last.per_rule_seconds.items()):
+            rule_seconds.add_metric([name], sec)
+        yield rule_seconds
+        errors = CounterMetricFamily("tokentrail_alert_rule_errors", "Evaluations of a rule that failed",
+                                     labels=["rule"])
+        for name, n in sorted(ev.rule_failures.items()):
+            errors.add_metric([name], n)
+        yield errors
+        firing = GaugeMetricFamily("tokentrail_alerts_firing", "Alerts firing after the last round",
+                                   labels=["project", "rule", "severity"])
+        for (project, rule, severity), n in sorted(last.firing_by_rule.items()):
+            firing.add_metric([project, rule, severity], n)
+        yield firing
+        yield from self._receivers(service.evaluator.dispatcher.status())
+
+    def _receivers(self, receivers: list[dict[str, Any]]) -> Iterator[Any]:
+        labels = ["receiver", "type"]
+        sent = CounterMetricFamily("tokentrail_alert_notifications", "Notifications per receiver by outcome "
+                                   "(sent; failed: given up after retries; dropped: queue full)",
+                                   labels=[*labels, "outcome"])
+        retries = CounterMetricFamily("tokentrail_alert_notification_retries", "Delivery attempts retried",
+                                      labels=labels)
+        backlog = GaugeMetricFamily("tokentrail_alert_notification_backlog", "Notifications waiting per receiver",
+                                    labels=labels)
+        healthy = GaugeMetricFamily("tokentrail_alert_receiver_healthy",
+                                    "1 when the receiver's last delivery succeeded (or none failed yet)",
+                                    labels=labels)
+        for r in receivers:
+            key = [r["name"], r["kind"]]
+            for outcome in ("sent", "failed", "dropped"):
+                sent.add_metric([*key, outcome], r[outcome])
+            retries.add_metric(key, r["retries"])
+            backlog.add_metric(key, r["backlog"])
+            healthy.add_metric(key, 1 if r["healthy"] else 0)
+        yield from (sent, retries, backlog, healthy)
