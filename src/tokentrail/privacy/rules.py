@@ -300,11 +300,12 @@ IBAN_RULE = Rule("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}\b"
 PHONE_RULES: tuple[Rule, ...] = (
     Rule("PHONE", re.compile(r"(?<![\w+])(?:\+|00)[1-9]\d{0,3}(?:[ .\-]?\(\d{1,4}\)|[ .\-]?\d{1,5}){1,6}(?![\w])"),
          "digit", _phone_intl),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])(?:\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}([.\-])\d{3}\1\d{4})(?![\w\-]|\.\d)"),
+    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])(?:\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}([.\-])\d{3}\1\d{4})"
+                             r"(?![\w\-]|\.\d)"),
          "digit"),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])0\d{1,4}(?:[ \-]\d{2,4}){1,3}(?![\w\-]|\.\d)"), "digit",
+    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])0\d{1,4}(?:[ \-]\d{2,4}){1,3}(?![\w\-]|\.\d)"), "digit",
          _digits_between(9, 12)),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])0[1-9]([ .])\d{2}(?:\1\d{2}){3}(?![\w\-]|\.\d)"), "digit"),
+    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])0[1-9]([ .])\d{2}(?:\1\d{2}){3}(?![\w\-]|\.\d)"), "digit"),
 )
 
 IPV4_RULE = Rule("IP", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"

@@ -1,4 +1,4 @@
-"""Quality signals: feedback and scores, schema validity, cache hits, output length."""
+"""Quality signals: feedback and scores, schema validity, cache hits, output length, PII redactions."""
 
 from __future__ import annotations
 
@@ -49,6 +49,22 @@ def finish_reasons(store: Store, f: Filters) -> list[dict[str, Any]]:
                           f"WHERE {where} AND kind = 'llm'", params)[0]
         counts = list(row["b"])
     return [{"finish": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]
+
+
+def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
+    """PII values redacted before storage, per type (``<EMAIL>``, ``<CARD>`` ...): how many values and on
+    how many spans, from each span's ``tokentrail.redacted`` attribute (``privacy/walk.py``)."""
+    where, params = f.where(llm_only=False)
+    return store.query(f"""
+        SELECT t.1 AS type, sum(t.2) AS values, count() AS spans
+        FROM (
+            SELECT arrayJoin(arrayMap(x -> (splitByChar(':', x)[1], toUInt64OrZero(splitByChar(':', x)[2])),
+                                      splitByChar(',', attributes['tokentrail.redacted']))) AS t
+            FROM {store.database}.spans FINAL
+            WHERE {where} AND attributes['tokentrail.redacted'] != ''
+        )
+        WHERE t.1 != ''
+        GROUP BY type ORDER BY values DESC, type""", params)
 
 
 def _score_range(f: Filters) -> dict[str, Any]:

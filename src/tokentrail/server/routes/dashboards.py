@@ -112,7 +112,7 @@ async def cost_view(request: Request) -> dict[str, Any]:
 
 
 @router.get("/quality", summary="Feedback, schema-valid rate, cache-hit rate, output-length distribution, "
-            "canonical finish reasons")
+            "canonical finish reasons, PII redactions per type")
 async def quality_view(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
@@ -121,6 +121,7 @@ async def quality_view(request: Request) -> dict[str, Any]:
             "finish_reasons": await _run(rt, quality.finish_reasons, rt.store, f),
             "feedback": await _run(rt, quality.feedback, rt.store, f),
             "scores_over_time": await _run(rt, quality.scores_over_time, rt.store, f, step),
+            "redactions": await _run(rt, quality.redactions, rt.store, f),
             "summary": await _run(rt, metrics.summary, rt.store, f)}
 
 

@@ -42,7 +42,10 @@ export default async function quality(root) {
     subtitle: "successful LLM calls by output tokens" });
   const finishes = panel("Finish reasons", { testid: "panel-finish-reasons",
     subtitle: "LLM calls by how the answer ended (canonical; click to see those calls)" });
-  root.append(grid("two", fb.el, overTime.el), grid("two", rates.el, lengths.el), grid("two", finishes.el));
+  const redacted = panel("PII redacted", { testid: "panel-redactions",
+    subtitle: "values replaced by a placeholder before storage, per type" });
+  root.append(grid("two", fb.el, overTime.el), grid("two", rates.el, lengths.el),
+    grid("two", finishes.el, redacted.el));
   const ts = api.get("metrics/timeseries", { metric: "requests,schema_checked,schema_valid,cache_hits" });
   await Promise.all([
     fill(fb.body, async () => feedbackTable(feedback)),
@@ -50,7 +53,17 @@ export default async function quality(root) {
     fill(rates.body, async () => ratesChart(await ts)),
     fill(lengths.body, async () => lengthChart(q.output_length)),
     fill(finishes.body, async () => finishTable(q.finish_reasons || [])),
+    fill(redacted.body, async () => redactionTable(q.redactions || [])),
   ]);
+}
+
+function redactionTable(rows) {
+  if (!rows.length) return h("p", { class: "empty-inline", testid: "redactions-empty" }, "No PII was redacted in this range.");
+  return table([
+    { label: "type", value: (r) => h("code", {}, `<${r.type}>`), raw: (r) => r.type, cls: "key" },
+    { label: "values", num: true, value: (r) => count(r.values), raw: (r) => r.values, testid: "cell-values" },
+    { label: "spans", num: true, value: (r) => count(r.spans), raw: (r) => r.spans },
+  ], rows, { testid: "redactions-table" });
 }
 
 function feedbackTable(rows) {
