@@ -46,8 +46,17 @@ def dedup_key(project: str, rule: str) -> str:
 def explain_url(base_url: str, rule: Any, explain: dict[str, Any]) -> str:
     from urllib.parse import urlencode
 
-    q = {"rule": rule.name, "project": rule.project, **{k: v for k, v in explain.items() if k != "filters"}}
-    q.update({f"f.{k}": v for k, v in (explain.get("filters") or {}).items()})
+    # flat query parameters the UI's explain page reads: f.<dim> (the scope), focus.<dim> (the alert's labels)
+    q: dict[str, Any] = {"rule": rule.name, "project": rule.project}
+    for k, v in explain.items():
+        if k == "filters":
+            q.update({f"f.{a}": b for a, b in (v or {}).items()})
+        elif k == "focus":
+            q.update({f"focus.{a}": b for a, b in (v or {}).items()})
+        elif isinstance(v, list | tuple):
+            q[k] = ",".join(str(x) for x in v)
+        else:
+            q[k] = v
     return f"{base_url.rstrip('/')}/ui/explain?{urlencode(q)}"
 
 

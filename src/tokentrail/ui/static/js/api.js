@@ -1,6 +1,7 @@
 // The JSON API behind every number (see /docs). One GET helper; answers are shared within
 // one rendering of a page, so two panels asking the same question send one request.
 
+import { csrfHeaders } from "./session.js";
 import { query } from "./state.js";
 
 export class ApiError extends Error {
@@ -54,4 +55,28 @@ async function load(url) {
   if (response.status === 401) window.dispatchEvent(new Event("tt:signin-needed")); // session ended or expired
   if (!response.ok) throw new ApiError(response.status, (body && body.error) || response.statusText);
   return body;
+}
+
+/**
+ * A write: PUT / POST / DELETE /api/<path> with a JSON body and the session's CSRF header.
+ * Throws ApiError with the server's message (a 403 says which scope is missing).
+ */
+export async function send(method, path, body, params = {}) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== null && v !== undefined && v !== ""));
+  const url = `/api/${path}${q.toString() ? "?" + q : ""}`;
+  const init = { method, headers: { accept: "application/json", ...csrfHeaders() } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(0, `the server did not answer (${e.message}); is tokentrail still running?`);
+  }
+  const answer = await response.json().catch(() => null);
+  if (response.status === 401) window.dispatchEvent(new Event("tt:signin-needed"));
+  if (!response.ok) throw new ApiError(response.status, (answer && answer.error) || response.statusText);
+  return answer;
 }

@@ -5,8 +5,10 @@ import { clear, errorBox, h } from "./dom.js";
 import { dateTime } from "./fmt.js";
 import * as session from "./session.js";
 import * as state from "./state.js";
+import alerts from "./pages/alerts.js";
 import audit from "./pages/audit.js";
 import cost from "./pages/cost.js";
+import explain from "./pages/explain.js";
 import overview from "./pages/overview.js";
 import quality from "./pages/quality.js";
 import { sessionDetail, sessionList } from "./pages/sessions.js";
@@ -16,9 +18,12 @@ import traces from "./pages/traces.js";
 import usage from "./pages/usage.js";
 import users from "./pages/users.js";
 
-const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: sessionList, users, audit };
+const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: sessionList, users, audit, alerts,
+  explain };
 const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Quality", traces: "Traces",
-  sessions: "Sessions", users: "Users", audit: "Audit" };
+  sessions: "Sessions", users: "Users", audit: "Audit", alerts: "Alerts", explain: "Why did this change?" };
+// pages with their own controls: the filter bar would filter nothing there
+const NO_FILTER_BAR = new Set(["alerts"]);
 const CHIP_LABELS = { provider: "provider", status: "status", kind: "kind", error_type: "error type",
   http_status: "HTTP status", session: "session", customer: "customer", source: "source", project: "project" };
 const BAR_FILTERS = ["route", "model", "environment", "release"];
@@ -43,6 +48,8 @@ async function render() {
   if (picker) picker.value = state.filters().project || session.me()?.project || "";
   const { name, page, id } = route();
   api.fresh();
+  document.body.classList.toggle("no-filters", NO_FILTER_BAR.has(name));
+  alertCount();
   syncFilterBar();
   document.querySelectorAll(".tabs a").forEach((a) => {
     a.classList.toggle("active", a.dataset.page === name);
@@ -185,6 +192,37 @@ function wireLinks() {
   window.addEventListener("tt:navigate", render);
 }
 
+// ---- the number of firing alerts, on the Alerts tab ------------------------------------------
+
+let countAt = 0;
+let countProject = null;
+
+function showAlertCount({ firing, silenced }) {
+  const el = document.querySelector("[data-testid=nav-alerts-count]");
+  el.textContent = String(firing);
+  el.hidden = !firing;
+  el.closest("a").title = firing || silenced ? `${firing} alerts firing` + (silenced ? `, ${silenced} silenced` : "") : "";
+}
+
+/** Ask at most every 30 s (and when the project changes); the Alerts page tells it on every rendering. */
+async function alertCount() {
+  const me = session.me();
+  if (!me || !(me.scopes || []).includes("read")) return;
+  const project = state.filters().project || me.project || "";
+  if (project === countProject && Date.now() - countAt < 30_000) return;
+  countAt = Date.now();
+  countProject = project;
+  try {
+    const r = await fetch(`/api/alerts${project ? `?project=${encodeURIComponent(project)}` : ""}`,
+      { headers: { accept: "application/json" } });
+    if (!r.ok) return;
+    const firing = (await r.json()).alerts.filter((a) => a.state === "firing");
+    showAlertCount({ firing: firing.filter((a) => !a.silenced).length, silenced: firing.filter((a) => a.silenced).length });
+  } catch {
+    // the count is a hint: the Alerts page says what is wrong
+  }
+}
+
 // ---- who is signed in --------------------------------------------------------------------
 
 /** The sign-in page instead of the app (the server wants credentials and there is no session). */
@@ -255,6 +293,10 @@ function boot() {
   wireFilterBar();
   wireLinks();
   window.addEventListener("tt:signin-needed", () => showSignIn("Your session has ended: sign in again."));
+  window.addEventListener("tt:alert-count", (e) => {
+    countAt = Date.now();
+    showAlertCount(e.detail);
+  });
   start();
 }
 

@@ -74,6 +74,8 @@ function categoryTicks(labels, width) {
  *   type: "line" | "area" | "bar";  stacked: bool;  format: y value -> text (axisFormat for the axis)
  *   x.tips: a longer label per point for the read-out;  legend: false to hide it
  *   refLine: {value, label};  onClick: index -> void;  height: px;  testid
+ *   bands: [{since, until, label, tone}] shaded time ranges behind the series (time charts)
+ *   onBrush: (first index, last index) -> void: drag across the chart to pick a range
  */
 export function chart(opts) {
   const { series, testid, height = 190 } = opts;
@@ -135,6 +137,7 @@ function draw(box, tip, width, height, opts) {
     svg.append(s("text", { x: xAt(i), y: height - 6, class: "tick", "text-anchor": "middle" }, text));
   }
 
+  if (times && opts.bands) drawBands(svg, opts.bands, times, opts.x.step || 60, m, pw, ph, band);
   const empty = !series.some((sr) => sr.values.some((v) => typeof v === "number" && v !== 0));
   if (empty) {
     svg.append(s("text", { x: m.l + pw / 2, y: m.t + ph / 2, class: "chart-empty", "text-anchor": "middle" },
@@ -169,8 +172,68 @@ function draw(box, tip, width, height, opts) {
     guide.setAttribute("visibility", "hidden");
     tip.hidden = true;
   });
-  if (opts.onClick) overlay.addEventListener("click", (ev) => opts.onClick(indexAt(ev)));
+  let brushed = false;
+  if (opts.onClick) {
+    overlay.addEventListener("click", (ev) => {
+      if (!brushed) opts.onClick(indexAt(ev));
+      brushed = false;
+    });
+  }
+  if (opts.onBrush) brush(svg, overlay, indexAt, xAt, band, m, ph, opts.onBrush, () => { brushed = true; });
   box.replaceChildren(svg);
+}
+
+/** Shaded time ranges (the baseline and the window of the explainer) behind the series. */
+function drawBands(svg, bands, times, stepSeconds, m, pw, ph, band) {
+  const t0 = times[0].getTime();
+  const xOf = (t) => Math.min(m.l + pw, Math.max(m.l, m.l + (band * (parseTime(t).getTime() - t0)) / (stepSeconds * 1000)));
+  for (const b of bands) {
+    const x1 = xOf(b.since);
+    const x2 = Math.max(x1 + 2, xOf(b.until));
+    svg.append(s("rect", { x: x1.toFixed(1), y: m.t, width: (x2 - x1).toFixed(1), height: ph,
+      class: `band band-${b.tone || "neutral"}`, "data-band": b.label }));
+    if (b.label) svg.append(s("text", { x: (x2 - x1 > 60 ? x1 + 4 : x2 + 4).toFixed(1), y: m.t + 12, class: `band-label band-label-${b.tone || "neutral"}` }, b.label));
+  }
+}
+
+/** Drag across the plot to pick a range of buckets: a shaded selection, then onBrush(first, last). */
+function brush(svg, overlay, indexAt, xAt, band, m, ph, onBrush, consumed) {
+  const sel = s("rect", { y: m.t, height: ph, class: "brush", visibility: "hidden" });
+  svg.insertBefore(sel, overlay);
+  let from = null;
+  let to = null;
+  const show = () => {
+    const [a, b] = [Math.min(from, to), Math.max(from, to)];
+    sel.setAttribute("x", (xAt(a) - band / 2).toFixed(1));
+    sel.setAttribute("width", (band * (b - a + 1)).toFixed(1));
+    sel.setAttribute("visibility", "visible");
+  };
+  overlay.addEventListener("mousedown", (ev) => {
+    if (ev.button !== 0) return;
+    from = to = indexAt(ev);
+    ev.preventDefault();
+  });
+  overlay.addEventListener("mousemove", (ev) => {
+    if (from === null) return;
+    to = indexAt(ev);
+    if (to !== from) show();
+  });
+  const end = (ev) => {
+    if (from === null) return;
+    to = indexAt(ev);
+    const [a, b] = [Math.min(from, to), Math.max(from, to)];
+    from = null;
+    sel.setAttribute("visibility", "hidden");
+    if (b > a) {
+      consumed();
+      onBrush(a, b);
+    }
+  };
+  overlay.addEventListener("mouseup", end);
+  overlay.addEventListener("mouseleave", () => {
+    from = null;
+    sel.setAttribute("visibility", "hidden");
+  });
 }
 
 function stackValues(series, n) {
@@ -246,7 +309,8 @@ function showTip(tip, box, ev, i, times, labels, opts) {
     rows.push(h("div", { class: "tip-row tip-total" }, h("span", {}, "total"), h("b", {}, format(total))));
   }
   tip.replaceChildren(h("div", { class: "tip-title" }, title), ...rows,
-    opts.onClick ? h("div", { class: "tip-hint" }, opts.clickHint || "click to see these traces") : null);
+    opts.onClick ? h("div", { class: "tip-hint" }, opts.clickHint || "click to see these traces") : null,
+    opts.onBrush ? h("div", { class: "tip-hint" }, "drag across a range to explain it") : null);
   tip.hidden = false;
   const r = box.getBoundingClientRect();
   const x = ev.clientX - r.left;

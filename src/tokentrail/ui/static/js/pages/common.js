@@ -126,3 +126,42 @@ export function breakdownTable(doc, { testid, columns = "cost", limit = 10, tota
   return table(sets[columns], rows, { testid, empty: "Nothing in this range.",
     href: (r) => (r.key ? state.href("traces", { [by]: r.key }) : null) });
 }
+
+// ---- "why did this change?" from any chart -----------------------------------------------------
+
+function iso(ms) {
+  return new Date(Math.round(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** The time range the page shows, as explicit since/until (a relative range ends now). */
+export function visibleWindow(f = state.filters()) {
+  if (f.since) return { since: f.since, until: f.until || iso(Date.now()) };
+  const end = Date.now();
+  return { since: iso(end - state.rangeSeconds(f) * 1000), until: iso(end) };
+}
+
+/**
+ * The explain page for `metric` (cost_usd, tokens, input_tokens, output_tokens, requests, errors,
+ * unpriced) over a window (the visible range by default) against the window before it, with the
+ * page's filters.
+ */
+export function explainHref(metric, win = visibleWindow()) {
+  return state.href("explain", { metric, since: win.since, until: win.until, range: null });
+}
+
+/** The "Why did this change?" control of a chart. */
+export function whyLink(metric, testid = `why-${metric}`) {
+  return h("a", { href: explainHref(metric), "data-nav": true, class: "why-link", testid,
+    title: "What changed against the window before: which route, model, user, customer or release, and the traces" },
+  "Why did this change?");
+}
+
+/** A chart's onBrush: dragging across buckets explains that range. */
+export function brushToExplain(ts, metric) {
+  return (a, b) => {
+    const { since } = bucketFilters(ts, a);
+    const { until } = bucketFilters(ts, b);
+    state.navigate(explainHref(metric, { since, until }));
+    window.scrollTo(0, 0);
+  };
+}

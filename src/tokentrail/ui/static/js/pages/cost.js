@@ -6,7 +6,7 @@ import { chart, COLORS, groupSeries, seriesValues } from "../charts.js";
 import { fill, h, kpi, panel } from "../dom.js";
 import { count, day, pct, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
-import { breakdownTable, drillToTraces, grid, title, whenEmpty } from "./common.js";
+import { breakdownTable, brushToExplain, drillToTraces, grid, title, whenEmpty, whyLink } from "./common.js";
 
 const DAY = 86400;
 
@@ -31,7 +31,7 @@ export default async function cost(root) {
   const daily = panel("Daily spend", { testid: "panel-daily", subtitle: "up to the last 30 days, UTC days" });
   const weekly = panel("Weekly spend", { testid: "panel-weekly",
     subtitle: "up to the last 12 weeks, weeks start Monday (UTC)" });
-  const byRouteTime = panel("Spend by route", { testid: "panel-cost-by-route-time" });
+  const byRouteTime = panel("Spend by route", { testid: "panel-cost-by-route-time", actions: whyLink("cost_usd") });
   const per1k = panel("Cost per 1,000 requests", { testid: "panel-cost-per-1k" });
   root.append(grid("two", daily.el, weekly.el), grid("two", byRouteTime.el, per1k.el));
   const tables = ["route", "model", "user", "customer"].map((by) => panel(
@@ -143,6 +143,7 @@ function routeChart(ts, p) {
   const series = groupSeries(ts, "cost_usd");
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "bar", stacked: true, height: 220,
     testid: "chart-cost-by-route", format: (v) => usd(v, true), axisFormat: usdAxis, series, onClick: drillToTraces(ts, { order: "cost" }),
+    onBrush: brushToExplain(ts, "cost_usd"),
     clickHint: "click to see the costliest traces then" });
 }
 

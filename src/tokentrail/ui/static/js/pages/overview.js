@@ -6,7 +6,7 @@ import { chart, COLORS, seriesValues } from "../charts.js";
 import { badge, clear, fill, h, kpi, panel, table } from "../dom.js";
 import { count, ms, msAxis, pct, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
-import { drillToTraces, grid, isSelfHosted, title, tracesLink, whenEmpty } from "./common.js";
+import { brushToExplain, drillToTraces, grid, isSelfHosted, title, tracesLink, whenEmpty, whyLink } from "./common.js";
 
 const METRICS = "requests,cost_usd,errors,rate_limited,timeouts,latency_ms,ttft_ms,tpot_ms";
 
@@ -21,7 +21,7 @@ export default async function overview(root) {
   root.append(kpis(summary));
   const volume = panel("Volume and cost", { testid: "panel-volume" });
   const latency = panel("Latency", { testid: "panel-latency", subtitle: "percentiles of LLM call duration" });
-  const errors = panel("Errors", { testid: "panel-errors" });
+  const errors = panel("Errors", { testid: "panel-errors", actions: whyLink("errors") });
   const selfHosted = panel("Self-hosted models", { testid: "panel-self-hosted" });
   root.append(grid("quad", volume.el, latency.el, errors.el, selfHosted.el));
   const ts = api.get("metrics/timeseries", { metric: METRICS });
@@ -61,11 +61,13 @@ function volumePanel(ts, s, p) {
   const x = { times: ts.timestamps, step: ts.step_seconds };
   const onClick = drillToTraces(ts);
   return [
-    h("div", { class: "mini-head" }, h("span", {}, "Requests"), h("b", {}, count(s.requests))),
+    h("div", { class: "mini-head" }, h("span", {}, "Requests", whyLink("requests")), h("b", {}, count(s.requests))),
     chart({ x, type: "bar", height: 120, testid: "chart-requests", format: count, onClick,
+      onBrush: brushToExplain(ts, "requests"),
       series: [{ name: "requests", values: seriesValues(ts, "requests"), color: COLORS.requests }] }),
-    h("div", { class: "mini-head" }, h("span", {}, "Cost"), h("b", {}, usd(s.cost_usd))),
+    h("div", { class: "mini-head" }, h("span", {}, "Cost", whyLink("cost_usd")), h("b", {}, usd(s.cost_usd))),
     chart({ x, type: "area", height: 120, testid: "chart-cost", format: (v) => usd(v, true), axisFormat: usdAxis, onClick,
+      onBrush: brushToExplain(ts, "cost_usd"),
       series: [{ name: "cost", values: seriesValues(ts, "cost_usd"), color: COLORS.cost }] }),
   ];
 }
@@ -109,6 +111,7 @@ function errorsPanel(ts, s, byModel) {
     stat("Error rate", pct(s.error_rate), "errors-rate", null));
   const c = chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "bar", stacked: true, height: 130,
     testid: "chart-errors", format: count, legend: false, onClick: drillToTraces(ts, { status: "error" }),
+    onBrush: brushToExplain(ts, "errors"),
     clickHint: "click to see the failed traces then", emptyText: "no errors in this range",
     series: [{ name: "other errors", values: other, color: COLORS.errors },
       { name: "429 rate limited", values: limited, color: COLORS.rate_limited },

@@ -6,7 +6,7 @@ import { chart, COLORS, groupSeries, seriesValues } from "../charts.js";
 import { fill, kpi, panel } from "../dom.js";
 import { count, pct, step } from "../fmt.js";
 import * as state from "../state.js";
-import { breakdownTable, drillToTraces, grid, title, whenEmpty } from "./common.js";
+import { breakdownTable, brushToExplain, drillToTraces, grid, title, whenEmpty, whyLink } from "./common.js";
 
 // what the usage tables show (a breakdown merges a latency sketch per row it reads: ask only for these)
 const USAGE_METRICS = "requests,input_tokens,output_tokens,latency_ms,errors";
@@ -35,10 +35,10 @@ export default async function usage(root) {
       ? kpi("Users", count(summary.users), summary.users, { testid: "kpi-users", sub: `${count(summary.sessions)} sessions` })
       : kpi("Users", "–", null, { testid: "kpi-users", sub: "counted for ranges up to a day" })));
 
-  const reqs = panel("Requests per minute", { testid: "panel-requests-per-minute" });
-  const tokens = panel("Tokens per minute", { testid: "panel-tokens-per-minute" });
-  const byRoute = panel("Requests by route", { testid: "panel-requests-by-route" });
-  const byModel = panel("Requests by model", { testid: "panel-requests-by-model" });
+  const reqs = panel("Requests per minute", { testid: "panel-requests-per-minute", actions: whyLink("requests") });
+  const tokens = panel("Tokens per minute", { testid: "panel-tokens-per-minute", actions: whyLink("tokens") });
+  const byRoute = panel("Requests by route", { testid: "panel-requests-by-route", actions: whyLink("requests", "why-requests-route") });
+  const byModel = panel("Requests by model", { testid: "panel-requests-by-model", actions: whyLink("requests", "why-requests-model") });
   const routeTable = panel("Routes", { testid: "panel-usage-routes", subtitle: "tokens and latency per route" });
   const modelTable = panel("Models", { testid: "panel-usage-models" });
   root.append(grid("two", reqs.el, tokens.el), grid("two", byRoute.el, byModel.el), grid("one", routeTable.el),
@@ -74,12 +74,14 @@ function perMinute(ts, p) {
     { className: "subtitle", textContent: `average over each ${step(ts.step_seconds)}; click a peak to see its traces` }));
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "area", height: 200,
     testid: "chart-requests-per-minute", format: (v) => count(round1(v)), onClick: drillToTraces(ts),
+    onBrush: brushToExplain(ts, "requests"),
     series: [{ name: "requests / min", values: perMinuteOf(ts, seriesValues(ts, "requests")), color: COLORS.requests }] });
 }
 
 function tokensChart(ts) {
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "line", height: 200,
     testid: "chart-tokens-per-minute", format: (v) => count(Math.round(v)), onClick: drillToTraces(ts),
+    onBrush: brushToExplain(ts, "tokens"),
     series: [
       { name: "input tokens / min", values: perMinuteOf(ts, seriesValues(ts, "input_tokens")), color: COLORS.input },
       { name: "output tokens / min", values: perMinuteOf(ts, seriesValues(ts, "output_tokens")), color: COLORS.output },
@@ -89,5 +91,5 @@ function tokensChart(ts) {
 function stackedChart(ts, testid) {
   const series = groupSeries(ts, "requests");
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "area", stacked: true, height: 220,
-    testid, format: count, series, legend: true, onClick: drillToTraces(ts) });
+    testid, format: count, series, legend: true, onClick: drillToTraces(ts), onBrush: brushToExplain(ts, "requests") });
 }
