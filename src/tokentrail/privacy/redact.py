@@ -22,7 +22,7 @@ from tokentrail.privacy.rules import DEFAULT_NATIONAL_IDS, Rule, build, parse_cu
 Counts = dict[str, int]
 REDACTED_KEY = "tokentrail.redacted"  # span attribute: "EMAIL:2,CARD:1"
 
-_DIGIT_HINT = re.compile(r"\d(?:[ \-.()/]?\d){5,}|\d\.\d{1,3}\.\d{1,3}\.\d")
+_DIGIT_HINT = re.compile(r"[0-9](?:[ \-.()/]?[0-9]){5,}|[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")
 _COLON_HINT = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::")
 _SECRET_LITERALS = ("-----", "eyJ", "k-", "k_", "whsec_", "AKIA", "ASIA", "AIza", "xox", "slack", "gh")
 _SECRET_WORDS = ("bearer", "token", "basic", "pass", "pwd", "key", "secret", "://")
@@ -72,7 +72,8 @@ class Redactor:
         if len(hints) > 1 or self._always:
             for rule in self.rules:
                 if rule.hint in hints:
-                    text = rule.pattern.sub(_replacer(rule, counts), text)
+                    text = rule.pattern.sub(_replacer(rule, counts), text) if rule.left is None else \
+                        _stretched(rule, text, counts)
         if self.extra is not None:
             text, more = self.extra(text)
             add_counts(counts, more)
@@ -106,6 +107,39 @@ def _replacer(rule: Rule, counts: Counts) -> Callable[[re.Match[str]], str]:
         counts[rule.type] = counts.get(rule.type, 0) + 1
         return whole[:lo] + placeholder + whole[lo + len(hit):]
     return replace
+
+
+def _stretched(rule: Rule, text: str, counts: Counts) -> str:
+    """``rule`` applied where its match stretches left over ``rule.left`` characters (at most
+    ``left_max``, never into the previous match): an e-mail found at its @ takes its local part from
+    before it; an IPv6 address found at its first colon takes its first group. The check sees the
+    whole candidate (a str) and returns the prefix to replace."""
+    assert rule.left is not None
+    out: list[str] = []
+    last = 0
+    left, stop = rule.left, rule.left_stop
+    for m in rule.pattern.finditer(text):
+        if m.start() < last:
+            continue
+        start = m.start()
+        while start > last and m.start() - start < rule.left_max and left.match(text, start - 1):
+            start -= 1
+        if rule.type == "EMAIL" and start == m.start():
+            continue
+        if stop is not None and start > 0 and stop.match(text, start - 1):
+            continue
+        candidate = text[start:m.end()]
+        hit = rule.check(candidate) if rule.check is not None else candidate
+        if not hit:
+            continue
+        out.append(text[last:start])
+        out.append(rule.placeholder)
+        last = start + len(hit)
+        counts[rule.type] = counts.get(rule.type, 0) + 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
 
 
 def add_counts(into: Counts, more: Counts) -> Counts:

@@ -33,8 +33,9 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-Check = Callable[[re.Match[str]], str | None]  # the text to replace (None: not PII); may narrow the match
+Check = Callable[[Any], str | None]  # the text to replace (None: not PII), a prefix; a stretched rule gets a str
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Rule:
     hint: str  # which cheap test gates it: "at", "digit", "colon", "secret", "always"
     check: Check | None = None  # None: every match is PII
     group: int = 0  # the group replaced (0: the whole match)
+    left: re.Pattern[str] | None = None  # characters the match stretches over to its left (an e-mail's local part)
+    left_max: int = 64  # at most this many
+    left_stop: re.Pattern[str] | None = None  # a character here, just before the stretched match, voids it
 
     @property
     def placeholder(self) -> str:
@@ -150,13 +154,19 @@ _VERSION_WORDS = re.compile(r"(?:\bv|\bver\.?|version|release|build|firmware|\bf
 
 
 def _ipv4(m: re.Match[str]) -> str | None:
-    before = m.string[max(0, m.start() - 12): m.start()]
-    return None if _VERSION_WORDS.search(before) else m.group(0)
-
-
-def _ipv6(m: re.Match[str]) -> str | None:
     text = m.group(0)
-    core = text.split("%", 1)[0]
+    if any(int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in text.split(".")):
+        return None
+    before = m.string[max(0, m.start() - 12): m.start()]
+    return None if _VERSION_WORDS.search(before) else text
+
+
+def _ipv6(m: re.Match[str] | str) -> str | None:
+    text = m if isinstance(m, str) else m.group(0)
+    core, _, zone = text.partition("%")
+    core = core.rstrip(".")
+    if core.count(":") < 2:
+        return None
     groups = [g for g in core.split(":") if g]
     if len(groups) < 2 or not any(c.isdigit() for c in core):
         return None
@@ -166,7 +176,7 @@ def _ipv6(m: re.Match[str]) -> str | None:
         ipaddress.IPv6Address(core)
     except ValueError:
         return None
-    return text
+    return core + ("%" + zone if zone and core == text.partition("%")[0] else "")
 
 
 def _ssn(m: re.Match[str]) -> str | None:
@@ -174,6 +184,23 @@ def _ssn(m: re.Match[str]) -> str | None:
     if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
         return None
     return m.group(0)
+
+
+_ASSIGNED = re.compile(r"(?:password|passwd|pwd|passphrase|api[_\-]?key|apikey|secret|access[_\-]?token|"
+                       r"auth[_\-]?token|refresh[_\-]?token|private[_\-]?key)[\"']?\s*$", re.I)
+
+
+def _assigned(m: re.Match[str]) -> str | None:
+    """A value after ``:``/``=`` is a secret when a credential word names it (``password=``, ``"api_key":``)."""
+    before = m.string[max(0, m.start() - 24): m.start()]
+    return m.group(1) if _ASSIGNED.search(before) else None
+
+
+_NINO_BAD = ("BG", "GB", "KN", "NK", "NT", "TN", "ZZ")
+
+
+def _nino(m: re.Match[str]) -> str | None:
+    return None if m.group(0)[:2] in _NINO_BAD else m.group(0)
 
 
 def _has_digit(m: re.Match[str]) -> str | None:
@@ -238,14 +265,14 @@ def _fr_nir(m: re.Match[str]) -> str | None:
 
 NATIONAL_IDS: dict[str, tuple[str, Rule]] = {  # name -> (what it is, rule)
     "us_ssn": ("US Social Security number (123-45-6789, 123 45 6789, or 9 digits after 'SSN')", Rule(
-        "SSN", re.compile(r"(?<![\w\-])(?P<a>\d{3})(?P<sep>[- ])(?P<g>\d{2})(?P=sep)(?P<s>\d{4})(?![\w\-])"),
+        "SSN", re.compile(r"(?P<a>\d(?<![\w\-]\d)\d{2})(?P<sep>[- ])(?P<g>\d{2})(?P=sep)(?P<s>\d{4})(?![\w\-])"),
         "digit", _ssn)),
     "us_ssn_bare": ("a US SSN without separators, after the word SSN / social security", Rule(
-        "SSN", re.compile(r"(?i)(?:\bssn|social security(?: number| no\.?| #)?)\W{0,4}(\d{9})\b"), "digit",
+        "SSN", re.compile(r"(?:SSN|[Ss]sn|[Ss]ocial [Ss]ecurity(?: [Nn]umber| [Nn]o\.?| #)?)\W{0,4}(\d{9})\b"), "digit",
         None, 1)),
     "uk_nino": ("UK National Insurance number (AB 12 34 56 C)", Rule(
-        "NATIONAL_ID", re.compile(r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?"
-                                  r"\d{2} ?[A-D]\b"), "digit")),
+        "NATIONAL_ID", re.compile(r"[A-CEGHJ-PR-TW-Z](?<!\w[A-Z])[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+        "digit", _nino)),
     "ca_sin": ("Canadian Social Insurance number (Luhn-checked, 123 456 782)", Rule(
         "NATIONAL_ID", re.compile(r"(?<![\w\-])\d{3}([- ])\d{3}\1\d{3}(?![\w\-])"), "digit", _ca_sin)),
     "br_cpf": ("Brazilian CPF (123.456.789-09, check digits verified)", Rule(
@@ -266,52 +293,53 @@ DEFAULT_NATIONAL_IDS = ("us_ssn", "us_ssn_bare", "uk_nino")
 # -- the rules --------------------------------------------------------------------------------------
 
 _B64URL = r"[A-Za-z0-9_\-]"
+# Every pattern starts with a literal or a small character class (the regex engine then skips to
+# candidates quickly); a "not glued to a word" check comes right after the first character.
 SECRET_RULES: tuple[Rule, ...] = (
     Rule("SECRET", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
                               r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)"), "secret"),
-    Rule("SECRET", re.compile(rf"\beyJ{_B64URL}{{8,}}\.eyJ{_B64URL}{{8,}}\.{_B64URL}*"), "secret"),
-    Rule("SECRET", re.compile(r"\bsk-ant-(?:api|admin|sid)?\d{0,3}-?[A-Za-z0-9_\-]{20,}"), "secret"),
-    Rule("SECRET", re.compile(r"\bsk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,}"), "secret"),
-    Rule("SECRET", re.compile(r"\bsk-[A-Za-z0-9]{32,}\b"), "secret", _has_digit),
-    Rule("SECRET", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bwhsec_[A-Za-z0-9]{20,}\b"),
+    Rule("SECRET", re.compile(rf"eyJ(?<!\weyJ){_B64URL}{{8,}}\.eyJ{_B64URL}{{8,}}\.{_B64URL}*"), "secret"),
+    Rule("SECRET", re.compile(r"sk-(?<!\wsk-)(?:ant-(?:api|admin|sid)?\d{0,3}-?[A-Za-z0-9_\-]{20,}|"
+                              r"(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-]{20,}|[A-Za-z0-9]{32,}(?![A-Za-z0-9]))"),
+         "secret", _has_digit),
+    Rule("SECRET", re.compile(r"(?:[srp]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{20,})(?![A-Za-z0-9])"),
          "secret"),
-    Rule("SECRET", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), "secret"),
-    Rule("SECRET", re.compile(r"(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?\s*[:=]\s*[\"']?"
-                              r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"), "secret", None, 1),
-    Rule("SECRET", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})\b"), "secret"),
-    Rule("SECRET", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), "secret"),
-    Rule("SECRET", re.compile(r"\bxox[abposre]-[A-Za-z0-9\-]{10,}"), "secret"),
+    Rule("SECRET", re.compile(r"A(?<!\wA)(?:KIA|SIA)[A-Z0-9]{16}(?![A-Z0-9])"), "secret"),
+    Rule("SECRET", re.compile(r"(?:secret|SECRET|Secret)_?(?:access|ACCESS|Access)?_?(?:key|KEY|Key)"
+                              r"[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"), "secret", None, 1),
+    Rule("SECRET", re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})(?![A-Za-z0-9_])"), "secret"),
+    Rule("SECRET", re.compile(r"AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), "secret"),
+    Rule("SECRET", re.compile(r"xox[abposre]-[A-Za-z0-9\-]{10,}"), "secret"),
     Rule("SECRET", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"), "secret"),
-    Rule("SECRET", re.compile(r"(?i)\b(?:bearer|token)\s+([A-Za-z0-9._\-~+/]{16,}=*)"), "secret", _has_digit, 1),
-    Rule("SECRET", re.compile(r"(?i)\bbasic\s+([A-Za-z0-9+/]{12,}={0,2})"), "secret", None, 1),
-    Rule("SECRET", re.compile(r"(?i)\b(?:password|passwd|pwd|passphrase|api[_\-]?key|apikey|secret|client_secret|"
-                              r"access[_\-]?token|auth[_\-]?token|refresh[_\-]?token|private[_\-]?key)[\"']?\s*[:=]\s*"
-                              r"[\"']?([^\s\"',;&<>]{6,})"), "secret", None, 1),
-    Rule("SECRET", re.compile(r"(?i)\b[a-z][a-z0-9+.\-]{1,20}://[^/\s:@<>\"']{1,64}:([^/\s@<>\"']{1,128})@"),
-         "at", None, 1),
+    Rule("SECRET", re.compile(r"(?:[Bb]earer|BEARER|[Tt]oken|TOKEN)\s+([A-Za-z0-9._\-~+/]{16,}=*)"), "secret",
+         _has_digit, 1),
+    Rule("SECRET", re.compile(r"(?:[Bb]asic|BASIC)\s+([A-Za-z0-9+/]{12,}={0,2})"), "secret", None, 1),
+    Rule("SECRET", re.compile(r"[:=][ \t]*[\"']?([^\s\"',;&<>]{6,})"), "secret", _assigned, 1),
+    Rule("SECRET", re.compile(r"://[^/\s:@<>\"']{1,64}:([^/\s@<>\"']{1,128})@"), "at", None, 1),
 )
 
-EMAIL_RULE = Rule("EMAIL", re.compile(r"(?<![\w.%+\-])[\w.%+\-]{1,64}@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"), "at")
+# the local part is found by stretching left from the @ (``Rule.left``): a pattern starting at @ is cheap
+EMAIL_RULE = Rule("EMAIL", re.compile(r"@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"), "at", left=re.compile(r"[\w.%+\-]"))
 
-CARD_RULE = Rule("CARD", re.compile(r"(?<![\w\-#/.])\d(?:[ \-]?\d){11,18}(?![\w\-]|\.\d)"), "digit", _card)
+CARD_RULE = Rule("CARD", re.compile(r"\d(?<![\w\-#/.]\d)(?:[ \-]?\d){11,18}(?![\w\-]|\.\d)"), "digit", _card)
 
-IBAN_RULE = Rule("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}\b"), "digit", _iban)
+IBAN_RULE = Rule("IBAN", re.compile(r"[A-Z]{2}\d{2}(?<!\w[A-Z]{2}\d{2})(?: ?[A-Z0-9]{1,4}){3,8}\b"), "digit", _iban)
 
+_NOT_AFTER = r"(?<![\w.\-]{c})(?<!\d[ \-]{c})"  # not inside a word, a dotted run or a group of digits
 PHONE_RULES: tuple[Rule, ...] = (
-    Rule("PHONE", re.compile(r"(?<![\w+])(?:\+|00)[1-9]\d{0,3}(?:[ .\-]?\(\d{1,4}\)|[ .\-]?\d{1,5}){1,6}(?![\w])"),
-         "digit", _phone_intl),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])(?:\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}([.\-])\d{3}\1\d{4})"
-                             r"(?![\w\-]|\.\d)"),
-         "digit"),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])0\d{1,4}(?:[ \-]\d{2,4}){1,3}(?![\w\-]|\.\d)"), "digit",
+    Rule("PHONE", re.compile(r"(?:\+(?<![\w+]\+)|0(?<![\w+]0)0)[1-9]\d{0,3}(?:[ .\-]?\(\d{1,4}\)|[ .\-]?\d{1,5}){1,6}"
+                             r"(?![\w])"), "digit", _phone_intl),
+    Rule("PHONE", re.compile(r"\(" + _NOT_AFTER.format(c=r"\(") + r"\d{3}\) ?\d{3}[ .\-]\d{4}(?![\w\-]|\.\d)"), "digit"),
+    Rule("PHONE", re.compile(r"\d" + _NOT_AFTER.format(c=r"\d") + r"\d{2}([.\-])\d{3}\1\d{4}(?![\w\-]|\.\d)"), "digit"),
+    Rule("PHONE", re.compile(r"0" + _NOT_AFTER.format(c="0") + r"\d{1,4}(?:[ \-]\d{2,4}){1,3}(?![\w\-]|\.\d)"), "digit",
          _digits_between(9, 12)),
-    Rule("PHONE", re.compile(r"(?<![\w.\-])(?<!\d[ \-])0[1-9]([ .])\d{2}(?:\1\d{2}){3}(?![\w\-]|\.\d)"), "digit"),
+    Rule("PHONE", re.compile(r"0" + _NOT_AFTER.format(c="0") + r"[1-9]([ .])\d{2}(?:\1\d{2}){3}(?![\w\-]|\.\d)"), "digit"),
 )
 
-IPV4_RULE = Rule("IP", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-                                  r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"), "digit", _ipv4)
-IPV6_RULE = Rule("IP", re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|"
-                                  r"(?:\d{1,3}\.){3}\d{1,3})?(?:%[A-Za-z0-9]+)?(?![\w:])"), "colon", _ipv6)
+IPV4_RULE = Rule("IP", re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)"), "digit", _ipv4)
+# found at its first colon, stretched left over up to 4 hex digits (``Rule.left``), checked whole
+IPV6_RULE = Rule("IP", re.compile(r":[0-9A-Fa-f:.]{2,44}(?:%[A-Za-z0-9]+)?(?![\w:])"), "colon", _ipv6,
+                 left=re.compile(r"[0-9A-Fa-f]"), left_max=4, left_stop=re.compile(r"[\w:.]"))
 
 
 def build(national_ids: tuple[str, ...] = DEFAULT_NATIONAL_IDS,
