@@ -386,3 +386,22 @@ def test_a_reader_sees_why_a_silence_is_refused(page: Any, site: Site) -> None:
     text = page.inner_text("[data-testid=silence-create-status]")
     assert text.startswith("Not silenced:") and refused.json()["error"] in text
     assert page.locator("[data-testid=silence-row]").count() == 0
+
+
+def test_the_rule_editor_knows_every_field_of_every_kind() -> None:
+    """The editor's form per kind (js/pages/alerts.js KINDS) shows each field of the server's rule models
+    (alerts/rules.py), so a field added there is not silently missing here (burn-rate windows: JSON)."""
+    from tokentrail.alerts import rules
+    from tokentrail.ui import STATIC_DIR
+
+    js = (STATIC_DIR / "js" / "pages" / "alerts.js").read_text()
+    common = set(rules._Base.model_fields) | {"kind"}
+    models = {"budget": rules.BudgetRule, "cost_jump": rules.CostJumpRule, "burn_rate": rules.BurnRateRule,
+              "anomaly": rules.AnomalyRule, "silent_model": rules.SilentModelRule,
+              "unpriced_model": rules.UnpricedModelRule, "rate_drop": rules.RateDropRule}
+    assert set(models) == set(rules.KINDS)
+    for kind, model in models.items():
+        start = js.index(f"\n  {kind}: {{")
+        section = js[start:js.index("\n  },", start)]
+        missing = [f for f in model.model_fields if f not in common and f != "windows" and f'["{f}",' not in section]
+        assert missing == [], f"{kind}: the editor lacks {missing}"

@@ -192,7 +192,12 @@ function drawBands(svg, bands, times, stepSeconds, m, pw, ph, band) {
     const x2 = Math.max(x1 + 2, xOf(b.until));
     svg.append(s("rect", { x: x1.toFixed(1), y: m.t, width: (x2 - x1).toFixed(1), height: ph,
       class: `band band-${b.tone || "neutral"}`, "data-band": b.label }));
-    if (b.label) svg.append(s("text", { x: (x2 - x1 > 60 ? x1 + 4 : x2 + 4).toFixed(1), y: m.t + 12, class: `band-label band-label-${b.tone || "neutral"}` }, b.label));
+    if (!b.label) continue;
+    // inside the band when it is wide enough, else beside it (left of it near the right edge)
+    const inside = x2 - x1 > 60;
+    const right = !inside && x2 + 60 > m.l + pw;
+    svg.append(s("text", { x: (inside ? x1 + 4 : right ? x1 - 4 : x2 + 4).toFixed(1), y: m.t + 12,
+      "text-anchor": right ? "end" : "start", class: `band-label band-label-${b.tone || "neutral"}` }, b.label));
   }
 }
 

@@ -75,7 +75,10 @@ export default async function explain(root) {
   const chartPanel = panel(`${DIM_LABELS[lead.dimension] || lead.dimension} ${lead.value || "(none)"} against the rest`, {
     testid: "panel-explain-chart",
     subtitle: "the top contributor over the baseline and the window" });
-  const charted = fill(chartPanel.body, async () => leadChart(doc.chart || await chartOfLead(lead, metric, win, base),
+  // the explainer's chart is grouped by the lead's dimension, top groups only (by size): use it when it
+  // holds the lead, else ask for the lead and the total (tokens: input + output, not input only)
+  const usable = doc.chart && metric !== "tokens" && doc.chart.series.some((sr) => sr.group === lead.value);
+  const charted = fill(chartPanel.body, async () => leadChart(usable ? doc.chart : await chartOfLead(lead, metric, win, base),
     lead, metric, win, base));
   const contrib = panel("Contributions", { testid: "panel-contributions",
     subtitle: "expected: its baseline share of the window's total; excess: how far it is from that" });
@@ -116,7 +119,9 @@ function controls(metric, base) {
 }
 
 function fmt(metric) {
-  return metric === "cost_usd" ? (v) => usd(v, Math.abs(v) < 1) : (v) => count(Math.round(v * 10) / 10);
+  if (metric === "cost_usd") return (v) => usd(v, Math.abs(v) < 1);
+  // counts: scaled baselines and expectations are fractional (2.9 calls), keep one decimal below 100
+  return (v) => (Number.isInteger(v) || Math.abs(v) >= 100 ? count(Math.round(v)) : String(Math.round(v * 10) / 10));
 }
 
 function kpis(doc, metric) {
@@ -131,7 +136,7 @@ function kpis(doc, metric) {
     kpi(`${label}, baseline`, f(doc.baseline.value), doc.baseline.value, { testid: "kpi-baseline",
       sub: doc.baseline.scaled_by !== 1 ? `scaled to the window's length (x${doc.baseline.scaled_by})` : "same length" }),
     kpi("Change", `${up ? "+" : ""}${f(doc.change)}`, doc.change, { testid: "kpi-change",
-      tone: Math.abs(doc.change_percent || 100) >= 20 ? (up ? "bad" : "warn") : null, sub: pctText }),
+      tone: Math.abs(doc.change_percent ?? 100) >= 20 ? (up ? "bad" : "warn") : null, sub: pctText }),
     kpi("Top contributor", doc.top.length ? `${doc.top[0].value || "(none)"}` : "–", null, { testid: "kpi-top",
       sub: doc.top.length ? `${DIM_LABELS[doc.top[0].dimension] || doc.top[0].dimension} · excess ${f(doc.top[0].excess)}` : "" }));
 }
@@ -157,6 +162,7 @@ async function chartOfLead(lead, metric, win, base) {
     series: [{ group: lead.value, metrics: { [metric]: values(mine) } }, { group: "other", metrics: { [metric]: values(all).map((v, i) => v - values(mine)[i]) } }] };
 }
 
+const countAxis = (v) => (Number.isInteger(v) || Math.abs(v) >= 100 ? count(v) : String(Math.round(v * 100) / 100));
 const minIso = (a, b) => (parseTime(a) < parseTime(b) ? a : b);
 const maxIso = (a, b) => (parseTime(a) > parseTime(b) ? a : b);
 
@@ -170,7 +176,7 @@ function leadChart(ts, lead, metric, win, base) {
   for (const sr of ts.series) if (sr !== mine) sr.metrics[m].forEach((v, i) => { rest[i] += Math.max(0, v || 0); });
   const f = metric === "cost_usd" ? (v) => usd(v, true) : (v) => count(Math.round(v * 10) / 10);
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "area", stacked: true, height: 220,
-    testid: "chart-explain", format: f, axisFormat: metric === "cost_usd" ? usdAxis : count, legend: true,
+    testid: "chart-explain", format: f, axisFormat: metric === "cost_usd" ? usdAxis : countAxis, legend: true,
     bands: [{ since: base.since, until: base.until, label: "baseline", tone: "neutral" },
       { since: win.since, until: win.until, label: "window", tone: "warn" }],
     legendNote: m !== metric ? "input tokens" : null,
