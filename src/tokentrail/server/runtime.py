@@ -24,6 +24,7 @@ from tokentrail.ingest.spool import Spool
 from tokentrail.pricing import PriceBook
 from tokentrail.pricing.store import sync_prices
 from tokentrail.privacy import content_keys, encryption, rotation
+from tokentrail.privacy import ingest as privacy_ingest
 from tokentrail.query import rollups
 from tokentrail.query.rollups import RollupQueue
 from tokentrail.server.auth import ConfigError, parse_langfuse_keys
@@ -71,6 +72,10 @@ class Runtime:
             alerts_file = alerts_config.load(settings.alerts_file)
         except ValueError as e:
             raise ConfigError(str(e)) from e
+        try:  # redaction and capture policy settings (privacy/): a bad pattern or rule stops the start
+            privacy_ingest.check_settings(settings)
+        except (ValueError, OSError) as e:
+            raise ConfigError(f"bad redaction or capture setting: {e}") from e
         self.settings = settings
         self.started = time.time()
         self.instance_id = uuid.uuid4().hex  # /healthz names it: a client can tell this server from another
