@@ -151,6 +151,15 @@ def _prom_query(stack: Stack, expr: str) -> list[dict[str, Any]]:
     return r.json()["data"]["result"]
 
 
+def _wait_for_post(stack: Stack, alertname: str, timeout: float = 60) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    try:
+        return wait_for(lambda: _firing(stack, alertname), timeout, 0.2)
+    except TimeoutError:  # say where it stopped: Prometheus's view of the alert, what the hook got
+        alerts = httpx.get(stack.prometheus + "/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        raise AssertionError(f"no {alertname} post within {timeout}s; Prometheus alerts: {alerts}; "
+                             f"posts: {[r.json for r in stack.hook.received]}") from None
+
+
 def _firing(stack: Stack, alertname: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Alerts named ``alertname`` in the Alertmanager webhook posts received so far, with the post."""
     out = []
@@ -164,10 +173,14 @@ def _firing(stack: Stack, alertname: str) -> list[tuple[dict[str, Any], dict[str
 def _traffic(stack: Stack, **kwargs: Any) -> Iterator[None]:
     """Send a batch every 0.5 s in the background (counters must grow between scrapes for rate())."""
     stop = threading.Event()
+    refused: list[str] = []
 
     def run() -> None:
         while not stop.is_set():
-            _send(stack.tt, 5, **kwargs)
+            try:
+                _send(stack.tt, 5, **kwargs)
+            except (AssertionError, httpx.HTTPError) as e:  # keep sending; reported below
+                refused.append(str(e)[:200])
             stop.wait(0.5)
 
     t = threading.Thread(target=run, daemon=True)
@@ -177,6 +190,7 @@ def _traffic(stack: Stack, **kwargs: Any) -> Iterator[None]:
     finally:
         stop.set()
         t.join(10)
+    assert not refused, f"ingest refused batches: {refused[:3]}"
 
 
 def test_generated_rules_pass_promtool(stack: Stack) -> None:
@@ -194,15 +208,17 @@ def test_generated_rules_pass_promtool(stack: Stack) -> None:
 def test_errors_fire_the_burn_rate_alert_through_alertmanager(stack: Stack) -> None:
     # normal traffic first: Prometheus sees the counters and the ratio stays at 0
     with _traffic(stack):
-        wait_for(lambda: _prom_query(stack, f'tokentrail_spans_total{{project="{PROJECT}",status="ok"}}'), 20, 0.2)
+        wait_for(lambda: _prom_query(stack, f'tokentrail_spans_total{{project="{PROJECT}",status="ok"}}'), 30, 0.2)
         time.sleep(2)
         assert not _firing(stack, "availability-2m")
         # the latency SLO reads the histogram bucket at its threshold (le="1.0"): every call took 0.8 s
-        latency = wait_for(lambda: _prom_query(stack, "tokentrail:latency:bad_ratio:rate30s"), 10, 0.2)
+        # (NaN until the counters have grown between two scrapes: 0 / 0)
+        latency = wait_for(lambda: [r for r in _prom_query(stack, "tokentrail:latency:bad_ratio:rate30s")
+                                    if r["value"][1] != "NaN"], 20, 0.2)
         assert float(latency[0]["value"][1]) == 0.0
         # then half the calls fail: the 30 s and 2 m bad ratios pass 2 x the 1% budget
         with _traffic(stack, failed=True):
-            got = wait_for(lambda: _firing(stack, "availability-2m"), 40, 0.2)
+            got = _wait_for_post(stack, "availability-2m")
     body, alert = got[0]
     assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "hook"
     assert alert["status"] == "firing"
@@ -218,7 +234,7 @@ def test_errors_fire_the_burn_rate_alert_through_alertmanager(stack: Stack) -> N
 
 def test_an_unpriced_model_fires_through_alertmanager(stack: Stack) -> None:
     with _traffic(stack, model="house-model-x"):
-        got = wait_for(lambda: _firing(stack, "unpriced"), 40, 0.2)
+        got = _wait_for_post(stack, "unpriced")
     body, alert = got[0]
     assert body["version"] == "4" and body["status"] == "firing"
     assert alert["labels"]["model"] == "house-model-x" and alert["labels"]["severity"] == "ticket"

@@ -79,11 +79,14 @@ def _burn(rule: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         le = next((b for b in LATENCY_BUCKETS_MS if b >= rule.threshold_ms), None)
         metric = "tokentrail_latency_seconds" if rule.slo == "latency" else "tokentrail_ttft_seconds"
         le_s = "+Inf" if le is None else str(le / 1000)  # the label exactly as /metrics writes it ("1.0")
-        under = _selector(rule, 'le="' + le_s + '"')
+        # as the evaluator (query/slo.py): a failed call's latency is not judged
+        judged = 'status!="error"' if rule.slo == "latency" else ""
+        under = _selector(rule, ",".join(x for x in (judged, f'le="{le_s}"') if x))
+        every = _selector(rule, judged)
 
         def ratio(w: str) -> str:
             return (f"1 - (sum(rate({metric}_bucket{under}[{w}])) / "
-                    f"sum(rate({metric}_count{_selector(rule)}[{w}])))")
+                    f"sum(rate({metric}_count{every}[{w}])))")
     windows = sorted({_prom_duration(w.long) for w in rule.windows} | {_prom_duration(w.short) for w in rule.windows},
                      key=lambda w: parse_duration(w))
     for w in windows:
