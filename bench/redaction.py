@@ -6,7 +6,7 @@
   acknowledged AND inserted) with redaction off and on, alternating in one run (off, on, off, on).
   The spans are bench/ingest.py's demo traffic with the corpus texts as the captured prompts.
 
-    python bench/redaction.py [--seconds 15] [--clients 8] [--rounds 2]
+    python bench/redaction.py [--seconds 15] [--clients 8] [--rounds 2] [--content corpus|demo]
 """
 
 from __future__ import annotations
@@ -107,10 +107,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--content", choices=("corpus", "demo"), default="corpus",
+                    help="captured prompts: the PII corpus texts (every one holds PII) or the demo's own")
     args = ap.parse_args()
     bodies, spans_per_body = make_bodies(120, 512)
-    bodies = with_corpus(bodies)
-    out: dict[str, object] = {"bench": "redaction", "corpus_texts": len(CORPUS), "rules": rules_alone(),
+    if args.content == "corpus":
+        bodies = with_corpus(bodies)
+    out: dict[str, object] = {"bench": "redaction", "content": args.content, "corpus_texts": len(CORPUS), "rules": rules_alone(),
                               **walker(bodies, spans_per_body)}
     runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for _ in range(args.rounds):
