@@ -65,3 +65,8 @@ def settings_for(store: Store) -> Any:
     from tokentrail.config import Settings
 
     return Settings.load()
+
+
+def load_at_start(store: Store, settings: Any) -> None:
+    """Set up redaction and load the stored capture rules before the first request (at server start)."""
+    _configured(store, settings)[3].refresh()

@@ -237,9 +237,10 @@ def load(store: Store, default: Rule, gateway: Rule) -> Policy:
 
 
 class PolicyCache:
-    """The policy in force for one store. Reading it never waits on the store: when the copy is older
-    than ``REFRESH_SECONDS`` a background thread reloads it (so a change made on any server applies
-    within about two seconds), and a store nobody reads is not polled."""
+    """The policy in force for one store. Reading it never waits on the store (ingest must not wait on a
+    busy store): when the copy is older than ``REFRESH_SECONDS`` a background thread reloads it (so a
+    change made on any server applies within about two seconds), and a store nobody reads is not
+    polled. The server loads it once at start (``privacy.ingest.load_at_start``)."""
 
     def __init__(self, store: Store, default: Rule, gateway: Rule) -> None:
         self.store, self.default_rule, self.gateway_rule = store, default, gateway
@@ -249,8 +250,6 @@ class PolicyCache:
         self._loading = False
 
     def current(self) -> Policy:
-        if self.store is not None and self.loaded_at < 0 and not self._loading:
-            return self.refresh()  # the first read of a process waits for the stored rules once
         if self.store is not None and time.monotonic() - self.loaded_at > REFRESH_SECONDS and not self._loading:
             with self._lock:
                 if self._loading:

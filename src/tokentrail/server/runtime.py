@@ -81,6 +81,7 @@ class Runtime:
         self.instance_id = uuid.uuid4().hex  # /healthz names it: a client can tell this server from another
         self.store = store or open_store(settings.storage_url)
         migrate(self.store, settings.retention)
+        privacy_ingest.load_at_start(self.store, settings)  # the stored capture rules, before any request
         try:  # content encryption (privacy/): the keyring, and plain-text rows from before it encrypted
             self.content_keys = content_keys.load(settings.content_key, settings.data_dir)
         except content_keys.KeyConfigError as e:
