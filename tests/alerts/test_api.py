@@ -116,8 +116,9 @@ def test_explain_any_chart_and_prometheus_rules(server: ServerThread) -> None:
     r = c.get("/api/explain", params={"project": "shop", "metric": "requests",
                                       "since": (now - timedelta(minutes=30)).isoformat(), "until": now.isoformat()})
     assert r.status_code == 200, r.text
+    assert r.json()["top"], r.json()
     top = r.json()["top"][0]
-    assert top["dimension"] in ("model", "route") and r.json()["window"]["value"] == 6
+    assert top["dimension"] in ("model", "route") and r.json()["window"]["value"] == 6, r.json()["top"][:4]
     assert c.get("/api/explain", params={"project": "shop", "metric": "nope", "since": now.isoformat(),
                                          "until": now.isoformat()}).status_code == 400
     rules = c.get("/api/alerts/prometheus-rules", params={"project": "shop"})

@@ -14,12 +14,12 @@ contributors come with it. Reads only the named queries (``metrics.breakdown``, 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tokentrail.errors import BadRequest
 from tokentrail.query import metrics, traces
-from tokentrail.query.filters import DIMENSIONS, Filters
+from tokentrail.query.filters import DIMENSIONS, HOUR_MAX_HOURS, RAW_MAX_HOURS, Filters
 
 DIMENSIONS_EXPLAINED = ("route", "model", "user", "customer", "release", "environment")
 METRICS = {  # explained metric -> breakdown metrics to read, and how to get the value of a row
@@ -35,13 +35,25 @@ ORDER = {"cost_usd": "cost_usd", "tokens": "input_tokens", "input_tokens": "inpu
          "output_tokens": "output_tokens", "requests": "requests", "errors": "errors", "unpriced": "unpriced"}
 
 
+def _floor(t: datetime, seconds: int) -> datetime:
+    return datetime.fromtimestamp(int(t.timestamp()) // seconds * seconds, UTC)
+
+
+def _whole(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    hours = (until - since).total_seconds() / 3600
+    if hours <= RAW_MAX_HOURS:
+        return since, until
+    grain = 86400 if hours > HOUR_MAX_HOURS else 3600
+    return _floor(since, grain), _floor(until, grain)
+
+
 def _window(project: str, since: datetime, until: datetime, equals: dict[str, str]) -> Filters:
     return Filters(project=project, since=since, until=until, equals=dict(equals))
 
 
 def explain(store: Any, project: str, metric: str, since: datetime, until: datetime, baseline_since: datetime,
             baseline_until: datetime, equals: dict[str, str] | None = None, dimensions: tuple[str, ...] | None = None,
-            limit: int = 10, with_traces: bool = True) -> dict[str, Any]:
+            limit: int = 10, with_traces: bool = True, focus: dict[str, str] | None = None) -> dict[str, Any]:
     if metric not in METRICS:
         raise BadRequest(f"cannot explain {metric!r}; use one of {', '.join(METRICS)}")
     if not (since < until and baseline_since < baseline_until):
@@ -52,6 +64,21 @@ def explain(store: Any, project: str, metric: str, since: datetime, until: datet
     if bad:
         raise BadRequest(f"cannot explain by {', '.join(bad)}")
     names, value = METRICS[metric]
+    focus = dict(focus or {})
+    # a range longer than raw spans answer reads whole hours (days) of the rollups: cut such a window at
+    # whole hours (days), or the baseline would take in the start of the window it is compared with
+    since, until = _whole(since, until)
+    baseline_since, baseline_until = _whole(baseline_since, baseline_until)
+    if baseline_until > since:
+        baseline_until = since
+    if not baseline_since < baseline_until:
+        raise BadRequest("the baseline must end before the window starts")
+
+    def rank(r: dict[str, Any]) -> tuple[Any, ...]:
+        # equal scores (several values each holding the whole change): the alert's own subject first,
+        # then a set value before an unset one ("" rarely causes anything), then the larger excess
+        return (-round(r["score"], 3), focus.get(r["dimension"]) != r["value"], r["value"] == "", -abs(r["excess"]))
+
     scale = (until - since) / (baseline_until - baseline_since)
     cur_f = _window(project, since, until, equals)
     base_f = _window(project, baseline_since, baseline_until, equals)
@@ -79,10 +106,10 @@ def explain(store: Any, project: str, metric: str, since: datetime, until: datet
                          "change": round(c - b, 6), "expected": round(expected, 6), "excess": round(excess, 6),
                          "share_of_change": round((c - b) / change, 4) if change else None,
                          "share_of_baseline": round(base_share, 4), "score": round(score, 6)})
-        rows.sort(key=lambda r: (-r["score"], -abs(r["change"])))
+        rows.sort(key=rank)
         by_dimension[d] = rows[:limit]
         contributors += rows[:limit]
-    contributors.sort(key=lambda r: (-r["score"], -abs(r["change"])))
+    contributors.sort(key=rank)
     top = contributors[:limit]
     out: dict[str, Any] = {
         "project": project, "metric": metric, "filters": equals,

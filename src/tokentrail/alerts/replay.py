@@ -24,7 +24,8 @@ def default_step(rule: Any) -> timedelta:
 
 def replay(store: Store, rule: Any, since: timedelta, every: timedelta | None = None,
            until: datetime | None = None) -> dict[str, Any]:
-    every = every or default_step(rule)
+    # the default step widens to stay within MAX_STEPS evaluations; an explicit one is refused beyond it
+    every = every or max(default_step(rule), since / MAX_STEPS)
     until = until or datetime.now(UTC)
     start = until - since
     n = int(since / every)

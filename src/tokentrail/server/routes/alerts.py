@@ -257,4 +257,5 @@ async def explain_change(request: Request, metric: str = "cost_usd", since: str 
     if bad:
         raise BadRequest(f"cannot filter on {', '.join(bad)}")
     dims = tuple(d for d in dimensions.split(",") if d) or DIMENSIONS_EXPLAINED
-    return await run_in_threadpool(explain, rt.store, project, metric, s, u, bs, bu, equals, dims, limit)
+    focus = {k[6:]: v for k, v in request.query_params.items() if k.startswith("focus.")}  # the alert's subject
+    return await run_in_threadpool(explain, rt.store, project, metric, s, u, bs, bu, equals, dims, limit, True, focus)
