@@ -33,6 +33,7 @@ from tokentrail.ingest.native import NativeSpan
 from tokentrail.ingest.normalize import USAGE_RULE_KEY
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
+from tokentrail.privacy import encryption
 from tokentrail.storage.schema import SPANS_IN
 
 DIGIT_STRINGS = {"http_status"}  # the model's validator also takes a string of digits here
@@ -333,12 +334,19 @@ def mapping() -> str:
 
 
 def mapped_columns() -> list[str]:
-    """The spans_in columns the fast path fills (a test checks these are all of them)."""
-    return list(_columns())
+    """The spans_in columns the fast path fills (a test checks these are all of them): its own, and the
+    content columns the encryption makes of ``input`` / ``output`` (privacy/encryption.py)."""
+    return list(dict.fromkeys([*_columns(), *encryption.insert_columns("n")]))
+
+
+def insert_sql(database: str, price_version: str) -> str:
+    """``_insert_sql`` for the content encryption in force (its key placeholders filled by
+    ``encryption.bind`` per insert)."""
+    return _insert_sql(database, price_version, encryption.keyring() is not None)
 
 
 @cache
-def insert_sql(database: str, price_version: str) -> str:
+def _insert_sql(database: str, price_version: str, encrypted: bool) -> str:
     """INSERT ... SELECT: the fast lines of ``{lines}`` into spans_in, priced, stamped ``{batch_version}``.
 
     ``{lines}`` is a table expression with columns (line_no UInt64, line String, src UInt32):
@@ -350,9 +358,10 @@ def insert_sql(database: str, price_version: str) -> str:
     spans_in run in parallel (otherwise the whole insert runs on one thread)."""
     plain = [c for c in SPANS_IN.column_names if c not in COST_COLUMNS]
     costs, join = priced_join(database, price_version, "n", ingested_at="{batch_version}")
+    content = encryption.insert_columns("n")
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
-SELECT {', '.join('n.' + c for c in plain)}, {', '.join(costs)}
+SELECT {', '.join(content.get(c, 'n.' + c) for c in plain)}, {', '.join(costs)}
 FROM ({_mapped_select()}) AS n
 {join}
 SETTINGS join_use_nulls = 1, optimize_on_insert = 0, parallel_view_processing = 1"""

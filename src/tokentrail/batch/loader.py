@@ -32,6 +32,7 @@ from tokentrail.ingest import wire
 from tokentrail.ingest.normalize import INSERT_SETTINGS
 from tokentrail.ingest.normalize import insert_sql as otlp_insert_sql
 from tokentrail.ingest.scores import link, write_scores
+from tokentrail.privacy import encryption
 from tokentrail.privacy.ingest import scrubber, settings_for
 from tokentrail.storage.backend import Store
 
@@ -175,7 +176,8 @@ def _insert_requests(store: Store, requests: list[bytes], project: str, price_ve
         with os.fdopen(fd, "wb") as f:
             for r in requests:
                 f.write(wire.frame(wire.envelope(r, project, "batch", now)))
-        sql = otlp_insert_sql(store.database, price_version).replace("{batch_version}", _literal(version))
+        sql = encryption.bind(otlp_insert_sql(store.database, price_version), version).replace(
+            "{batch_version}", _literal(version))
         store.insert_select_protobuf(sql, [Path(name)], wire.STRUCTURE, wire.SCHEMA, wire.MESSAGE, INSERT_SETTINGS)
     finally:
         os.unlink(name)
@@ -193,8 +195,10 @@ def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes
     mtimes = [c.base_time_us for c, *_ in loads]
     stamps = [_literal(v) for _, _, v, _ in loads]
     with staged_lines(store, [(data, c.line_from) for c, data, _, _ in loads]) as lines:
-        store.command(flat.bind(flat.insert_sql(store.database, price_version), files, mtimes, stamps)
-                      .replace("{lines}", lines), {"project": project})
+        sql = flat.bind(flat.insert_sql(store.database, price_version), files, mtimes, stamps)
+        # one nonce prefix per insert: the newest chunk's version (rows number across the whole insert)
+        sql = encryption.bind(sql, max(v for _, _, v, _ in loads))
+        store.command(sql.replace("{lines}", lines), {"project": project})
         totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
         for _, _, v, result in loads:
             result.fast_rows = totals.get(_stamp(v), {}).get("rows", 0)
