@@ -349,3 +349,35 @@ def test_search_needs_read_content(server: ServerThread, project: str) -> None:
         "Authorization": f"Bearer {made['read,read-content']}"}).status_code == 403
     audit = server.client.get("/api/admin/audit", params={"action": "content.search"}, headers=admin)
     assert audit.status_code == 200 and audit.json(), audit.text
+
+
+def test_batch_files_store_content_encrypted_on_both_load_paths(server: ServerThread, project: str,
+                                                               tmp_path: Path) -> None:
+    """A JSON-lines file through ``tokentrail ingest`` (the server's chunk API): a plain native line takes the
+    engine's fast path, a line with attributes the Python one; both store ciphertext under the active key."""
+    import subprocess
+    import sys
+
+    fast, slow = marker(), marker()
+    trace_fast, span_fast = secrets.token_hex(16), secrets.token_hex(8)
+    lines = [json.dumps({"model": "gpt-4o-mini", "input_tokens": 5, "output_tokens": 3, "trace_id": trace_fast,
+                         "span_id": span_fast, "input": f"batch prompt {fast}", "output": "ok",
+                         "start_time": datetime.now(UTC).isoformat()}),
+             json.dumps({"model": "gpt-4o-mini", "input_tokens": 5, "output_tokens": 3,
+                         "trace_id": secrets.token_hex(16), "span_id": secrets.token_hex(8),
+                         "input": f"with attributes {slow}", "output": "ok", "attributes": {"app.tier": "gold"},
+                         "start_time": datetime.now(UTC).isoformat()})]
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = subprocess.run([sys.executable, "-m", "tokentrail.cli.main", "ingest", str(path), "--url", server.url,
+                        "--project", project, "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["rows"] == 2, r.stdout
+    server.runtime.settle()
+    assert f"batch prompt {fast}" in trace_doc(server, project, trace_fast)["content"][span_fast]["input"]
+    raw = server.runtime.store.query("SELECT key_id FROM tokentrail.contents FINAL WHERE project = {p:String}",
+                                     {"p": project})
+    assert len(raw) == 2 and {r["key_id"] for r in raw} == {server.runtime.content_keys.active.key_id}
+    for m in (fast, slow):
+        assert scan_tables(server, m) == {}, m
+    assert scan_files(Path(server.settings.data_dir), [fast, slow]) == {}
