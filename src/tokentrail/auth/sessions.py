@@ -154,6 +154,13 @@ def cache_for(store: Store) -> SessionCache:
         return cache
 
 
+def start_caches(store: Store) -> None:
+    """Load accounts and live sessions and start their reload threads: call at server start, so that no
+    request ever waits on the store for them (requests find them with no I/O)."""
+    accounts.cache_for(store)
+    cache_for(store)
+
+
 def stop(store: Store) -> None:
     """Stop the session and account caches of ``store`` (it is about to close)."""
     with _caches_lock:

@@ -89,6 +89,7 @@ class Runtime:
         encryption.configure(self.content_keys)
         rotation.encrypt_plain_rows(self.store, self.content_keys)
         self.keys = KeyCache(self.store)  # API keys by hash, reloaded every 2 s (a revoke lands in seconds)
+        sessions.start_caches(self.store)  # UI accounts and sessions, reloaded every 2 s (no I/O per request)
         accounts.cache_for(self.store)  # UI accounts loaded now: never on a request's event loop (open_mode)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
         sync_prices(self.store, self.prices, prune=True)

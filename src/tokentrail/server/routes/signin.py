@@ -89,8 +89,8 @@ async def signin(request: Request, body: SignIn, response: Response) -> dict[str
         raise Forbidden("cross-site sign-in refused: its Origin is not this server")
     rt: Runtime = request.app.state.runtime
     ip, agent = _client(request)
-    who = body.name.strip() if not body.key else "key"
-    _failures.check(f"ip:{ip}", f"name:{who}")
+    buckets = [f"ip:{ip}"] + ([f"name:{body.name.strip()}"] if body.name.strip() and not body.key else [])
+    _failures.check(*buckets)
     if body.key:
         key = rt.keys.lookup(body.key.strip())
         kind, subject, actor = ("key", key.hash, f"key:{key.prefix}") if key else ("", "", "")
@@ -102,7 +102,7 @@ async def signin(request: Request, body: SignIn, response: Response) -> dict[str
     else:
         raise Unauthorized("send a name and a password, or an API key")
     if not kind:
-        _failures.add(f"ip:{ip}", f"name:{who}")
+        _failures.add(*buckets)
         audit.record(rt.store, actor=failed_actor, action="signin.failed", ip=ip, user_agent=agent,
                      detail="wrong password, or no such active account" if body.name else "unknown or revoked key")
         raise Unauthorized("wrong name or password" if body.name else "unknown, revoked or expired API key")
