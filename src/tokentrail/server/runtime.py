@@ -16,7 +16,7 @@ import pyarrow as pa
 from tokentrail import audit
 from tokentrail.alerts import config as alerts_config
 from tokentrail.alerts.service import AlertService
-from tokentrail.auth import accounts, sessions
+from tokentrail.auth import sessions
 from tokentrail.auth.keys import KeyCache
 from tokentrail.config import Settings
 from tokentrail.ingest.inserter import Inserter
@@ -90,7 +90,6 @@ class Runtime:
         rotation.encrypt_plain_rows(self.store, self.content_keys)
         self.keys = KeyCache(self.store)  # API keys by hash, reloaded every 2 s (a revoke lands in seconds)
         sessions.start_caches(self.store)  # UI accounts and sessions, reloaded every 2 s (no I/O per request)
-        accounts.cache_for(self.store)  # UI accounts loaded now: never on a request's event loop (open_mode)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
         sync_prices(self.store, self.prices, prune=True)
         self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,
