@@ -12,6 +12,7 @@ decoy must survive into what is stored (the spans and the decrypted content).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -172,7 +173,17 @@ def stored(server: ServerThread, fake_llm_server: FakeLLM,  # noqa: F811
             chunks.extend(row.values())
     content = server.contents()
     data_dir = Path(server.settings.data_dir)
-    files = {str(p): p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    files = {}
+    # the engine merges parts in the background: a part may vanish between listing and reading it (its
+    # rows live on in the merged part, which is read too)
+    for root, _dirs, names in os.walk(data_dir, onerror=lambda e: None):
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                with open(path, "rb") as f:
+                    files[path] = f.read()
+            except FileNotFoundError:
+                continue
     return {"tables": "\n".join(chunks), "content": "\n".join(f"{c['input']}\n{c['output']}" for c in content),
             "files": files, "content_rows": len(content)}
 
