@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from tests.support import ServerThread
 from tokentrail import audit
 from tokentrail.cli.main import main
+from tokentrail.config import Settings
+from tokentrail.storage import migrations
 
 
 def _send_call(server: ServerThread, project: str, session: str = "") -> str:
@@ -107,6 +109,13 @@ def test_retention_is_the_table_ttl(server: ServerThread) -> None:
     assert f"toIntervalDay({server.settings.retention_audit_days})" in engine
     r = server.client.get("/api/admin/audit").json()
     assert r["retention_days"] == 365
+    # another setting changes the existing table's TTL (as at the next start), 0 removes it
+    store = server.runtime.store
+    for days, expected in ((30, "toIntervalDay(30)"), (0, None), (365, "toIntervalDay(365)")):
+        migrations.apply_retention(store, Settings.load(retention_audit_days=days).retention)
+        engine = store.query("SELECT engine_full FROM system.tables WHERE database = 'tokentrail' "
+                             "AND name = 'audit_log'")[0]["engine_full"]
+        assert (expected in engine) if expected else " TTL " not in engine, (days, engine)
 
 
 class _FailingStore:
