@@ -96,6 +96,11 @@ SCOPED: dict[tuple[str, str], Probe] = {
     ("DELETE", "/api/alerts/silences/{silence_id}"): Probe("admin", "/api/alerts/silences/nosuchsilence"),
     ("GET", "/api/explain"): Probe("read", kwargs={"params": {"since": "2026-01-01T00:00:00Z",
                                                              "until": "2026-01-01T01:00:00Z"}}),
+    ("GET", "/api/admin/capture-policy"): Probe("admin", server_wide=True),
+    ("PUT", "/api/admin/capture-policy"): Probe("admin", kwargs={"json": {"scope": f"project:{ALPHA}",
+                                                                          "rule": "always"}}),
+    ("POST", "/api/admin/capture-policy/marks"): Probe("admin", kwargs={"json": {"project": ALPHA,
+                                                                                 "trace_id": "0" * 32}}),
     ("GET", "/metrics"): Probe("metrics", server_wide=True),
     # the gateway is mounted ahead of the router (gateway/router.py): its paths are probed here too
     ("GET", "/gateway/"): Probe("ingest"),

@@ -68,7 +68,7 @@ def _audit(request: Request, principal: Principal, project: str, target: str, de
 @router.get("", summary="The capture policy in force: default, gateway, per-project and per-route rules, marks")
 async def get_policy(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    require(request, "admin")
+    require_server_wide(request, "admin")  # it lists every project's rules
     scrubber(rt.store, rt.settings, "")  # set up from the settings
     return await run_in_threadpool(_policy, rt)
 
