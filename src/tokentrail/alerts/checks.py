@@ -1,19 +1,22 @@
 """What each kind of rule looks at, as of a moment ``now`` (so a rule can be replayed over history).
 
-Every check reads the named queries (``query.metrics.timeseries`` / ``breakdown``, ``query.slo``)
-and returns :class:`Finding` s: one per group (route, model, user ...) it has a verdict on. An active
-finding is a condition that holds now; the evaluator turns findings into pending / firing / resolved
-alerts. Each finding carries what the spike explainer needs (metric, window, baseline window).
+Every check reads the named queries (``query.metrics.timeseries`` / ``breakdown``, ``query.slo``; shared
+between the rules of one evaluation round: ``round_cache``) and returns :class:`Finding` s: one per
+group (route, model, user ...) it has a verdict on. An active finding is a condition that holds now;
+the evaluator turns findings into pending / firing / resolved alerts. Each finding carries what the
+spike explainer needs (metric, window, baseline window).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokentrail.alerts import stats
+from tokentrail.alerts import round_cache, stats
+from tokentrail.alerts.round_cache import call as shared
 from tokentrail.alerts.rules import (
     AnomalyRule,
     BudgetRule,
@@ -28,8 +31,10 @@ from tokentrail.query import metrics, slo
 from tokentrail.query.filters import Filters
 from tokentrail.storage.backend import Store
 
+log = logging.getLogger("tokentrail.alerts")
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+_COUNTS = ("requests", "errors", "input_tokens", "output_tokens", "cost_usd")
 
 
 @dataclass
@@ -77,7 +82,9 @@ def _hour_floor(t: datetime) -> datetime:
 
 def _series(store: Store, f: Filters, names: list[str], group_by: str | None, step: int, top: int = 20
             ) -> tuple[list[datetime], dict[str, dict[str, list[Any]]]]:
-    ts = metrics.timeseries(store, f, names, group_by=group_by, top=top, step=step)
+    # the usual counts come along: rules of a round reading the same range, groups and step share one query
+    wanted = [*_COUNTS, *(n for n in names if n not in _COUNTS)]
+    ts = shared(metrics.timeseries, store, f, wanted, group_by=group_by, top=top, step=step)
     times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in ts["timestamps"]]
     return times, {s["group"]: s["metrics"] for s in ts["series"]}
 
@@ -151,7 +158,7 @@ def budget(store: Store, rule: BudgetRule, now: datetime) -> list[Finding]:
 
 def _budget_per(store: Store, rule: BudgetRule, now: datetime) -> list[Finding]:
     window = parse_duration(rule.window)
-    rows = metrics.breakdown(store, _f(rule, now - window, now), by=rule.per, limit=200,
+    rows = shared(metrics.breakdown, store, _f(rule, now - window, now), by=rule.per, limit=200,
                              order="cost_usd" if rule.metric == "cost_usd" else "output_tokens",
                              names=["requests", "cost_usd", "input_tokens", "output_tokens"])["rows"]
     rows = [r for r in rows if r["key"] != ""]
@@ -213,9 +220,37 @@ def cost_jump(store: Store, rule: CostJumpRule, now: datetime) -> list[Finding]:
 
 # ---------------------------------------------------------------- SLO burn rate
 
-def burn_rate(store: Store, rule: BurnRateRule, now: datetime) -> list[Finding]:
+def _burn_query(rule: BurnRateRule, now: datetime) -> tuple[Any, ...]:
+    """The arguments of the rule's ``slo.window_counts`` after the store."""
     windows = sorted({parse_duration(w.long) for w in rule.windows} | {parse_duration(w.short) for w in rule.windows})
-    counts = slo.window_counts(store, rule.project, rule.equals(), windows, now, rule.slo, rule.threshold_ms)
+    return rule.project, rule.equals(), windows, now, rule.slo, rule.threshold_ms
+
+
+def prefetch(store: Store, rules: list[Any], now: datetime, chunk: int = 40) -> None:
+    """Ahead of a round's rules: the burn-rate rules of each project read in one pass over the spans
+    (``slo.window_counts_many``) instead of one each, their answers left in the round's shared memory.
+    A failure leaves each rule to ask (and fail) on its own."""
+    by_project: dict[str, list[BurnRateRule]] = {}
+    for r in rules:
+        if r.kind == "burn_rate":
+            by_project.setdefault(r.project, []).append(r)
+    for project, burns in by_project.items():
+        if len(burns) < 2:
+            continue  # asked on its own, as outside a round
+        for i in range(0, len(burns), chunk):
+            part = burns[i:i + chunk]
+            queries = [_burn_query(r, now) for r in part]
+            try:
+                answers = slo.window_counts_many(store, project, [(q[1], q[2], q[4], q[5]) for q in queries], now)
+            except Exception:  # noqa: BLE001 - the rules then run one by one
+                log.exception("burn-rate rules of project %s could not be read together", project)
+                continue
+            for q, answer in zip(queries, answers, strict=True):
+                round_cache.put(answer, slo.window_counts, store, *q)
+
+
+def burn_rate(store: Store, rule: BurnRateRule, now: datetime) -> list[Finding]:
+    counts = shared(slo.window_counts, store, *_burn_query(rule, now))
     best: tuple[int, Any, float, float] | None = None
     parts = []
     rank = {"page": 0, "ticket": 1, "info": 2}
@@ -277,16 +312,16 @@ def _current_rows(store: Store, rule: AnomalyRule, now: datetime, window: timede
     extra = {"kind": "tool"} if rule.metric == "tool_calls_per_session" else {}
     by = "session" if rule.metric == "tool_calls_per_session" else rule.group_by or "project"
     f = _f(rule, now - window, now, **extra)
-    if by == "project":
-        s = metrics.summary(store, f)
-        return {"all": {"key": "all", **s}}
     names = ["requests", "errors", "input_tokens", "output_tokens", "cost_usd"]
     if rule.metric == "ttft_p95":
         names.append("ttft_ms")
     if rule.metric == "latency_p95":
         names.append("latency_ms")
+    if by == "project":
+        s = shared(metrics.summary, store, f, names)
+        return {"all": {"key": "all", **s}}
     order = "cost_usd" if rule.metric == "cost_usd" else "requests"
-    rows = metrics.breakdown(store, f, by=by, limit=200 if by in ("user", "customer", "session") else rule.top,
+    rows = shared(metrics.breakdown, store, f, by=by, limit=200 if by in ("user", "customer", "session") else rule.top,
                              order=order, names=names)["rows"]
     return {r["key"]: r for r in rows}
 
@@ -407,10 +442,11 @@ def silent_model(store: Store, rule: SilentModelRule, now: datetime) -> list[Fin
     window = parse_duration(rule.window)
     days = max(1, round(parse_duration(rule.baseline) / DAY))
     end = _hour_floor(now)
-    times, series = _series(store, _f(rule, end - days * DAY - 2 * HOUR, end), ["requests"], "model", 3600, top=50)
+    # from 3 hours before the first day's hour: a range over a day reads the hourly rollup, not the spans
+    times, series = _series(store, _f(rule, end - days * DAY - 3 * HOUR, end), ["requests"], "model", 3600, top=50)
     index = {t: i for i, t in enumerate(times)}
     recent = {r["key"]: r["requests"] for r in
-              metrics.breakdown(store, _f(rule, now - window, now), by="model", limit=200, order="requests",
+              shared(metrics.breakdown, store, _f(rule, now - window, now), by="model", limit=200, order="requests",
                                 names=["requests"])["rows"]}
     out = []
     hour = _hour_floor(now)
@@ -433,7 +469,7 @@ def silent_model(store: Store, rule: SilentModelRule, now: datetime) -> list[Fin
 
 def unpriced_model(store: Store, rule: UnpricedModelRule, now: datetime) -> list[Finding]:
     window = parse_duration(rule.window)
-    rows = metrics.breakdown(store, _f(rule, now - window, now), by="model", limit=200, order="unpriced",
+    rows = shared(metrics.breakdown, store, _f(rule, now - window, now), by="model", limit=200, order="unpriced",
                              names=["requests", "unpriced"])["rows"]
     out = []
     for r in rows:
@@ -451,15 +487,15 @@ def unpriced_model(store: Store, rule: UnpricedModelRule, now: datetime) -> list
 def rate_drop(store: Store, rule: RateDropRule, now: datetime) -> list[Finding]:
     window = parse_duration(rule.window)
     num, den = metrics.RATES[rule.metric]
-    cur = metrics.breakdown(store, _f(rule, now - window, now), by=rule.group_by or "project", limit=50,
+    cur = shared(metrics.breakdown, store, _f(rule, now - window, now), by=rule.group_by or "project", limit=50,
                             order="requests", names=["requests", num, den]) if rule.group_by else None
-    rows = cur["rows"] if cur else [{"key": "all", **metrics.summary(store, _f(rule, now - window, now))}]
+    rows = cur["rows"] if cur else [{"key": "all", **shared(metrics.summary, store, _f(rule, now - window, now), [num, den])}]
     base_f = _f(rule, now - window - rule.baseline_days * DAY, now - window)
     if rule.group_by:
-        base = {r["key"]: r for r in metrics.breakdown(store, base_f, by=rule.group_by, limit=200, order="requests",
+        base = {r["key"]: r for r in shared(metrics.breakdown, store, base_f, by=rule.group_by, limit=200, order="requests",
                                                       names=["requests", num, den])["rows"]}
     else:
-        base = {"all": metrics.summary(store, base_f)}
+        base = {"all": shared(metrics.summary, store, base_f, [num, den])}
     out = []
     for r in rows:
         b = base.get(r["key"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tokentrail.alerts import checks
+from tokentrail.alerts import checks, round_cache
 from tokentrail.alerts.config import AlertsConfig
 from tokentrail.alerts.lease import Lease
 from tokentrail.alerts.notify import Delivery, Dispatcher, Notification
@@ -102,29 +102,31 @@ class Evaluator:
         silences = self.repo.silences()
         to_write: list[AlertState] = []
         events: list[AlertState] = []
-        for rule in rules:
-            t0 = time.perf_counter()
-            try:
-                findings = checks.run(self.store, rule, now)
-            except Exception as e:  # noqa: BLE001 - one rule's failure never stops the others
-                log.exception("alert rule %s failed", rule.name)
-                stats.errors += 1
-                stats.rule_errors[rule.name] = f"{type(e).__name__}: {e}"[:300]
-                self.rule_failures[rule.name] += 1
-                events.append(AlertState(rule.name, "", rule.project, "error", summary=stats.rule_errors[rule.name]))
-                continue
-            finally:
-                stats.per_rule_seconds[rule.name] = round(time.perf_counter() - t0, 4)
-            result = step(rule, findings, states.get(rule.name, {}), now, silences, json.dumps)
-            to_write += result.states
-            events += result.events
-            stats.firing += len(result.firing)
-            for a in result.firing:
-                k = (rule.project, rule.name, a.severity or rule.severity)
-                stats.firing_by_rule[k] = stats.firing_by_rule.get(k, 0) + 1
-            if result.notify:
-                self._notify(rule, result.notify, result.firing or [s for s in result.states if s.key != GROUP],
-                             now, states.get(rule.name, {}).get(GROUP))
+        with round_cache.sharing():  # rules asking the same named query in this round share it
+            checks.prefetch(self.store, rules, now)
+            for rule in rules:
+                t0 = time.perf_counter()
+                try:
+                    findings = checks.run(self.store, rule, now)
+                except Exception as e:  # noqa: BLE001 - one rule's failure never stops the others
+                    log.exception("alert rule %s failed", rule.name)
+                    stats.errors += 1
+                    stats.rule_errors[rule.name] = f"{type(e).__name__}: {e}"[:300]
+                    self.rule_failures[rule.name] += 1
+                    events.append(AlertState(rule.name, "", rule.project, "error", summary=stats.rule_errors[rule.name]))
+                    continue
+                finally:
+                    stats.per_rule_seconds[rule.name] = round(time.perf_counter() - t0, 4)
+                result = step(rule, findings, states.get(rule.name, {}), now, silences, json.dumps)
+                to_write += result.states
+                events += result.events
+                stats.firing += len(result.firing)
+                for a in result.firing:
+                    k = (rule.project, rule.name, a.severity or rule.severity)
+                    stats.firing_by_rule[k] = stats.firing_by_rule.get(k, 0) + 1
+                if result.notify:
+                    self._notify(rule, result.notify, result.firing or [s for s in result.states if s.key != GROUP],
+                                 now, states.get(rule.name, {}).get(GROUP))
         self.repo.write_states(to_write, now)
         self.repo.write_events(events, now)
         self.flush_deliveries()

@@ -114,14 +114,17 @@ def _time_column(rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
     return f.rollup_time(dims) if rollup else "start_time"
 
 
-def summary(store: Store, f: Filters) -> dict[str, Any]:
+def summary(store: Store, f: Filters, names: list[str] | None = None) -> dict[str, Any]:
+    """Every metric over the range (or only ``names``: a quantile merges a sketch per row read, and
+    distinct users and sessions come only with every metric)."""
     rollup = f.use_rollup()
     where, params = f.where(rollup)
     source = _whole_range(store, rollup, f, (), params)
     # raw spans also give distinct users and sessions, in the same pass
-    people = "" if rollup else (", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
-                                "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
-    rows = store.query(f"SELECT {_select(list(METRICS), rollup)}{people} FROM {source} WHERE {where}", params)
+    people = "" if rollup or names else (", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
+                                         "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
+    wanted = list(dict.fromkeys(["requests", *names])) if names else list(METRICS)
+    rows = store.query(f"SELECT {_select(wanted, rollup)}{people} FROM {source} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
     out["source"] = "rollup" if rollup else "raw"
     return out
