@@ -13,7 +13,8 @@
    generated routes and models; ``Evaluator.run(force=True)`` ``--runs`` times after a warm-up round.
    Reported: the round's seconds (wall, and CPU of this process: the engine runs in it, so CPU time
    says more than wall time on a shared machine; the load average is printed beside), per kind p50 /
-   max seconds and store queries per rule, the heaviest named queries, queries a round repeats, and
+   max seconds and store queries per rule in the round and each rule alone (outside a round, as a
+   preview runs it), the heaviest named queries, queries a round repeats, and
    the store's fixed cost per query (``SELECT 1``).
 
 Prints one JSON line.
@@ -218,12 +219,21 @@ def evaluation_cost(args: argparse.Namespace) -> dict[str, Any]:
         secs = [statistics.median(per_rule[n]) for n in names]
         by_kind[kind] = {"rules": len(names), "p50_s": p50(secs), "max_s": round(max(secs), 4),
                          "queries_per_rule": p50([counting.per_rule[n][0] for n in names])}
+    in_rounds = {k: list(v) for k, v in counting.by_site.items()}  # what the rounds read (before the rules run alone below)
+    # each rule on its own, outside a round (as a preview or a replay step runs it): no sharing
+    alone: dict[str, list[float]] = defaultdict(list)
+    for r in rules:
+        t = time.perf_counter()
+        checks.run(store, r, now)
+        alone[r.kind].append(time.perf_counter() - t)
+    for kind, secs in alone.items():
+        by_kind[kind] |= {"alone_p50_s": p50(secs), "alone_max_s": round(max(secs), 4)}
     by_variant: dict[str, list[float]] = defaultdict(list)
     for n, secs in per_rule.items():
         by_variant[variant_of[n]].append(statistics.median(secs))
     slowest = sorted(by_variant.items(), key=lambda kv: -max(kv[1]))[:8]
     sites: dict[str, list[float]] = defaultdict(list)  # (kind variant, named query) over all measured runs
-    for (name, fn), secs in counting.by_site.items():
+    for (name, fn), secs in in_rounds.items():
         sites[f"{variant_of.get(name, name)} {fn}"] += secs
     runs = args.runs + 1
     heaviest = sorted(sites.items(), key=lambda kv: -sum(kv[1]))[:10]
