@@ -16,6 +16,9 @@ from tokentrail.alerts.rules import parse_rule
 from tokentrail.storage.backend import Store, open_store
 from tokentrail.storage.migrations import migrate
 
+# generating and loading the synthetic weeks takes minutes on a loaded machine
+pytestmark = pytest.mark.timeout(1200)
+
 END = traffic.end_of_data()  # 15:00 UTC on a weekday
 MIDNIGHT = END.replace(hour=0)
 

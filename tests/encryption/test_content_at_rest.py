@@ -327,30 +327,6 @@ def test_retention_settings_land_as_ttls(server: ServerThread, monkeypatch: pyte
     assert " TTL " not in engines["rollup_minute"]  # kept forever again (0)
 
 
-def test_search_needs_read_content(server: ServerThread, project: str) -> None:
-    """Last in the module: once a key exists the server is no longer open."""
-    ingest_native(server, project, input="secret plans delta", output="x")
-    server.flush()
-    made: dict[str, str] = {}
-    for scopes in (["admin"], ["read"], ["read", "read-content"]):  # the first key (admin) makes the others
-        headers = {"Authorization": f"Bearer {made['admin']}"} if made else {}
-        r = server.client.post("/api/admin/keys", json={"project": project if scopes != ["admin"] else "*",
-                                                        "scopes": scopes}, headers=headers)
-        assert r.status_code == 200, r.text
-        made[",".join(scopes)] = r.json()["key"]
-    q = {"q": "delta", "project": project}
-    assert server.client.get("/api/search", params=q).status_code == 401
-    r = server.client.get("/api/search", params=q, headers={"Authorization": f"Bearer {made['read']}"})
-    assert r.status_code == 403
-    r = server.client.get("/api/search", params=q, headers={"Authorization": f"Bearer {made['read,read-content']}"})
-    assert r.status_code == 200 and len(r.json()["traces"]) == 1
-    admin = {"Authorization": f"Bearer {made['admin']}"}
-    assert server.client.post("/api/admin/purge", json={"user": "x"}, headers={
-        "Authorization": f"Bearer {made['read,read-content']}"}).status_code == 403
-    audit = server.client.get("/api/admin/audit", params={"action": "content.search"}, headers=admin)
-    assert audit.status_code == 200 and audit.json(), audit.text
-
-
 def test_batch_files_store_content_encrypted_on_both_load_paths(server: ServerThread, project: str,
                                                                tmp_path: Path) -> None:
     """A JSON-lines file through ``tokentrail ingest`` (the server's chunk API): a plain native line takes the
@@ -381,3 +357,27 @@ def test_batch_files_store_content_encrypted_on_both_load_paths(server: ServerTh
     for m in (fast, slow):
         assert scan_tables(server, m) == {}, m
     assert scan_files(Path(server.settings.data_dir), [fast, slow]) == {}
+
+
+def test_search_needs_read_content(server: ServerThread, project: str) -> None:
+    """Last in the module: once a key exists the server is no longer open."""
+    ingest_native(server, project, input="secret plans delta", output="x")
+    server.flush()
+    made: dict[str, str] = {}
+    for scopes in (["admin"], ["read"], ["read", "read-content"]):  # the first key (admin) makes the others
+        headers = {"Authorization": f"Bearer {made['admin']}"} if made else {}
+        r = server.client.post("/api/admin/keys", json={"project": project if scopes != ["admin"] else "*",
+                                                        "scopes": scopes}, headers=headers)
+        assert r.status_code == 200, r.text
+        made[",".join(scopes)] = r.json()["key"]
+    q = {"q": "delta", "project": project}
+    assert server.client.get("/api/search", params=q).status_code == 401
+    r = server.client.get("/api/search", params=q, headers={"Authorization": f"Bearer {made['read']}"})
+    assert r.status_code == 403
+    r = server.client.get("/api/search", params=q, headers={"Authorization": f"Bearer {made['read,read-content']}"})
+    assert r.status_code == 200 and len(r.json()["traces"]) == 1
+    admin = {"Authorization": f"Bearer {made['admin']}"}
+    assert server.client.post("/api/admin/purge", json={"user": "x"}, headers={
+        "Authorization": f"Bearer {made['read,read-content']}"}).status_code == 403
+    audit = server.client.get("/api/admin/audit", params={"action": "content.search"}, headers=admin)
+    assert audit.status_code == 200 and audit.json(), audit.text

@@ -107,7 +107,9 @@ class BudgetRule(_Base):
 
 class CostJumpRule(_Base):
     kind: Literal["cost_jump"] = "cost_jump"
-    group_by: Literal["route", "model", "customer", "environment", ""] = "route"
+    # the groups the hourly rollup keeps (the baseline spans days): a customer's cost jump is a per-customer
+    # budget (budget, per = "customer") or an anomaly grouped by customer
+    group_by: Literal["route", "model", "environment", ""] = "route"
     window: Duration = "24h"
     baseline_days: int = Field(7, ge=1, le=60)
     percent: float = Field(30.0, gt=0)   # fire when cost is this % above the baseline

@@ -31,7 +31,7 @@ const KINDS = {
   },
   cost_jump: {
     label: "Cost jump", help: "Each group's cost over the window against its own trailing baseline.",
-    fields: [["group_by", "select", "group by", ["route", "model", "customer", "environment", ""]],
+    fields: [["group_by", "select", "group by", ["route", "model", "environment", ""]],
       ["window", "duration", "window"], ["baseline_days", "int", "baseline days"], ["percent", "number", "% above baseline"],
       ["min_usd", "number", "ignore below ($)"]],
   },
