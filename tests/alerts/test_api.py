@@ -4,6 +4,7 @@ explainer answers for any chart; a broken alerts file stops the start with the r
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -150,3 +151,12 @@ def test_cli_through_the_server(server: ServerThread) -> None:
     assert r.exit_code == 0 and "alert: unpriced" in r.output
     r = run(main, ["alerts", "silence", "--project", "shop", "--rule", "unpriced", "--for", "10m", "--url", server.url])
     assert r.exit_code == 0 and r.output.startswith("silence "), r.output
+    spec = '{"kind": "rate_drop", "metric": "cache_hit_rate", "project": "shop", "drop_points": 20}'
+    r = run(main, ["alerts", "set", "cache-drop", spec, "--url", server.url])
+    assert r.exit_code == 0 and json.loads(r.output)["drop_points"] == 20, r.output
+    r = run(main, ["alerts", "rules", "--project", "shop", "--url", server.url])
+    assert "cache-drop" in r.output
+    r = run(main, ["alerts", "set", "bad", '{"kind": "rate_drop", "metric": "nope"}', "--url", server.url])
+    assert r.exit_code != 0 and "metric" in r.output
+    r = run(main, ["alerts", "delete", "cache-drop", "--url", server.url])
+    assert r.exit_code == 0 and "deleted cache-drop" in r.output

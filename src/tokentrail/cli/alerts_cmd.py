@@ -90,6 +90,44 @@ def rules_cmd(project: str, **values: Any) -> None:
         store.close()
 
 
+@alerts_cmd.command("set")
+@click.argument("name")
+@click.argument("rule")
+@settings_options(*_WHERE)
+def set_cmd(name: str, rule: str, **values: Any) -> None:
+    """Create or replace the rule NAME from RULE, a JSON object or @FILE holding one (through the running
+    server, which validates it; ``alerts test`` first to see how often it would fire)."""
+    settings = load_settings(values)
+    text = rule
+    if rule.startswith("@"):
+        try:
+            text = open(rule[1:]).read()  # noqa: PTH123
+        except OSError as e:
+            raise click.ClickException(f"cannot read {rule[1:]}: {e}") from e
+    try:
+        spec = json.loads(text)
+    except ValueError as e:
+        raise click.ClickException(f"RULE is not valid JSON: {e}") from e
+    if not isinstance(spec, dict):
+        raise click.ClickException("RULE must be a JSON object")
+    if not server_running(settings.url):
+        raise click.ClickException(f"no server answers at {settings.url}: rules are saved through it")
+    out = call_server("PUT", settings.url, f"/api/alerts/rules/{name}", json=spec)
+    click.echo(json.dumps(out["rule"]))
+
+
+@alerts_cmd.command("delete")
+@click.argument("name")
+@settings_options(*_WHERE)
+def delete_cmd(name: str, **values: Any) -> None:
+    """Delete the rule NAME made through the API or the CLI (file rules are removed from the file)."""
+    settings = load_settings(values)
+    if not server_running(settings.url):
+        raise click.ClickException(f"no server answers at {settings.url}: rules are deleted through it")
+    call_server("DELETE", settings.url, f"/api/alerts/rules/{name}")
+    click.echo(f"deleted {name}")
+
+
 @alerts_cmd.command("test")
 @click.argument("rule")
 @click.option("--since", default="7d", help="How far back to replay (7d, 24h ...).")
