@@ -72,3 +72,17 @@ def test_a_chunk_must_say_what_it_is(server: ServerThread, project: str) -> None
 def test_an_interval_must_be_a_duration(tmp_path: Path) -> None:
     r = tt("ingest", str(tmp_path), "--every", "soon")
     assert r.returncode == 2 and "not a duration" in r.stderr
+
+
+def test_a_named_server_that_does_not_answer_is_an_error_not_a_local_load(tmp_path: Path) -> None:
+    """``--url`` names the target: when nobody answers there the command says so and loads nothing, rather
+    than opening a data directory of its own (a watcher used to fall back to one when a busy server's
+    health check was slow, and a chDB store in the CLI process then swallowed Ctrl-C)."""
+    from tests.support import free_port
+
+    path = write_lines(tmp_path / "a.jsonl", events(3, "nobody"))
+    r = subprocess.run([sys.executable, "-m", "tokentrail.cli.main", "ingest", str(path), "--url",
+                        f"http://127.0.0.1:{free_port()}", "--json"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path)
+    assert r.returncode != 0 and "no server answers at" in r.stderr, (r.returncode, r.stderr)
+    assert not (tmp_path / ".tokentrail" / "db").exists()

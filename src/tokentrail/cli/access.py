@@ -19,9 +19,9 @@ from tokentrail.storage.backend import Store, open_store
 from tokentrail.storage.migrations import migrate
 
 
-def server_running(url: str) -> bool:
+def server_running(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(url.rstrip("/") + "/healthz", timeout=1.0).status_code == 200
+        return httpx.get(url.rstrip("/") + "/healthz", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,15 +94,20 @@ def _fs_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _one_run(settings: Settings, sources: list[str], project: str, dead_letter: Path | None,
-             chunk_mb: float, fs_options: dict[str, Any], progress_mode: str, as_json: bool) -> Summary:
+             chunk_mb: float, fs_options: dict[str, Any], progress_mode: str, as_json: bool,
+             server_only: bool = False) -> Summary:
     from tokentrail.batch.run import DeadLetter, Quiet, Runner
     from tokentrail.batch.targets import LocalTarget, ServerTarget
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     letters = DeadLetter(dead_letter or Path(settings.data_dir).expanduser() / "dead-letter" / f"ingest-{stamp}.jsonl")
     store = None
-    if server_running(settings.url):
+    # a server named on purpose (--url / TOKENTRAIL_URL), or the one a --watch / --every run started with, is
+    # the only target: a slow health check must not send a run into a local store of its own
+    if server_running(settings.url, timeout=10.0 if server_only else 1.0):
         target: Any = ServerTarget(settings.url)
+    elif server_only:
+        raise click.ClickException(f"no server answers at {settings.url}; nothing loaded this time")
     else:
         from tokentrail.pricing import PriceBook
         from tokentrail.pricing.store import sync_prices
@@ -170,14 +176,25 @@ def ingest(sources: tuple[str, ...], project: str | None, every: str | None, wat
         interval = parse_duration(every) if every else (WATCH_SECONDS if watch else None)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--every") from e
+    explicit = values.get("url") is not None or bool(os.environ.get("TOKENTRAIL_URL"))
     args = (settings, list(sources), project, dead_letter, chunk_mb, _fs_options(fs_option), progress_mode, as_json)
     if interval is None:
-        summary = _one_run(*args)
+        summary = _one_run(*args, server_only=explicit)
         if summary.failed:  # a file or SOURCE could not be read (rejected lines alone are not a failure)
             sys.exit(1)
         return
+    # a repeated run keeps the target it starts with: with a server, a round that cannot reach it waits
+    # for the next round instead of opening the data directory (which the server owns) itself
+    server_only = explicit or server_running(settings.url)
+
+    def again() -> None:
+        try:
+            _one_run(*args, server_only=server_only)
+        except click.ClickException as e:
+            click.echo(f"error: {e.message}", err=True)
+
     try:
-        repeat(lambda: _one_run(*args), interval)
+        repeat(again, interval)
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
         sys.exit(130)
