@@ -41,9 +41,12 @@ def test_repeat_runs_until_stopped() -> None:
 def test_watch_loads_files_as_they_arrive(server: ServerThread, project: str, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
+    # the child gets Ctrl-C's default disposition: a process ignoring SIGINT passes that on to what it
+    # starts, and in a full test run something in this process has (the watcher then never saw the signal)
     proc = subprocess.Popen([sys.executable, "-m", "tokentrail.cli.main", "ingest", str(logs), "--watch", "--url",
                              server.url, "--project", project, "--json"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
 
     def rows() -> int:
         return server.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE project = {p:String}",
