@@ -148,16 +148,21 @@ def _rule_for(rt: Any, body: ReplayRequest) -> Any:
     return found
 
 
-@router.post("/alerts/preview", summary="Live preview of a rule: its findings now, and when it would have fired",
-             dependencies=[Depends(needs("read"))])
-async def preview(request: Request, body: ReplayRequest) -> dict[str, Any]:
+def _replay_request(request: Request, body: ReplayRequest) -> tuple[Any, Any, timedelta, timedelta | None]:
+    """The rule a preview / test is about (read needed on its project), and its range and step."""
     rt = _rt(request)
     rule = _rule_for(rt, body)
     require(request, "read", project=rule.project)
     try:
-        since, step = parse_duration(body.since), parse_duration(body.step) if body.step else None
+        return rt, rule, parse_duration(body.since), parse_duration(body.step) if body.step else None
     except ValueError as e:
         raise BadRequest(str(e)) from e
+
+
+@router.post("/alerts/preview", summary="Live preview of a rule: its findings now, and when it would have fired",
+             dependencies=[Depends(needs("read"))])
+async def preview(request: Request, body: ReplayRequest) -> dict[str, Any]:
+    rt, rule, since, step = _replay_request(request, body)
     now = datetime.now(UTC)
     findings = await run_in_threadpool(checks.run, rt.store, rule, now)
     history = await run_in_threadpool(replay, rt.store, rule, since, step, now)
@@ -169,13 +174,7 @@ async def preview(request: Request, body: ReplayRequest) -> dict[str, Any]:
 @router.post("/alerts/test", summary="Replay a rule over stored history: when it would have fired",
              dependencies=[Depends(needs("read"))])
 async def test_rule(request: Request, body: ReplayRequest) -> dict[str, Any]:
-    rt = _rt(request)
-    rule = _rule_for(rt, body)
-    require(request, "read", project=rule.project)
-    try:
-        since, step = parse_duration(body.since), parse_duration(body.step) if body.step else None
-    except ValueError as e:
-        raise BadRequest(str(e)) from e
+    rt, rule, since, step = _replay_request(request, body)
     return await run_in_threadpool(replay, rt.store, rule, since, step)
 
 
