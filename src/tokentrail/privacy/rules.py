@@ -307,7 +307,7 @@ SECRET_RULES: tuple[Rule, ...] = (
     Rule("SECRET", re.compile(r"A(?<!\wA)(?:KIA|SIA)[A-Z0-9]{16}(?![A-Z0-9])"), "secret"),
     Rule("SECRET", re.compile(r"(?:secret|SECRET|Secret)_?(?:access|ACCESS|Access)?_?(?:key|KEY|Key)"
                               r"[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"), "secret", None, 1),
-    Rule("SECRET", re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})(?![A-Za-z0-9_])"), "secret"),
+    Rule("SECRET", re.compile(r"g(?:h[pousr]_[A-Za-z0-9]{30,}|ithub_pat_[A-Za-z0-9_]{22,})(?![A-Za-z0-9_])"), "secret"),
     Rule("SECRET", re.compile(r"AIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), "secret"),
     Rule("SECRET", re.compile(r"xox[abposre]-[A-Za-z0-9\-]{10,}"), "secret"),
     Rule("SECRET", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]+"), "secret"),
