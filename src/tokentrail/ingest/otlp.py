@@ -149,14 +149,14 @@ def _hex_span_ids(doc: dict[str, Any]) -> None:
 
 
 def _span_problem(span: Any, window: TimeWindow) -> tuple[str, str] | None:
-    """Why ``span`` is refused ((kind, message)), or None. The usual case costs a few comparisons."""
+    """Why ``span`` is refused ((kind, message)), or None. The usual case reads each field once (every
+    read of a field of a parsed message costs about 0.3 us)."""
     start, end = span.start_time_unix_nano, span.end_time_unix_nano
-    if window.content_kept_from_ns <= start <= window.latest_ns and end <= window.latest_ns:
-        problem = _id_problem(span)
-        return None if problem is None else ("invalid", problem)
-    problem = _id_problem(span)
+    problem = _id_problem(span.trace_id, span.span_id, span.parent_span_id, start, end)
     if problem is not None:
         return "invalid", problem
+    if window.content_kept_from_ns <= start <= window.latest_ns and end <= window.latest_ns:
+        return None
     refused = window.problem(start, end)
     if refused is None and window.content_expired(start) and _has_content(span):
         return CONTENT_EXPIRED, ""
@@ -182,16 +182,19 @@ def _content_keys() -> tuple[frozenset[str], re.Pattern[str]]:
     return keys, re.compile("|".join(content_key_patterns()))
 
 
-def _id_problem(span: Any) -> str | None:
-    if len(span.trace_id) != 16 or span.trace_id == b"\0" * 16:
+_ZERO16, _ZERO8 = b"\0" * 16, b"\0" * 8
+
+
+def _id_problem(trace_id: bytes, span_id: bytes, parent_span_id: bytes, start: int, end: int) -> str | None:
+    if len(trace_id) != 16 or trace_id == _ZERO16:
         return "trace_id must be 16 bytes and not all zero"
-    if len(span.span_id) != 8 or span.span_id == b"\0" * 8:
+    if len(span_id) != 8 or span_id == _ZERO8:
         return "span_id must be 8 bytes and not all zero"
-    if span.parent_span_id and len(span.parent_span_id) != 8:
+    if parent_span_id and len(parent_span_id) != 8:
         return "parent_span_id must be empty or 8 bytes"
-    if span.start_time_unix_nano == 0:
+    if start == 0:
         return "start_time_unix_nano is missing"
-    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+    if end and end < start:
         return "end_time_unix_nano is before start_time_unix_nano"
     return None
 
