@@ -316,8 +316,9 @@ def _values() -> dict[str, str]:
     }
 
 
-def _mapped_select() -> str:
-    """One row per fast line with every spans_in column except the cost columns, plus model_key."""
+def _mapped_select(clear: str) -> str:
+    """One row per fast line that is ``clear`` (``screen.clear_sql``) with every spans_in column except the
+    cost columns, plus model_key."""
     texts = f"arrayMap(r -> {_text('r')}, [{', '.join(F[n].raw for n in TEXT_FIELDS)}])"
     body = ",\n    ".join(f"{expr} AS {name}" for name, expr in {**_values(), **_columns()}.items())
     return f"""
@@ -325,7 +326,7 @@ SELECT
     src, {texts} AS texts,
     {body},
     {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
-FROM ({_lines_select()}) WHERE fast"""
+FROM ({_lines_select()}) WHERE fast AND {clear}"""
 
 
 def mapping() -> str:
@@ -339,15 +340,16 @@ def mapped_columns() -> list[str]:
     return list(dict.fromkeys([*_columns(), *encryption.insert_columns("n")]))
 
 
-def insert_sql(database: str, price_version: str) -> str:
+def insert_sql(database: str, price_version: str, clear: str = "true") -> str:
     """``_insert_sql`` for the content encryption in force (its key placeholders filled by
     ``encryption.bind`` per insert)."""
-    return _insert_sql(database, price_version, encryption.keyring() is not None)
+    return _insert_sql(database, price_version, encryption.keyring() is not None, clear)
 
 
 @cache
-def _insert_sql(database: str, price_version: str, encrypted: bool) -> str:
-    """INSERT ... SELECT: the fast lines of ``{lines}`` into spans_in, priced, stamped ``{batch_version}``.
+def _insert_sql(database: str, price_version: str, encrypted: bool, clear: str = "true") -> str:
+    """INSERT ... SELECT: the fast lines of ``{lines}`` that are ``clear`` (SQL over the line and its
+    ``kv``: ``screen.clear_sql``) into spans_in, priced, stamped ``{batch_version}``.
 
     ``{lines}`` is a table expression with columns (line_no UInt64, line String, src UInt32):
     the lines of one or more chunks, ``src`` numbering the chunk from 1. ``{src_files}`` and
@@ -362,15 +364,17 @@ def _insert_sql(database: str, price_version: str, encrypted: bool) -> str:
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
 SELECT {', '.join(content.get(c, 'n.' + c) for c in plain)}, {', '.join(costs)}
-FROM ({_mapped_select()}) AS n
+FROM ({_mapped_select(clear)}) AS n
 {join}
 SETTINGS join_use_nulls = 1, optimize_on_insert = 0, parallel_view_processing = 1"""
 
 
 @cache
-def others_sql() -> str:
-    """(src, line_no) of the lines of ``{lines}`` left to Python (neither fast nor blank), in order."""
-    return (f"SELECT src, line_no FROM ({_lines_select()}) WHERE NOT fast AND NOT blank ORDER BY src, line_no "
+def others_sql(clear: str = "true") -> str:
+    """(src, line_no) of the lines of ``{lines}`` that ``insert_sql(..., clear)`` left to Python (not
+    fast, or not ``clear``; blank lines aside), in order."""
+    return (f"SELECT src, line_no FROM ({_lines_select()}) WHERE NOT (fast AND {clear}) AND NOT blank "
+            "ORDER BY src, line_no "
             "SETTINGS short_circuit_function_evaluation = 'disable'")
 
 

@@ -16,6 +16,7 @@ import os
 import tempfile
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel
 
-from tokentrail.batch import flat, formats
+from tokentrail.batch import flat, formats, screen
 from tokentrail.batch.manifest import EPOCH, FileState, read_states_of, write_states
 from tokentrail.errors import TokentrailError
 from tokentrail.ingest import wire
@@ -34,6 +35,7 @@ from tokentrail.ingest.normalize import insert_sql as otlp_insert_sql
 from tokentrail.ingest.scores import link, write_scores
 from tokentrail.privacy import encryption
 from tokentrail.privacy.ingest import scrubber, settings_for
+from tokentrail.privacy.walk import Scrubber
 from tokentrail.storage.backend import Store
 
 
@@ -118,34 +120,31 @@ def lines_table(data: bytes, line_from: int, src: int = 1) -> pa.Table:
                      "line": lines, "src": pa.array(np.full(len(ends), src, dtype=np.uint32))})
 
 
-@contextmanager
-def staged_lines(store: Store, parts: list[tuple[bytes, int]]) -> Iterator[str]:
-    """A table expression (line_no, line, src) over the ``(data, line_from)`` chunks ``parts``
-    (``src`` numbers them from 1) that the engine can read.
+def lines_arrow(parts: list[tuple[bytes, int]]) -> pa.Table:
+    """(line_no, line, src) of the ``(data, line_from)`` chunks ``parts`` (``src`` numbers them from 1)."""
+    return pa.concat_tables([lines_table(data, line_from, i) for i, (data, line_from) in enumerate(parts, start=1)])
 
-    Embedded chDB reads files this process writes (one per chunk, parsed in parallel); a
-    ClickHouse server gets the lines into a Memory table first."""
+
+# The embedded engine reads the lines from this process's memory (chDB's ``Python()`` table function
+# finds the table by this variable name in the calling frames): nothing of a chunk, redacted or not,
+# is written to a temporary file.
+PY_LINES = ("(SELECT assumeNotNull(line_no) AS line_no, assumeNotNull(line) AS line, assumeNotNull(src) AS src "
+            "FROM Python(tt_batch_lines))")
+
+
+@contextmanager
+def staged_lines(store: Store, tt_batch_lines: pa.Table) -> Iterator[str]:
+    """A table expression (line_no, line, src) over ``tt_batch_lines`` that the engine can read.
+
+    Embedded chDB reads the Arrow table in place (``PY_LINES``: the caller holds it in a variable
+    of that name); a ClickHouse server gets the lines into a Memory table first."""
     if hasattr(store, "path"):
-        token = uuid.uuid4().hex
-        directory = _tmp_dir(store)
-        names = [directory / f"batch-{token}-{i}.jsonl" for i in range(1, len(parts) + 1)]
-        try:
-            for name, (data, _) in zip(names, parts, strict=True):
-                name.write_bytes(data)
-            starts = ", ".join(str(int(line_from)) for _, line_from in parts)
-            pattern = str(directory / f"batch-{token}-*.jsonl") if len(parts) > 1 else str(names[0])
-            yield (f"(SELECT _row_number + [{starts}][src] AS line_no, line, src FROM "
-                   f"(SELECT _row_number, line, toUInt32(extract(_file, '-([0-9]+)\\.jsonl$')) AS src "
-                   f"FROM file({_quote(pattern)}, 'LineAsString')))")
-        finally:
-            for name in names:
-                name.unlink(missing_ok=True)
+        yield PY_LINES
         return
     table = f"batch_lines_{uuid.uuid4().hex}"
     store.command(f"CREATE TABLE {store.database}.{table} (line_no UInt64, line String, src UInt32) ENGINE = Memory")
     try:
-        for i, (data, line_from) in enumerate(parts, start=1):
-            store.insert_arrow(table, lines_table(data, line_from, i))
+        store.insert_arrow(table, tt_batch_lines)
         yield f"{store.database}.{table}"
     finally:
         store.command(f"DROP TABLE IF EXISTS {store.database}.{table}")
@@ -188,36 +187,70 @@ def _non_blank_lines(chunk: Chunk, data: bytes) -> int:
     return chunk.lines - data.count(b"\n\n") - data.startswith(b"\n")
 
 
-def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]]) -> None:
-    """The span chunks ``loads`` (one project) in one insert, each stamped with its version."""
+def _insert_flat(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]],
+                 tt_batch_lines: pa.Table, clear: str, expected: dict[int, int] | None = None
+                 ) -> tuple[list[tuple[int, int]], dict[str, dict]]:
+    """The fast, ``clear`` lines of ``tt_batch_lines`` (``src`` numbering ``loads``) in one insert; returns
+    (src, line_no) of the lines it left (none are looked for when every non-blank line made a row), and
+    the loads' totals (``_batch_totals``).
+    ``expected``: non-blank lines per src in the table (None: the chunks' whole data)."""
     project = loads[0][0].project
     files = [c.source for c, *_ in loads]
     mtimes = [c.base_time_us for c, *_ in loads]
     stamps = [_literal(v) for _, _, v, _ in loads]
-    with staged_lines(store, [(data, c.line_from) for c, data, _, _ in loads]) as lines:
-        sql = flat.bind(flat.insert_sql(store.database, price_version), files, mtimes, stamps)
+    before = {_stamp(v): r.fast_rows for _, _, v, r in loads}
+    with staged_lines(store, tt_batch_lines) as lines:
+        sql = flat.bind(flat.insert_sql(store.database, price_version, clear), files, mtimes, stamps)
         # one nonce prefix per insert: the newest chunk's version (rows number across the whole insert)
         sql = encryption.bind(sql, max(v for _, _, v, _ in loads))
         store.command(sql.replace("{lines}", lines), {"project": project})
         totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
         for _, _, v, result in loads:
             result.fast_rows = totals.get(_stamp(v), {}).get("rows", 0)
-        # a line not taken by the fast path: counting blank lines only when some line is missing
-        short = any(r.fast_rows < c.lines and r.fast_rows < _non_blank_lines(c, data) for c, data, _, r in loads)
-        others = store.query(flat.others_sql().replace("{lines}", lines)) if short else []
-    if others:
+        made = [r.fast_rows - before[_stamp(v)] for _, _, v, r in loads]
+        if expected is None:  # whole chunks: counting blank lines only when some line is missing
+            short = any(n < c.lines and n < _non_blank_lines(c, d) for n, (c, d, _, _) in zip(made, loads, strict=True))
+        else:
+            short = any(n < expected.get(i, 0) for i, n in enumerate(made, start=1))
+        others = store.query(flat.others_sql(clear).replace("{lines}", lines)) if short else []
+    return [(r["src"], r["line_no"]) for r in others], totals
+
+
+def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]],
+                scrub: Scrubber) -> None:
+    """The span chunks ``loads`` (one project) in one insert, each stamped with its version.
+
+    The lines the engine clears (``screen.clear_sql``: nothing in them for the privacy step) load
+    as read; the others are scrubbed in Python and loaded in a second, small insert; what is still
+    left (OTLP requests, coerced shapes, bad lines) is decoded in Python (``formats.py``)."""
+    project = loads[0][0].project
+    left, totals = _insert_flat(store, price_version, loads,
+                                lines_arrow([(d, c.line_from) for c, d, _, _ in loads]), screen.clear_sql(scrub))
+    if left:
+        scrubbed: list[tuple[int, int, bytes]] = []
+        split: dict[int, list[bytes]] = {}
+        for src, line_no in left:
+            c, data, _, _ = loads[src - 1]
+            lines_of = split.setdefault(src, data.split(b"\n"))
+            raw = lines_of[line_no - c.line_from]
+            scrubbed.append((src, line_no, scrub._line(raw) if raw.strip() else raw))
+        table = pa.table({"line_no": pa.array([n for _, n, _ in scrubbed], pa.uint64()),
+                          "line": pa.array([x for _, _, x in scrubbed], pa.binary()),
+                          "src": pa.array([s for s, _, _ in scrubbed], pa.uint32())})
+        left, totals = _insert_flat(store, price_version, loads, table, screen.CLEAR_ALL,
+                                    Counter(s for s, _, _ in scrubbed))
+        text = {(s, n): x for s, n, x in scrubbed}
         by_src: dict[int, list[int]] = {}
-        for r in others:
-            by_src.setdefault(r["src"], []).append(r["line_no"])
+        for src, line_no in left:
+            by_src.setdefault(src, []).append(line_no)
         for src, numbers in by_src.items():
-            c, data, v, result = loads[src - 1]
-            lines_of = data.split(b"\n")
-            decoded = formats.decode_span_lines([(n, lines_of[n - c.line_from]) for n in numbers], c.source,
-                                                c.base_time_us)
+            c, _, v, result = loads[src - 1]
+            decoded = formats.decode_span_lines([(n, text[(src, n)]) for n in numbers], c.source, c.base_time_us)
             if decoded.requests:
                 _insert_requests(store, decoded.requests, project, price_version, v)
             result.rejects = decoded.rejects
-        totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
+        if left:
+            totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
     for _, _, v, result in loads:
         t = totals.get(_stamp(v), {})
         result.rows, result.cost, result.unpriced = t.get("rows", 0), t.get("cost") or 0.0, t.get("unpriced", 0)
@@ -279,8 +312,7 @@ def load_chunks(store: Store, price_version: str, items: list[tuple[Chunk, bytes
     if not items:
         return []
     project = items[0][0].project
-    scrub = scrubber(store, settings_for(store), project, "batch")  # before the lines reach a temp file or the engine
-    items = [(chunk, scrub.lines(data)) for chunk, data in items]
+    scrub = scrubber(store, settings_for(store), project, "batch")  # applied in _load_spans / _load_scores
     sources = [c.source for c, _ in items]
     if any(c.project != project for c, _ in items) or len(set(sources)) != len(sources):
         raise ValueError("chunks loaded together are of one project and of different files")
@@ -298,10 +330,10 @@ def load_chunks(store: Store, price_version: str, items: list[tuple[Chunk, bytes
         todo.append((chunk, data, stored, result))
     spans = [(c, d, r.version, r) for c, d, _, r in todo if c.kind == "spans" and d and not d.isspace()]
     if spans:
-        _load_spans(store, price_version, spans)
+        _load_spans(store, price_version, spans, scrub)
     for chunk, data, _, result in todo:
         if chunk.kind == "scores" and data and not data.isspace():
-            _load_scores(store, chunk, data, result)
+            _load_scores(store, chunk, scrub.lines(data), result)
         result.rejected = len(result.rejects)
         _record_rejects(store, chunk.project, result.rejects)
     if before_commit:
