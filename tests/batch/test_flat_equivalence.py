@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.batch.helpers import SEED_EVENT, write_lines
 from tests.clock import EPOCH, day
 from tests.support import ServerThread
@@ -42,6 +44,10 @@ RICH_EVENTS: list[dict[str, Any]] = [
      "status": "ok", "tags": [], "metadata": {}, "user_id": "", "schema_validated": None, "cached": None,
      "model": "gpt-4o-mini"},
     {"request_id": "tool", "kind": "tool", "name": "search docs", "timestamp": f"{day()}T15:32:11Z"},
+    dict(SEED_EVENT, request_id="word-1", downstream_status="Timed-Out"),
+    dict(SEED_EVENT, request_id="word-2", downstream_status="cancelled", status="ok"),
+    dict(SEED_EVENT, request_id="word-3", downstream_status="upstream gone", error_type="Gone"),
+    {"request_id": "word-4", "http_status": "deadline_exceeded", "model": "gpt-4o", "timestamp": f"{day()}T15:32:11Z"},
 ]
 
 
@@ -74,7 +80,7 @@ def test_file_events_give_the_rows_of_the_http_batch(server: ServerThread, proje
     assert len(file_rows) == len(RICH_EVENTS)
     for a, b in zip(file_rows, http_rows, strict=True):
         assert a == b
-    assert summary.cost == sum(x["total_cost"] or 0 for x in http_rows)
+    assert summary.cost == pytest.approx(sum(x["total_cost"] or 0 for x in http_rows), rel=1e-12)  # summing order
 
 
 def test_every_rich_event_takes_the_fast_path(server: ServerThread, project: str, tmp_path: Path) -> None:

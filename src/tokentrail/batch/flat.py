@@ -29,7 +29,7 @@ from typing import Literal, Union, get_args, get_origin
 
 from annotated_types import Ge, Le
 
-from tokentrail.ingest.native import NativeSpan
+from tokentrail.ingest.native import STATUS_WORDS, NativeSpan
 from tokentrail.ingest.normalize import USAGE_RULE_KEY
 from tokentrail.pricing.models import model_key_sql
 from tokentrail.pricing.store import COST_COLUMNS, priced_join
@@ -42,9 +42,13 @@ OTLP_KEYS = ("resourceSpans", "resource_spans")  # a line with one of these is a
 
 _ISO = r'^"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"$'
 _NUMBER = r"^[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$"  # non-negative, as the engine re-prints raw numbers
-_COUNT = r"^[0-9]{1,9}$"  # a JSON integer that surely fits the UInt32 columns
+_COUNT = r"^[0-9]{1,9}$"
+_DIGITS = r'^"?[0-9]{1,9}"?$'  # a count, or a string of digits (``DIGIT_STRINGS``)  # a JSON integer that surely fits the UInt32 columns
 _MAX_US = 9_000_000_000_000_000  # year ~2255: nanoseconds still fit the wire format
 BLANK = r"^\s*$"
+# a status word (``downstream_status: "timeout"``, native.py ``_status_word``): a failed call with that
+# error type; the fast path takes the plain ones (ASCII, no surrounding blanks, at most 64 characters)
+_WORD = r'^"[A-Za-z]([A-Za-z0-9_ -]{0,62}[A-Za-z0-9_-])?"$'
 
 
 @dataclass(frozen=True)
@@ -139,9 +143,10 @@ def _plain(f: FlatField) -> str:
         shape = f"startsWith({r}, '\"')"
     elif f.shape == "hex":
         shape = f"match({r}, {_lit(chr(34).join(['^', f.pattern[1:-1], '$']))})"
+    elif f.shape == "int" and f.name in DIGIT_STRINGS:
+        shape = f"((match({r}, {_lit(_DIGITS)}){bounds}) OR match({r}, {_lit(_WORD)}))"
     elif f.shape == "int":
-        count = r'^"?[0-9]{1,9}"?$' if f.name in DIGIT_STRINGS else _COUNT
-        shape = f"match({r}, {_lit(count)}){bounds}"
+        shape = f"match({r}, {_lit(_COUNT)}){bounds}"
     elif f.shape == "float":
         shape = f"match({r}, {_lit(_NUMBER)}){bounds}"
     elif f.shape == "bool":
@@ -304,12 +309,17 @@ def _columns() -> dict[str, str]:
 
 def _values() -> dict[str, str]:
     """The mapping layer's helper values (then ``_columns`` over them), as name -> SQL."""
-    ts, end_time = F["timestamp"].raw, F["end_time"].raw
+    ts, end_time, status = F["timestamp"].raw, F["end_time"].raw, F["http_status"].raw
     duration = f"ifNull(toFloat64OrNull({F['duration_ms'].raw}), 0)"
     end = (f"if({end_time} IN ('', 'null'), start_us + toInt64(floor({duration})) * 1000 "
            f"+ toInt64(roundBankers(({duration} - floor({duration})) * 1000)), {_t(F['end_time'])})")
     return {
-        "v_rid": _s("request_id"), "v_model": _s("model"), "v_status": _s("status"), "v_error_type": _s("error_type"),
+        "v_said": (f"if(match({status}, {_lit(_WORD)}), replaceAll(replaceAll(lower(substring({status}, 2, "
+                   f"length({status}) - 2)), ' ', '_'), '-', '_'), '')"),
+        "v_word": (f"if(v_said = '', '', transform(v_said, {_array(tuple(STATUS_WORDS))}, "
+                   f"{_array(tuple(STATUS_WORDS.values()))}, v_said))"),
+        "v_rid": _s("request_id"), "v_model": _s("model"), "v_status": f"if(v_word != '', 'error', {_s('status')})",
+        "v_error_type": f"if(v_word != '' AND {_s('error_type')} = '', v_word, {_s('error_type')})",
         "v_kind": f"if({F['kind'].raw} = '', {_lit(str(F['kind'].default))}, {_s('kind')})",
         "start_us": f"if({ts} = '', {{src_mtimes}}[src], {_t(F['timestamp'])})", "end_us": end,
         "start_ns": "toUInt64(toFloat64(start_us) / 1e6 * 1e9)", "end_ns": "toUInt64(toFloat64(end_us) / 1e6 * 1e9)",

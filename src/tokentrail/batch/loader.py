@@ -231,7 +231,9 @@ def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes
         split: dict[int, list[bytes]] = {}
         for src, line_no in left:
             c, data, _, _ = loads[src - 1]
-            lines_of = split.setdefault(src, data.split(b"\n"))
+            if src not in split:
+                split[src] = data.split(b"\n")
+            lines_of = split[src]
             raw = lines_of[line_no - c.line_from]
             scrubbed.append((src, line_no, scrub._line(raw) if raw.strip() else raw))
         table = pa.table({"line_no": pa.array([n for _, n, _ in scrubbed], pa.uint64()),

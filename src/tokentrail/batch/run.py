@@ -47,6 +47,9 @@ class Summary:
     seconds: float = 0.0
     dead_letter: str = ""
     errors: list[str] = field(default_factory=list)
+    # seconds: waiting for the file reader (decompression, line splitting), loading chunks (the
+    # engine's parse, mapping and INSERT, Python's share, the manifest) and the run's end (rollups)
+    stages: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "load": 0.0, "rollups": 0.0})
 
     @property
     def rows_per_s(self) -> float:
@@ -57,6 +60,7 @@ class Summary:
         d["rows_per_s"] = round(self.rows_per_s)
         d["cost"] = round(self.cost, 6)
         d["seconds"] = round(self.seconds, 3)
+        d["stages"] = {k: round(v, 3) for k, v in self.stages.items()}
         return d
 
 
@@ -153,8 +157,11 @@ class Runner:
                     continue
                 self._run_source(source, files, summary)
         finally:
+            t1 = time.monotonic()
             self.target.finish()
+            summary.stages["rollups"] += time.monotonic() - t1
             summary.seconds = time.monotonic() - t0
+            summary.stages["read"] = max(0.0, summary.seconds - summary.stages["load"] - summary.stages["rollups"])
             summary.dead_letter = str(self.dead_letter.path) if self.dead_letter.count else ""
         return summary
 
@@ -228,8 +235,12 @@ class Runner:
             for piece in pieces:
                 if not piece.data and not piece.final:
                     break  # nothing more but an unfinished last line
-                result = self.target.load(self._chunk(plan, piece, restart), piece.data,
-                                          lambda rejects, url=f.url: self.dead_letter.write(url, rejects))
+                t0 = time.monotonic()
+                try:
+                    result = self.target.load(self._chunk(plan, piece, restart), piece.data,
+                                              lambda rejects, url=f.url: self.dead_letter.write(url, rejects))
+                finally:
+                    summary.stages["load"] += time.monotonic() - t0
                 self._loaded(plan, piece, result, not loaded, raw_seen, summary)
                 loaded += 1
                 restart = False
@@ -275,13 +286,16 @@ class Runner:
         if not batch:
             return
         items = [(self._chunk(plan, piece, plan.restart), piece.data) for plan, piece in batch]
+        t0 = time.monotonic()
         try:
             results = self.target.load_many(items, lambda chunk, rejects: self.dead_letter.write(chunk.source,
                                                                                                  rejects))
         except (OSError, TokentrailError) as e:
+            summary.stages["load"] += time.monotonic() - t0
             for plan, _ in batch:
                 self._failed(plan, e, summary)
             return
+        summary.stages["load"] += time.monotonic() - t0
         for (plan, piece), result in zip(batch, results, strict=True):
             if isinstance(result, TokentrailError):
                 self._failed(plan, result, summary)
