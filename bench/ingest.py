@@ -1,7 +1,12 @@
 """Sustained ingest over OTLP/HTTP protobuf: realistic 512-span batches, concurrent clients,
 durability on (fsync before acknowledging). Prints one JSON line.
 
-    python bench/ingest.py [--seconds 30] [--clients 8] [--no-fsync]
+    python bench/ingest.py [--seconds 30] [--clients 8] [--no-fsync] [--quick]
+
+Beside the rate it reports the server's peak RSS (VmHWM), the disk bytes per span stored, and the
+floor under the result, measured in this process on the same requests (one core each): the
+protobuf parse alone (upb), the server's per-request Python work (parse, checks, redaction screen,
+re-encode), the engine decoding spooled requests, and the engine's whole normalizing INSERT.
 
 spans_per_s counts a span once it is acknowledged AND inserted: the clock stops when the
 server reports its spool drained after the last acknowledgement.
@@ -15,6 +20,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -76,13 +82,73 @@ async def drive(url: str, bodies: list[bytes], clients: int, seconds: float,
     return acked, busy, sent_bodies
 
 
+def disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def floor(bodies: list[bytes], spans_per_body: int) -> dict[str, int]:
+    """Spans/s of each stage on one core, on ``bodies`` (see the module doc)."""
+    import datetime
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from tokentrail.ingest import otlp, wire
+    from tokentrail.ingest.normalize import INSERT_SETTINGS, insert_sql
+    from tokentrail.ingest.timewindow import TimeWindow
+    from tokentrail.pricing import PriceBook
+    from tokentrail.pricing.store import sync_prices
+    from tokentrail.privacy import content_keys, encryption, redact
+    from tokentrail.privacy.policy import Policy
+    from tokentrail.privacy.walk import Scrubber
+    from tokentrail.storage.chdb_backend import ChdbStore
+    from tokentrail.storage.migrations import migrate
+
+    n = len(bodies) * spans_per_body
+
+    def rate(f: Callable[[], object]) -> int:
+        t0 = time.perf_counter()
+        f()
+        return round(n / (time.perf_counter() - t0))
+
+    out = {"upb_parse": rate(lambda: [ExportTraceServiceRequest.FromString(b) for b in bodies])}
+    redact.configure()
+    window = TimeWindow.now()
+    payloads: list[bytes] = []
+    out["python_request_work"] = rate(lambda: payloads.extend(  # the server's defaults: redaction, policy
+        otlp.decode_request(b, None, window, Scrubber(redact.default(), Policy())).payload for b in bodies))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ChdbStore(Path(tmp) / "db")
+        try:
+            migrate(store, {})
+            sync_prices(store, PriceBook(None))
+            encryption.configure(content_keys.load("", Path(tmp)))
+            seg = Path(tmp) / "a.seg"
+            seg.write_bytes(b"".join(wire.frame(wire.envelope(p, "default", "otlp", time.time_ns())) for p in payloads))
+            source = f"file('{seg}', 'Protobuf', '{wire.STRUCTURE}')"
+            schema = f"SETTINGS format_schema='{store._schema_file(wire.SCHEMA)}:{wire.MESSAGE}'"
+            out["engine_decode"] = rate(lambda: store.query(
+                f"SELECT count() FROM (SELECT arrayJoin(arrayJoin(resource_spans.scope_spans).spans) AS s "
+                f"FROM {source}) {schema}"))
+            sql = insert_sql(store.database, "v1").replace("{batch_version}", "now64(3)")
+            out["engine_insert"] = rate(lambda: store.insert_select_protobuf(
+                encryption.bind(sql, datetime.datetime.now()), [seg], wire.STRUCTURE, wire.SCHEMA, wire.MESSAGE,
+                INSERT_SETTINGS))
+        finally:
+            store.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--spans-per-request", type=int, default=512)
     ap.add_argument("--no-fsync", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="10 s of load")
+    ap.add_argument("--no-floor", action="store_true", help="skip the per-stage floor")
     args = ap.parse_args()
+    if args.quick:
+        args.seconds = 10
     bodies, spans_per_body = make_bodies(120, args.spans_per_request)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -99,6 +165,7 @@ def main() -> None:
             rss = peak_rss_mb(server.proc.pid)  # type: ignore[union-attr]
         finally:
             server.stop()
+        on_disk = disk_bytes(data / "db")
     spans = acked * spans_per_body
     print(json.dumps({
         "bench": "ingest", "clients": args.clients, "spans_per_request": spans_per_body,
@@ -108,6 +175,8 @@ def main() -> None:
         "spans_per_s_acked": round(spans / (t_acked - t0)),
         "spans_per_s": round(spans / (t_done - t0)), "busy_503": busy,
         "insert_batches": status["inserts"]["batches"], "server_peak_rss_mb": round(rss, 1),
+        "disk_bytes_per_span": round(on_disk / max(1, spans)),
+        "floor_spans_per_s_one_core": {} if args.no_floor else floor(bodies[:40], spans_per_body),
     }))
 
 
