@@ -1,9 +1,9 @@
 CREATE TABLE IF NOT EXISTS tokentrail.spans
 (
     project LowCardinality(String),
-    trace_id String COMMENT '32 hex chars',
-    span_id String COMMENT '16 hex chars',
-    parent_span_id String COMMENT 'empty for a root span',
+    trace_id String CODEC(ZSTD(1)) COMMENT '32 hex chars',
+    span_id String CODEC(ZSTD(1)) COMMENT '16 hex chars',
+    parent_span_id String CODEC(ZSTD(1)) COMMENT 'empty for a root span',
     name LowCardinality(String),
     kind LowCardinality(String) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
     start_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
@@ -34,10 +34,10 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans
     streamed Bool,
     cache_hit Bool,
     schema_valid Nullable(Bool),
-    user_id String,
-    session_id String,
+    user_id String CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
     route LowCardinality(String) COMMENT 'feature',
-    customer String,
+    customer String CODEC(ZSTD(1)),
     environment LowCardinality(String),
     release LowCardinality(String),
     service LowCardinality(String),
@@ -127,9 +127,9 @@ ORDER BY (kind, time);
 CREATE TABLE IF NOT EXISTS tokentrail.spans_in
 (
     project LowCardinality(String),
-    trace_id String COMMENT '32 hex chars',
-    span_id String COMMENT '16 hex chars',
-    parent_span_id String COMMENT 'empty for a root span',
+    trace_id String CODEC(ZSTD(1)) COMMENT '32 hex chars',
+    span_id String CODEC(ZSTD(1)) COMMENT '16 hex chars',
+    parent_span_id String CODEC(ZSTD(1)) COMMENT 'empty for a root span',
     name LowCardinality(String),
     kind LowCardinality(String) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
     start_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
@@ -158,10 +158,10 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_in
     streamed Bool,
     cache_hit Bool,
     schema_valid Nullable(Bool),
-    user_id String,
-    session_id String,
+    user_id String CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
     route LowCardinality(String) COMMENT 'feature',
-    customer String,
+    customer String CODEC(ZSTD(1)),
     environment LowCardinality(String),
     release LowCardinality(String),
     service LowCardinality(String),
@@ -515,6 +515,50 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
 ORDER BY (project, session_id, day)
 TTL day + INTERVAL 365 DAY;
+
+CREATE TABLE IF NOT EXISTS tokentrail.spans_by_user
+(
+    project LowCardinality(String),
+    customer String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
+    start_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    end_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    route LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    request_model LowCardinality(String) CODEC(ZSTD(1)),
+    response_model LowCardinality(String) CODEC(ZSTD(1)),
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    release LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    finish LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'canonical finish reason',
+    source LowCardinality(String) CODEC(ZSTD(1)),
+    tags Array(LowCardinality(String)) CODEC(ZSTD(1)),
+    duration_ms Float64 CODEC(ZSTD(1)),
+    ttft_ms Nullable(Float64) CODEC(ZSTD(1)),
+    input_tokens UInt32 CODEC(ZSTD(1)),
+    output_tokens UInt32 CODEC(ZSTD(1)),
+    cached_input_tokens UInt32 CODEC(ZSTD(1)),
+    reasoning_tokens UInt32 CODEC(ZSTD(1)),
+    total_cost Nullable(Float64) CODEC(ZSTD(1)),
+    streamed Bool CODEC(ZSTD(1)),
+    cache_hit Bool CODEC(ZSTD(1)),
+    schema_valid Nullable(Bool) CODEC(ZSTD(1)),
+    version DateTime64(6, 'UTC') CODEC(ZSTD(1)),
+    deleted UInt8 CODEC(ZSTD(1)) COMMENT '1: no such span any more (FINAL drops it)',
+    INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplacingMergeTree(version, deleted)
+PARTITION BY toDate(start_time)
+ORDER BY (project, customer, user_id, session_id, start_time, trace_id, span_id)
+TTL toDateTime(start_time) + INTERVAL 30 DAY
+SETTINGS ttl_only_drop_parts = 1, index_granularity = 2048;
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_rules
 (

@@ -171,6 +171,7 @@ class Settings:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
                 "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days,
+                "spans_by_user": self.retention_spans_days,
                 "alert_events": self.retention_alerts_days, "alert_deliveries": self.retention_alerts_days,
                 "ui_sessions": 1,  # a day after a session's expiry its row goes
                 **{name: self.retention_rollups_days for name in AGGREGATE_ROLLUPS}}

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_committed_schema_matches_the_definition() -> None:
     expected = (ROOT / "docs" / "schema.sql").read_text()
-    retention = {"spans": 30, "contents": 7, "scores": 365, "rollup_day_user": 365, "rollup_day_session": 365,
+    retention = {"spans": 30, "spans_by_user": 30, "contents": 7, "scores": 365, "rollup_day_user": 365, "rollup_day_session": 365,
                  "audit_log": 365}
     assert render_ddl(retention=retention) == expected, (
         "schema changed: run `python -m tokentrail.storage.schema > docs/schema.sql` and review the diff")

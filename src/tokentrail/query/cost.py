@@ -10,12 +10,13 @@ from tokentrail.storage.backend import Store
 
 
 def _source(store: Store, f: Filters) -> tuple[str, str, str, dict[str, Any]]:
-    """The rollup (kept forever) unless a filter needs raw spans (user, session, customer)."""
+    """The rollup (kept forever) unless a filter needs raw spans (user, session, customer: those read
+    spans_by_user, sorted by them)."""
     if f.rollup_possible():
         where, params = f.where(rollup=True)
         return f.rollup_source(store.database), f.rollup_time(), where, params
     where, params = f.where()
-    return f"{store.database}.spans FINAL", "start_time", where, params
+    return f.span_source(store.database), "start_time", where, params
 
 
 def daily(store: Store, f: Filters) -> list[dict[str, Any]]:

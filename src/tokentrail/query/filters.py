@@ -25,8 +25,12 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "session": ("session_id", None),
     "customer": ("customer", None),
     "source": ("source", None),
+    "tag": ("tags", None),  # a filter only (has the tag), never a group: a call has several
 }
 FILTERABLE = tuple(DIMENSIONS)
+FILTER_ONLY = frozenset({"tag"})
+# filters that pick a few callers: spans_by_user (sorted by customer, user, session) answers them
+PEOPLE_FILTERS = frozenset({"user", "customer", "session"})
 RAW_MAX_HOURS = 26.0  # up to about a day, raw spans answer directly; longer ranges read the rollups
 HOUR_MAX_HOURS = 14 * 24.0  # up to two weeks the per-hour rollup; beyond, the per-day one
 ROLLUP_TIME = {"rollup_minute": ("minute", "toStartOfMinute"), "rollup_hour": ("hour", "toStartOfHour"),
@@ -109,6 +113,22 @@ class Filters:
 
         return exact_day_source(database, table, "{project:String}", self.stale_days)
 
+    def by_person(self) -> bool:
+        """A user, customer or session filter: a few granules of spans_by_user hold every matching span."""
+        return bool(PEOPLE_FILTERS & set(self.equals))
+
+    def span_source(self, database: str, llm_only: bool = True, people: bool | None = None) -> str:
+        """FROM-clause source of a raw-span query (the columns of ``storage/rollup_tables.py
+        SPANS_BY_USER``, under the spans' names): ``spans_by_user`` when a user, customer or session filter
+        picks a few of its granules (or ``people``: a user or customer group-by, whose narrow columns it
+        holds for every LLM call), else the spans. Exact at this moment like the rollups (``pending``)."""
+        from tokentrail.query.rollups import exact_people_source
+
+        wanted = self.by_person() if people is None else people
+        if wanted and (llm_only or self.by_person()):
+            return exact_people_source(database, "{project:String}", self.pending)
+        return f"{database}.spans FINAL"
+
     def rollup_time(self, dims: tuple[str, ...] = ()) -> str:
         return ROLLUP_TIME[self.rollup_table(dims)][0]
 
@@ -136,6 +156,9 @@ class Filters:
             parts.append("kind IN ('llm', 'embedding')")
         for i, (name, value) in enumerate(sorted(self.equals.items())):
             raw, rolled = DIMENSIONS[name]
-            parts.append(f"{rolled if rollup else raw} = {{f{i}:String}}")
+            if name == "tag":
+                parts.append(f"has(tags, {{f{i}:String}})")
+            else:
+                parts.append(f"{rolled if rollup else raw} = {{f{i}:String}}")
             params[f"f{i}"] = value
         return " AND ".join(parts), params

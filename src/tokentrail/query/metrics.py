@@ -11,7 +11,7 @@ from typing import Any
 
 from tokentrail.errors import BadRequest
 from tokentrail.query import users
-from tokentrail.query.filters import DIMENSIONS, Filters, array_param
+from tokentrail.query.filters import DIMENSIONS, FILTER_ONLY, Filters, array_param
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import SKETCH, SKETCH_ARGS
 
@@ -81,7 +81,7 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
-    return f.rollup_source(store.database, dims) if rollup else f"{store.database}.spans FINAL"
+    return f.rollup_source(store.database, dims) if rollup else f.span_source(store.database)
 
 
 def _whole_range(store: Store, rollup: bool, f: Filters, dims: tuple[str, ...], params: dict[str, Any]) -> str:
@@ -167,7 +167,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
     unknown = [n for n in names if n not in METRICS and n not in RATES]
     if unknown:
         raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, *RATES])}")
-    if group_by is not None and group_by not in DIMENSIONS:
+    if group_by is not None and (group_by not in DIMENSIONS or group_by in FILTER_ONLY):
         raise BadRequest(f"cannot group by {group_by!r}")
     step = step or auto_interval(f.hours)
     rollup = f.use_rollup()
@@ -226,8 +226,8 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
               names: list[str] | None = None) -> dict[str, Any]:
     """``names`` (default: all of BREAKDOWN_METRICS) per value of ``by``, the top ``limit`` by
     ``order``. Ask only for what is shown: each quantile metric merges a sketch per row read."""
-    if by not in DIMENSIONS:
-        raise BadRequest(f"cannot break down by {by!r}; use one of {', '.join(DIMENSIONS)}")
+    if by not in DIMENSIONS or by in FILTER_ONLY:
+        raise BadRequest(f"cannot break down by {by!r}; use one of {', '.join(set(DIMENSIONS) - FILTER_ONLY)}")
     if order not in METRICS or order in QUANTILE_METRICS:
         raise BadRequest(f"cannot order by {order!r}")
     names = list(BREAKDOWN_METRICS if not names else names)
@@ -242,6 +242,8 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     where, params = f.where(rollup, dims=dims)
     expr = DIMENSIONS[by][1 if rollup else 0]
     source = _whole_range(store, rollup, f, dims, params)
+    if not rollup and by in ("user", "customer"):  # their narrow copy, sorted by them (any filter)
+        source = f.span_source(store.database, people=True)
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
         FROM {source} WHERE {where}

@@ -25,7 +25,7 @@ def output_length(store: Store, f: Filters) -> list[dict[str, Any]]:
                            for lo, hi in zip(edges[:-1], edges[1:], strict=True))
         row = store.query(f"""
             SELECT [countIf(output_tokens = 0), {ranges}, countIf(output_tokens > {OUTPUT_BUCKETS[-1]})] AS b
-            FROM {store.database}.spans FINAL WHERE {where} AND status = 'ok' AND kind = 'llm'""", params)[0]
+            FROM {f.span_source(store.database)} WHERE {where} AND status = 'ok' AND kind = 'llm'""", params)[0]
         counts = list(row["b"])
     labels = ["0", *(f"{lo + 1}-{hi}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)),
               f">{OUTPUT_BUCKETS[-1]}"]
@@ -43,9 +43,9 @@ def finish_reasons(store: Store, f: Filters) -> list[dict[str, Any]]:
         counts = list(row["b"] or []) or [0] * len(labels)
     else:
         where, params = f.where()
-        canonical = finish.sql()
-        parts = ", ".join(f"countIf({canonical} = '{c}')" for c in finish.CANONICAL)
-        row = store.query(f"SELECT [{parts}, countIf({canonical} = '')] AS b FROM {store.database}.spans FINAL "
+        # ``finish``: the canonical reason (ingest/finish.py ``sql()``), a column of both spans sources
+        parts = ", ".join(f"countIf(finish = '{c}')" for c in finish.CANONICAL)
+        row = store.query(f"SELECT [{parts}, countIf(finish = '')] AS b FROM {f.span_source(store.database)} "
                           f"WHERE {where} AND kind = 'llm'", params)[0]
         counts = list(row["b"])
     return [{"finish": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tokentrail.ingest import finish
@@ -16,6 +16,7 @@ from tokentrail.storage.rollup_tables import (
     ROLLUP_DIMENSIONS,
     SKETCH,
     SKETCH_ARGS,
+    SPANS_BY_USER,
     TOTALS_DIMENSIONS,
 )
 
@@ -125,6 +126,7 @@ def refresh(store: Store, touched: set[tuple[str, datetime]]) -> set[tuple[str, 
     for project, minutes in _by_project(touched).items():
         for i in range(0, len(minutes), 2000):
             _refresh_minutes(r, project, minutes[i:i + 2000])
+            _refresh_people(r, project, minutes[i:i + 2000])
         hours = sorted({m.replace(minute=0) for m in minutes})
         for i in range(0, len(hours), 1000):
             _refresh_coarser(r, project, hours[i:i + 1000], "rollup_minute", "minute", "rollup_hour", "hour",
@@ -214,6 +216,51 @@ def _refresh_coarser(r: _Refresh, project: str, periods: list[datetime], source:
     params = {"p": project, "lo": _ts(periods[0]), "hi": _ts(periods[-1] + width)}
     r.insert(f"INSERT INTO {r.database}.{target} " + _coarser_select(
         r.source(source, params), source_time, "{p:String}", periods, target_time, truncate, dims), params)
+
+
+# -- spans_by_user: the spans again, sorted by customer, user and session --------------------------------
+PEOPLE_COLUMNS = tuple(c.name for c in SPANS_BY_USER.columns if c.name not in ("version", "deleted"))
+# the spans it holds: every LLM / embedding call, and any other span that names someone
+PEOPLE_ROWS = "(kind IN ('llm', 'embedding') OR user_id != '' OR customer != '' OR session_id != '')"
+
+
+def _people_select(source: str, project: str, minutes: list[datetime]) -> str:
+    """spans_by_user rows (without version and deleted) of ``minutes``, from ``source`` spans."""
+    lo, hi = _ts(minutes[0]), _ts(minutes[-1] + timedelta(minutes=1))
+    return f"""
+        SELECT {', '.join(PEOPLE_COLUMNS)} FROM {source}
+        WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
+          AND toStartOfMinute(start_time) IN {_in_minutes(minutes)} AND {PEOPLE_ROWS}"""
+
+
+def _refresh_people(r: _Refresh, project: str, minutes: list[datetime]) -> None:
+    """The spans_by_user rows of ``minutes`` as the spans now are; a row it held there that the spans no
+    longer make (its span's user, customer or session changed, or the span was purged) gets a newer
+    deleted version, which FINAL drops."""
+    lo, hi = _ts(minutes[0]), _ts(minutes[-1] + timedelta(minutes=1))
+    params = {"p": project, "lo": lo, "hi": hi}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    old, new = _ts(now), _ts(now + timedelta(microseconds=1))
+    r.insert(f"""
+        INSERT INTO {r.database}.spans_by_user
+        SELECT *, toDateTime64('{new}', 6) AS version, 0 AS deleted
+        FROM ({_people_select(r.source("spans", params), "{p:String}", minutes)})
+        UNION ALL
+        SELECT * EXCEPT (version, deleted), toDateTime64('{old}', 6) AS version, 1 AS deleted
+        FROM (SELECT * FROM {r.database}.spans_by_user
+              WHERE project = {{p:String}} AND start_time >= '{lo}' AND start_time < '{hi}'
+                AND toStartOfMinute(start_time) IN {_in_minutes(minutes)} AND deleted = 0)""", params)
+
+
+def exact_people_source(database: str, project: str, pending: frozenset[datetime] | set[datetime]) -> str:
+    """FROM-clause source of spans_by_user for ``project`` (SQL: parameter or literal), its ``pending``
+    minutes (touched by inserts, not refreshed yet) read from the spans: exact at every moment."""
+    if not pending:
+        return f"{database}.spans_by_user FINAL"
+    minutes = sorted(pending)
+    clean = (f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM {database}.spans_by_user FINAL WHERE project = {project} "
+             f"AND toStartOfMinute(start_time) NOT IN {_in_minutes(minutes)}")
+    return f"({clean} UNION ALL {_people_select(f'{database}.spans FINAL', project, minutes)})"
 
 
 # -- exact reads: rollups plus what they do not hold yet ----------------------------------------------

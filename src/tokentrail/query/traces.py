@@ -7,6 +7,7 @@ from typing import Any
 
 from tokentrail.privacy import encryption
 from tokentrail.query.filters import Filters, array_param
+from tokentrail.query.rollups import exact_people_source
 from tokentrail.storage.backend import Store
 
 _TRACE_SUMMARY = """
@@ -38,8 +39,9 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int) -> tuple[list[st
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
         where, params = g.where(llm_only=False)
+        source = g.span_source(store.database, llm_only=False) if g.by_person() else f"{store.database}.spans"
         rows = store.query(f"""
-            SELECT {key} AS k FROM {store.database}.spans WHERE {where} AND {key} != ''
+            SELECT {key} AS k FROM {source} WHERE {where} AND {key} != ''
             GROUP BY k ORDER BY max(start_time) DESC LIMIT {int(want)}""", params)
         if len(rows) >= want or since == f.since:
             return [r["k"] for r in rows], since
@@ -51,8 +53,9 @@ def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> tuple[li
     column, many more than asked (x20): one top-N over spans instead of summing every trace of
     the range. Exact unless a trace's total is made of many calls each too small to place."""
     where, params = f.where(llm_only=False)
+    source = f.span_source(store.database, llm_only=False) if f.by_person() else f"{store.database}.spans"
     rows = store.query(f"""
-        SELECT trace_id, start_time FROM {store.database}.spans WHERE {where}
+        SELECT trace_id, start_time FROM {source} WHERE {where}
         ORDER BY {column} DESC LIMIT 1 BY trace_id LIMIT {int(want)}""", params)
     earliest = min((datetime.fromisoformat(r["start_time"]).replace(tzinfo=UTC) for r in rows), default=f.since)
     return [r["trace_id"] for r in rows], earliest
@@ -173,8 +176,10 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
     if recent is not None:
         where, more = recent.where(llm_only=False)
         params.update(more)
+        # spans_by_user holds every span naming a session, sorted (and bloom-indexed) by it
+        source = exact_people_source(db, "{project:String}", f.pending)
         parts.append(f"""
-            SELECT {_SESSION_FROM_SPANS} FROM {db}.spans FINAL
+            SELECT {_SESSION_FROM_SPANS} FROM {source}
             WHERE {where} AND session_id IN {{ids:Array(String)}} GROUP BY session_id""")
     rows = store.query(f"""
         SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniqMerge(turns) AS turns,

@@ -233,3 +233,27 @@ def m011_capture_policy(store: Store) -> None:
     from tokentrail.storage.schema import CAPTURE_POLICY
 
     store.command(CAPTURE_POLICY.create_sql(store.database))
+
+
+@migration
+def m014_spans_by_user(store: Store) -> None:
+    """``spans_by_user``: the spans the dashboards read, sorted by customer, user and session, so a filter
+    on one of them reads a few granules (storage/rollup_tables.py); filled from the spans kept, a day at
+    a time (a store made since gets the table in m003). And the spans' ids compressed with ZSTD (LZ4
+    cannot shrink hex ids): new parts, and old ones as they merge."""
+    from tokentrail.query.rollups import PEOPLE_COLUMNS, PEOPLE_ROWS
+    from tokentrail.storage.rollup_tables import SPANS_BY_USER
+    from tokentrail.storage.schema import SPANS
+
+    db = store.database
+    for c in SPANS.columns:
+        if c.codec == "ZSTD(1)":
+            comment = " COMMENT '" + c.comment.replace("'", "\\'") + "'" if c.comment else ""
+            store.command(f"ALTER TABLE {db}.spans MODIFY COLUMN {c.name} {c.type} CODEC({c.codec}){comment}")
+    store.command(SPANS_BY_USER.create_sql(db))
+    days = store.query(f"SELECT DISTINCT toDate(start_time) AS d FROM {db}.spans ORDER BY d")
+    for row in days:
+        store.command(f"""
+            INSERT INTO {db}.spans_by_user
+            SELECT {', '.join(PEOPLE_COLUMNS)}, now64(6) AS version, 0 AS deleted FROM {db}.spans FINAL
+            WHERE toDate(start_time) = {{d:Date}} AND {PEOPLE_ROWS}""", {"d": row["d"]})

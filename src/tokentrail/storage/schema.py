@@ -79,9 +79,9 @@ SPANS = Table(
     columns=(
         # identity
         _c("project", "LowCardinality(String)"),
-        _c("trace_id", "String", "32 hex chars"),
-        _c("span_id", "String", "16 hex chars"),
-        _c("parent_span_id", "String", "empty for a root span"),
+        _c("trace_id", "String", "32 hex chars", codec="ZSTD(1)"),
+        _c("span_id", "String", "16 hex chars", codec="ZSTD(1)"),
+        _c("parent_span_id", "String", "empty for a root span", codec="ZSTD(1)"),
         _c("name", "LowCardinality(String)"),
         _c("kind", "LowCardinality(String)", "llm, embedding, tool, retrieval, agent, chain, other"),
         # time
@@ -119,10 +119,10 @@ SPANS = Table(
         _c("cache_hit", "Bool"),
         _c("schema_valid", "Nullable(Bool)"),
         # context
-        _c("user_id", "String"),
-        _c("session_id", "String"),
+        _c("user_id", "String", codec="ZSTD(1)"),
+        _c("session_id", "String", codec="ZSTD(1)"),
         _c("route", "LowCardinality(String)", "feature"),
-        _c("customer", "String"),
+        _c("customer", "String", codec="ZSTD(1)"),
         _c("environment", "LowCardinality(String)"),
         _c("release", "LowCardinality(String)"),
         _c("service", "LowCardinality(String)"),
@@ -405,5 +405,5 @@ def render_ddl(database: str = "tokentrail", retention: dict[str, int] | None = 
 
 
 if __name__ == "__main__":
-    print(render_ddl(retention={"spans": 30, "contents": 7, "scores": 365, "rollup_day_user": 365,
+    print(render_ddl(retention={"spans": 30, "spans_by_user": 30, "contents": 7, "scores": 365, "rollup_day_user": 365,
                                 "rollup_day_session": 365, "audit_log": 365}), end="")
