@@ -34,7 +34,7 @@ FOUND = [
     ("SECRET", "AKIAIOSFODNN7EXAMPLE"),
     ("SECRET", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
     ("SECRET", "ghp_1234567890abcdefghijABCDEFGHIJ123456"),
-    ("SECRET", "use github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01 ok"),
+    ("SECRET", "use github_pat_11ABCDEFG0123456789_AbcdefAbcdefAbcdefAbcdefAbcdefAbcdefAbcdefAbcdefAbcdefAbcdef ok"),
     ("SECRET", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
     ("SECRET", "xoxb-123456789012-abcdefghij"),
     ("SECRET", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),

@@ -27,7 +27,7 @@ REDACTED_KEY = "tokentrail.redacted"  # span attribute: "EMAIL:2,CARD:1"
 
 _DIGIT_HINT = re.compile(r"[0-9](?:[ \-.()/]?[0-9]){5,}|[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")
 _COLON_HINT = re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]|::")
-_SECRET_LITERALS = ("-----", "eyJ", "k-", "k_", "whsec_", "AKIA", "ASIA", "AIza", "xox", "slack", "gh")
+_SECRET_LITERALS = ("-----", "eyJ", "k-", "k_", "whsec_", "AKIA", "ASIA", "AIza", "xox", "slack", "gh", "github_pat_")
 _SECRET_WORDS = ("bearer", "token", "basic", "pass", "pwd", "key", "secret", "://")
 # The pre-check over serialized spans (``Redactor.screen``), run by the engine of pyarrow's regex
 # functions (RE2, bytes as Latin-1) over all of a request's spans at once. Strings are raw UTF-8 in
