@@ -326,9 +326,9 @@ def _values() -> dict[str, str]:
     }
 
 
-def _mapped_select(clear: str) -> str:
-    """One row per fast line that is ``clear`` (``screen.clear_sql``) with every spans_in column except the
-    cost columns, plus model_key."""
+def _mapped_select(where: str) -> str:
+    """One row per line that passes ``where`` with every spans_in column except the cost columns, plus
+    model_key."""
     texts = f"arrayMap(r -> {_text('r')}, [{', '.join(F[n].raw for n in TEXT_FIELDS)}])"
     body = ",\n    ".join(f"{expr} AS {name}" for name, expr in {**_values(), **_columns()}.items())
     return f"""
@@ -336,7 +336,7 @@ SELECT
     src, {texts} AS texts,
     {body},
     {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
-FROM ({_lines_select()}) WHERE fast AND {clear}"""
+FROM ({_lines_select()}) WHERE {where}"""
 
 
 def mapping() -> str:
@@ -350,16 +350,21 @@ def mapped_columns() -> list[str]:
     return list(dict.fromkeys([*_columns(), *encryption.insert_columns("n")]))
 
 
-def insert_sql(database: str, price_version: str, clear: str = "true") -> str:
+# the lines an insert takes when ``others_sql`` has listed the ones it leaves (``{left}``: a table
+# expression of (src, line_no)): the insert then maps lines without checking them again
+ALL_BUT_LEFT = "NOT blank AND (src, line_no) NOT IN {left}"
+
+
+def insert_sql(database: str, price_version: str, where: str = "fast") -> str:
     """``_insert_sql`` for the content encryption in force (its key placeholders filled by
     ``encryption.bind`` per insert)."""
-    return _insert_sql(database, price_version, encryption.keyring() is not None, clear)
+    return _insert_sql(database, price_version, encryption.keyring() is not None, where)
 
 
 @cache
-def _insert_sql(database: str, price_version: str, encrypted: bool, clear: str = "true") -> str:
-    """INSERT ... SELECT: the fast lines of ``{lines}`` that are ``clear`` (SQL over the line and its
-    ``kv``: ``screen.clear_sql``) into spans_in, priced, stamped ``{batch_version}``.
+def _insert_sql(database: str, price_version: str, encrypted: bool, where: str = "fast") -> str:
+    """INSERT ... SELECT: the lines of ``{lines}`` that pass ``where`` (SQL over ``_lines_select``'s
+    columns: ``fast``, or ``ALL_BUT_LEFT``) into spans_in, priced, stamped ``{batch_version}``.
 
     ``{lines}`` is a table expression with columns (line_no UInt64, line String, src UInt32):
     the lines of one or more chunks, ``src`` numbering the chunk from 1. ``{src_files}`` and
@@ -374,15 +379,15 @@ def _insert_sql(database: str, price_version: str, encrypted: bool, clear: str =
     return f"""
 INSERT INTO {database}.spans_in ({', '.join(plain + list(COST_COLUMNS))})
 SELECT {', '.join(content.get(c, 'n.' + c) for c in plain)}, {', '.join(costs)}
-FROM ({_mapped_select(clear)}) AS n
+FROM ({_mapped_select(where)}) AS n
 {join}
 SETTINGS join_use_nulls = 1, optimize_on_insert = 0, parallel_view_processing = 1"""
 
 
 @cache
 def others_sql(clear: str = "true") -> str:
-    """(src, line_no) of the lines of ``{lines}`` that ``insert_sql(..., clear)`` left to Python (not
-    fast, or not ``clear``; blank lines aside), in order."""
+    """(src, line_no) of the lines of ``{lines}`` left to Python: not fast, or not ``clear`` (SQL over
+    the line and its ``kv``: ``screen.clear_sql``); blank lines aside; in order."""
     return (f"SELECT src, line_no FROM ({_lines_select()}) WHERE NOT (fast AND {clear}) AND NOT blank "
             "ORDER BY src, line_no "
             "SETTINGS short_circuit_function_evaluation = 'disable'")

@@ -16,7 +16,6 @@ import os
 import tempfile
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -182,38 +181,39 @@ def _insert_requests(store: Store, requests: list[bytes], project: str, price_ve
         os.unlink(name)
 
 
-def _non_blank_lines(chunk: Chunk, data: bytes) -> int:
-    """Lines but empty ones (a whitespace-only line merely costs the query for the others)."""
-    return chunk.lines - data.count(b"\n\n") - data.startswith(b"\n")
+PY_LEFT = "(SELECT assumeNotNull(src), assumeNotNull(line_no) FROM Python(tt_batch_left))"
 
 
 def _insert_flat(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]],
-                 tt_batch_lines: pa.Table, clear: str, expected: dict[int, int] | None = None
-                 ) -> tuple[list[tuple[int, int]], dict[str, dict]]:
+                 tt_batch_lines: pa.Table, clear: str) -> tuple[list[tuple[int, int]], dict[str, dict]]:
     """The fast, ``clear`` lines of ``tt_batch_lines`` (``src`` numbering ``loads``) in one insert; returns
-    (src, line_no) of the lines it left (none are looked for when every non-blank line made a row), and
-    the loads' totals (``_batch_totals``).
-    ``expected``: non-blank lines per src in the table (None: the chunks' whole data)."""
+    (src, line_no) of the lines it left and the loads' totals (``_batch_totals``).
+
+    One pass lists the lines left (it checks every line), then the insert maps all the others
+    without checking them again: checking is most of the engine's work, so a chunk with a bad
+    line costs no more than one without."""
     project = loads[0][0].project
     files = [c.source for c, *_ in loads]
     mtimes = [c.base_time_us for c, *_ in loads]
     stamps = [_literal(v) for _, _, v, _ in loads]
-    before = {_stamp(v): r.fast_rows for _, _, v, r in loads}
     with staged_lines(store, tt_batch_lines) as lines:
-        sql = flat.bind(flat.insert_sql(store.database, price_version, clear), files, mtimes, stamps)
+        left = [(r["src"], r["line_no"]) for r in store.query(flat.others_sql(clear).replace("{lines}", lines))]
+        tt_batch_left = pa.table({"src": pa.array([s for s, _ in left], pa.uint32()),  # noqa: F841 (PY_LEFT)
+                                  "line_no": pa.array([n for _, n in left], pa.uint64())})
+        if not left:
+            skip = "(SELECT toUInt32(0), toUInt64(0) WHERE 0)"
+        elif hasattr(store, "path"):
+            skip = PY_LEFT
+        else:
+            skip = "(" + ", ".join(f"({s}, {n})" for s, n in left) + ")"
+        sql = flat.bind(flat.insert_sql(store.database, price_version, flat.ALL_BUT_LEFT), files, mtimes, stamps)
         # one nonce prefix per insert: the newest chunk's version (rows number across the whole insert)
         sql = encryption.bind(sql, max(v for _, _, v, _ in loads))
-        store.command(sql.replace("{lines}", lines), {"project": project})
-        totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
-        for _, _, v, result in loads:
-            result.fast_rows = totals.get(_stamp(v), {}).get("rows", 0)
-        made = [r.fast_rows - before[_stamp(v)] for _, _, v, r in loads]
-        if expected is None:  # whole chunks: counting blank lines only when some line is missing
-            short = any(n < c.lines and n < _non_blank_lines(c, d) for n, (c, d, _, _) in zip(made, loads, strict=True))
-        else:
-            short = any(n < expected.get(i, 0) for i, n in enumerate(made, start=1))
-        others = store.query(flat.others_sql(clear).replace("{lines}", lines)) if short else []
-    return [(r["src"], r["line_no"]) for r in others], totals
+        store.command(sql.replace("{left}", skip).replace("{lines}", lines), {"project": project})
+    totals = _batch_totals(store, project, [v for _, _, v, _ in loads])
+    for _, _, v, result in loads:
+        result.fast_rows = totals.get(_stamp(v), {}).get("rows", 0)
+    return left, totals
 
 
 def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes, datetime, ChunkResult]],
@@ -239,8 +239,7 @@ def _load_spans(store: Store, price_version: str, loads: list[tuple[Chunk, bytes
         table = pa.table({"line_no": pa.array([n for _, n, _ in scrubbed], pa.uint64()),
                           "line": pa.array([x for _, _, x in scrubbed], pa.binary()),
                           "src": pa.array([s for s, _, _ in scrubbed], pa.uint32())})
-        left, totals = _insert_flat(store, price_version, loads, table, screen.CLEAR_ALL,
-                                    Counter(s for s, _, _ in scrubbed))
+        left, totals = _insert_flat(store, price_version, loads, table, screen.CLEAR_ALL)
         text = {(s, n): x for s, n, x in scrubbed}
         by_src: dict[int, list[int]] = {}
         for src, line_no in left:
