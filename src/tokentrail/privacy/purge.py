@@ -82,6 +82,9 @@ def purge(store: Store, kind: str, value: str, project: str = "", spool_dir: Pat
         counts = {
             "spans": _delete(store, "spans", f"trace_id IN {_in(ids, 'trace')}"),
             "contents": _delete(store, "contents", f"trace_id IN {_in(ids, 'trace')}"),
+            # the spans sorted by who made them (before the refresh below, which would mark them deleted:
+            # a deleted row still holds the id)
+            "spans_by_user": _delete(store, "spans_by_user", f"trace_id IN {_in(ids, 'trace')}"),
             "scores": _delete(store, "scores", f"trace_id IN {_in(ids, 'trace')}"
                               + (f" OR user_id IN {_in(ids, 'user')}" if kind == "user" else "")),
         }
