@@ -48,7 +48,9 @@ PARAMS: tuple[Param, ...] = (
     Param("ingest_max_value_bytes", int, 1 << 20, "Longest attribute or content value stored, in bytes: a longer "
           "one is cut and ends with '…[truncated]', its span gets the attribute tokentrail.truncated (the keys cut) "
           "and is counted (truncated_spans)."),
-    Param("batch_seconds", float, 0.5, "Longest time an acknowledged span waits before its batch is inserted."),
+    Param("batch_seconds", float, 5.0, "Longest time an acknowledged span waits before its batch is inserted "
+          "(queryable): light traffic waits up to this long so that one insert holds many calls (an insert "
+          "has a large fixed cost), a burst goes in at once; a flush never waits."),
     Param("default_project", str, "default", "Project of data that names none."),
     Param("query_timeout", float, 30.0, "Seconds a read request may wait for the store before it is answered "
           "503 + Retry-After (0 = wait without limit)."),
@@ -169,9 +171,9 @@ class Settings:
     @property
     def retention(self) -> dict[str, int]:
         return {"spans": self.retention_spans_days, "contents": self.retention_contents_days,
+                "spans_by_user": self.retention_spans_days,
                 "scores": self.retention_scores_days, "rollup_day_user": self.retention_user_rollups_days,
                 "rollup_day_session": self.retention_user_rollups_days, "audit_log": self.retention_audit_days,
-                "spans_by_user": self.retention_spans_days,
                 "alert_events": self.retention_alerts_days, "alert_deliveries": self.retention_alerts_days,
                 "ui_sessions": 1,  # a day after a session's expiry its row goes
                 **{name: self.retention_rollups_days for name in AGGREGATE_ROLLUPS}}

@@ -172,13 +172,38 @@ def _group_pairs(group: dict[str, Any]) -> list[dict[str, Any]]:
             and outer["start"] <= s["start"] and outer["end"] >= s["end"]]
 
 
+def candidates_sql(db: str) -> str:
+    """A scalar SQL expression over the insert ``{v:DateTime64(3)}``: 0 when none of its LLM spans can
+    be paired, so ``find_pairs`` (four queries, FINAL) need not run. It over-approximates every rule:
+    a pair needs two spans (LLM, or already counted in another) of one trace near the inserted LLM spans
+    (rules 1-3), or one response id in two traces (rule 4); versions are not merged (FINAL), which can
+    only count more. Read by ingest/batch_summary.py, in the one query after each insert."""
+    inserted = f"FROM {db}.spans WHERE ingested_at = {{v:DateTime64(3)}} AND {_LLM}"
+    near = (f"start_time >= (SELECT min(start_time) {inserted}) - {_MARGIN} "
+            f"AND start_time <= (SELECT max(start_time) {inserted}) + {_MARGIN}")
+    calls = f"({_LLM} OR mapContains(attributes, 'tokentrail.counted_in'))"
+    return f"""((SELECT count() FROM (SELECT 1 FROM {db}.spans
+                  WHERE {near} AND (project, trace_id) IN (SELECT project, trace_id {inserted}) AND {calls}
+                  GROUP BY project, trace_id HAVING uniqExact(span_id) >= 2 LIMIT 1))
+              + (SELECT count() FROM (SELECT 1 FROM {db}.spans
+                  WHERE {near} AND (project, response_id) IN (SELECT project, response_id {inserted} AND response_id != '')
+                    AND response_id != '' AND {calls}
+                  GROUP BY project, response_id HAVING uniqExact(trace_id) > 1 LIMIT 1)))"""
+
+
 def count_once(store: Store, version: datetime, new_version: datetime,
                gate: Callable[[], AbstractContextManager[object]] = nullcontext,
                after: Callable[[datetime], None] | None = None) -> int:
     """Apply the rule for the insert stamped ``version``; re-inserted rows get ``new_version``.
     Returns how many spans were re-kinded. The pairs are found without ``gate`` (reads may go on); the
     re-inserts and ``after(new_version)`` (the rollups' bookkeeping) happen inside it, as one step."""
-    window = _window(store, version)
+    return count_once_in(store, _window(store, version), new_version, gate, after)
+
+
+def count_once_in(store: Store, window: dict[str, str] | None, new_version: datetime,
+                  gate: Callable[[], AbstractContextManager[object]] = nullcontext,
+                  after: Callable[[datetime], None] | None = None) -> int:
+    """``count_once`` for an insert whose LLM spans' ``window`` is known (None: it has none)."""
     pairs = find_pairs(store, window) if window is not None else []
     if not pairs:
         return 0

@@ -1,9 +1,12 @@
 """The bulk inserter: spooled segments -> one large INSERT each round.
 
-Batches by size (``max_batch_bytes``) and time (the spool closes a segment after
-``segment_age``). When the store refuses a batch for a reason that is not transient, the batch
-is narrowed down by halves until the refused request stands alone: everything else loads, and only
-that request goes to the spool's quarantine (kept on disk with its reason, counted, replayable).
+Batches by size (``max_batch_bytes``) and time: the spool closes a segment when it is full or when its
+first record has waited the spool's adaptive deadline (spool.py: it grows while traffic is light, up
+to ``batch_seconds``), since every INSERT costs a large fixed amount however few rows it holds.
+
+When the store refuses a batch for a reason that is not transient, the batch is narrowed down by
+halves until the refused request stands alone: everything else loads, and only that request goes to
+the spool's quarantine (kept on disk with its reason, counted, replayable).
 One client's bad request never costs another client its acknowledged data.
 
 A loaded batch's segments are deleted right after its INSERT; the work that follows (the
@@ -23,10 +26,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tokentrail.errors import StorageError
+from tokentrail.errors import Overloaded, StorageError
 from tokentrail.ingest import dedupe, wire
+from tokentrail.ingest.batch_summary import BatchSummary, summarize
 from tokentrail.ingest.normalize import INSERT_SETTINGS, insert_sql
-from tokentrail.ingest.spool import Spool
+from tokentrail.ingest.spool import Spool, segment_number
 from tokentrail.ingest.wire import envelope_fields, records
 from tokentrail.privacy import encryption
 from tokentrail.storage.backend import Store
@@ -58,10 +62,13 @@ class Inserter:
         self._thread = threading.Thread(target=self._run, name="tokentrail-inserter", daemon=True)
         self._price_version = price_version
         self._last_version: datetime | None = None
-        self.on_loaded: list[Callable[[datetime], None]] = []  # called with each batch's version
+        # called with each batch's version and its summary (None if reading it failed)
+        self.on_loaded: list[Callable[[datetime, BatchSummary | None], None]] = []
+        self._summaries: dict[datetime, BatchSummary] = {}  # of inserts whose double-count check is due
         self.on_quarantined: list[Callable[[str, str], None]] = []  # called with (project, reason)
         self._pending = spool.dir / "post-insert.pending"
         self._in_flight = False  # a batch taken from the spool is being loaded (or its after-work done)
+        self._in_flight_first = -1  # the lowest segment number of that batch
         self._split_versions: list[datetime] = []  # inserts of a narrowed-down batch, checked after the gate
         self.gate: Callable[[], AbstractContextManager[object]] = nullcontext  # exclusive side of a ViewGate
         self.failing = False  # the last insert failed for a transient reason (store unreachable, disk full)
@@ -104,15 +111,33 @@ class Inserter:
         self._count_once(version)
 
     def _count_once(self, version: datetime) -> None:
+        summary = self._summaries.pop(version, None)
         try:  # one LLM call seen as two spans (a library's and the provider SDK's) counts once: dedupe.py
-            dedupe.count_once(self.store, version, self._next_version(), self.gate, self._follow)
+            if summary is None:  # the summary failed: the check reads the window itself
+                dedupe.count_once(self.store, version, self._next_version(), self.gate, self._follow_reinsert)
+            elif summary.dedupe_window is not None:  # skipped when no LLM span of the insert can pair
+                dedupe.count_once_in(self.store, summary.dedupe_window, self._next_version(), self.gate,
+                                     self._follow_reinsert)
         except Exception:  # the spans are stored; only the double-count check failed
             log.exception("double-count check failed")
 
-    def _follow(self, version: datetime) -> None:
+    def _follow_reinsert(self, version: datetime) -> None:
+        """The followers of the double-count check's re-insert (itself never checked again)."""
+        self._follow(version, checked=False)
+
+    def _follow(self, version: datetime, checked: bool = True) -> None:
+        """The followers of the insert ``version`` (rollups, metrics), given its summary: one query for
+        them and the double-count check (batch_summary.py), which follows when ``checked``."""
+        try:
+            summary: BatchSummary | None = summarize(self.store, version)
+        except Exception:
+            log.exception("reading what an insert added failed")
+            summary = None
+        if summary is not None and checked:
+            self._summaries[version] = summary
         for hook in self.on_loaded:
             try:
-                hook(version)
+                hook(version, summary)
             except Exception:  # a follower (rollups, metrics) must not fail the insert
                 log.exception("after-insert hook failed")
 
@@ -143,11 +168,12 @@ class Inserter:
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)
 
-    def run_once(self, wait: float = 0.2) -> int:
+    def run_once(self, wait: float = 1.0) -> int:
         """Load what is ready; return the number of segments loaded."""
         segments = self.spool.take(self.max_batch_bytes, wait)
         if not segments:
             return 0
+        self._in_flight_first = min(segment_number(p) for p, _ in segments)
         self._in_flight = True
         try:
             return self._load(segments)
@@ -258,21 +284,31 @@ class Inserter:
                 self._idle.clear()
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything spooled so far is in the store."""
+        """Wait until everything spooled so far is in the store (and its after-work done). The current
+        segment is closed now: a flush never waits for the batching deadline."""
         deadline = time.monotonic() + timeout
+        try:
+            upto = self.spool.cut()
+        except Overloaded:  # the spool cannot sync its segment (disk trouble): it is not all in
+            return False
+
+        def done() -> bool:
+            return self.spool.loaded_upto(upto) and not (self._in_flight and self._in_flight_first <= upto)
+
         while time.monotonic() < deadline:
-            if self.spool.backlog_bytes == 0 and not self._in_flight:
+            if done():
                 return True
             if not self._thread.is_alive():
                 self.run_once(wait=0.05)
             else:
                 time.sleep(0.02)
-        return self.spool.backlog_bytes == 0 and not self._in_flight
+        return done()
 
     def stop(self, drain: bool = True) -> None:
         if drain:
             self.flush()
         self._stop.set()
+        self.spool.wake()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 

@@ -3,8 +3,16 @@
 Records (length-delimited protobuf) are appended to numbered segment files. ``append``
 returns once the record is written and, with ``fsync`` on, flushed to the device;
 concurrent appends share one fsync (group commit). The inserter takes closed segments,
-loads them into the store in one INSERT and deletes them. After a crash every
-remaining segment is loaded again on start (rows dedupe in the store), so an
+loads them into the store in one INSERT and deletes them.
+
+When a segment closes (the batching policy): at ``segment_bytes`` (a burst is inserted at once), or
+when its first record has waited the current deadline. The deadline starts at ``min_age``, doubles
+each time a segment closes by time (light traffic: fewer, larger inserts, since every INSERT has a
+large fixed cost), never passes ``segment_age`` (the setting ``batch_seconds``: how stale stored data
+may be), and drops back to ``min_age`` when a segment fills by size. ``cut`` closes the current segment
+now (a flush), so waiting for it never costs the deadline.
+
+After a crash every remaining segment is loaded again on start (rows dedupe in the store), so an
 acknowledged record is never lost. When the backlog passes ``max_backlog_bytes`` new
 records are refused with ``Overloaded`` (HTTP 503 + Retry-After) instead of growing.
 
@@ -32,6 +40,13 @@ def _segment_no(path: Path) -> int:
     return int(path.name[len(_PREFIX):-len(_SUFFIX)])
 
 
+def segment_number(path: Path) -> int:
+    """The number of a spool segment (-1 for another file, e.g. a split file)."""
+    name = path.name
+    digits = name[len(_PREFIX):-len(_SUFFIX)] if name.startswith(_PREFIX) and name.endswith(_SUFFIX) else ""
+    return int(digits) if digits.isdigit() else -1
+
+
 def valid_length(data: bytes) -> int:
     """Length of the longest prefix of ``data`` made of whole framed records."""
     return scan(data)[1]
@@ -52,17 +67,20 @@ class QuarantinedRecord:
 
 class Spool:
     def __init__(self, directory: Path, *, segment_bytes: int = 16 << 20, segment_age: float = 0.5,
-                 max_backlog_bytes: int = 1 << 30, fsync: bool = True) -> None:
+                 max_backlog_bytes: int = 1 << 30, fsync: bool = True, min_age: float = 0.05) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
-        self.segment_age = segment_age
+        self.segment_age = segment_age  # the cap of the deadline
+        self.min_age = min(min_age, segment_age)
+        self.deadline = self.min_age  # seconds the current segment's first record may wait (adaptive)
         self.max_backlog_bytes = max_backlog_bytes
         self.fsync = fsync
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._closed_segments: list[tuple[Path, int]] = []
+        self._unloaded: set[int] = set()  # numbers of closed segments not yet loaded (done)
         self._backlog = 0
         self._written = 0  # bytes ever appended (a global position)
         self._synced = 0
@@ -83,6 +101,7 @@ class Spool:
             self._next_no = _segment_no(path) + 1
             if keep:
                 self._closed_segments.append((path, keep))
+                self._unloaded.add(_segment_no(path))
                 self._backlog += keep
             else:
                 path.unlink()
@@ -92,9 +111,9 @@ class Spool:
         self._next_no += 1
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._size = 0
-        self._opened = time.monotonic()
+        self._first_at = 0.0  # monotonic time of the current segment's first record
 
-    def _rotate_locked(self) -> None:
+    def _rotate_locked(self, by_size: bool = False) -> None:
         if self.fsync:
             try:
                 os.fsync(self._fd)
@@ -105,8 +124,11 @@ class Spool:
         os.close(self._fd)
         self._synced = max(self._synced, self._written)
         self._closed_segments.append((self._path, self._size))
+        self._unloaded.add(_segment_no(self._path))
         self._open_next()
         self._ready.notify_all()
+        if by_size:  # a burst: the next segment goes in as soon as it can again
+            self.deadline = self.min_age
 
     # -- writing --------------------------------------------------------------
     def append(self, record: bytes) -> None:
@@ -127,13 +149,16 @@ class Spool:
                 raise Overloaded(f"cannot write the ingest spool ({self.write_error}); retry later",
                                  retry_after=5) from e
             self.write_error = ""
+            if not self._size:  # the first record of this segment starts its deadline
+                self._first_at = time.monotonic()
+                self._ready.notify_all()
             self._size += len(data)
             self._backlog += len(data)
             self._written += len(data)
             self.records += 1
             position = self._written
             if self._size >= self.segment_bytes:
-                self._rotate_locked()
+                self._rotate_locked(by_size=True)
         if self.fsync:
             self._sync_to(position)
 
@@ -159,14 +184,15 @@ class Spool:
 
     # -- reading (the inserter) -------------------------------------------------
     def take(self, max_bytes: int, wait: float) -> list[tuple[Path, int]]:
-        """Closed segments (up to ``max_bytes``, at least one), rotating an old current one.
-
-        Waits up to ``wait`` seconds for something to become ready."""
-        deadline = time.monotonic() + wait
+        """Closed segments (up to ``max_bytes``, at least one), closing the current one once its first
+        record has waited ``deadline``. Waits up to ``wait`` seconds for something to become ready."""
+        end = time.monotonic() + wait
         with self._lock:
             while True:
-                if self._size and time.monotonic() - self._opened >= self.segment_age:
+                now = time.monotonic()
+                if self._size and now - self._first_at >= self.deadline:
                     self._rotate_locked()
+                    self.deadline = min(self.segment_age, self.deadline * 2)  # light traffic: wait longer
                 if self._closed_segments:
                     out, total = [], 0
                     while self._closed_segments and (not out or total + self._closed_segments[0][1] <= max_bytes):
@@ -174,21 +200,43 @@ class Spool:
                         out.append(seg)
                         total += seg[1]
                     return out
-                left = deadline - time.monotonic()
+                left = end - now
                 if left <= 0:
                     return []
-                self._ready.wait(min(left, self.segment_age / 2 or 0.05))
+                if self._size:  # wake at the current segment's deadline
+                    left = min(left, max(self._first_at + self.deadline - now, 0.001))
+                self._ready.wait(left)
+
+    def cut(self) -> int:
+        """Close the current segment now (a flush: what is acknowledged goes in without waiting for the
+        deadline); returns the number of the last closed segment, for ``loaded_upto``."""
+        with self._lock:
+            if self._size:
+                self._rotate_locked()
+            return self._next_no - 2
+
+    def loaded_upto(self, number: int) -> bool:
+        """Every segment up to ``number`` (``cut``) is loaded (or quarantined)."""
+        with self._lock:
+            return not any(n <= number for n in self._unloaded)
+
+    def wake(self) -> None:
+        """Wake a ``take`` that is waiting (the inserter stopping)."""
+        with self._lock:
+            self._ready.notify_all()
 
     def done(self, segments: list[tuple[Path, int]]) -> None:
         for path, size in segments:
             path.unlink(missing_ok=True)
             with self._lock:
                 self._backlog -= size
+                self._unloaded.discard(segment_number(path))
 
     def put_back(self, segments: list[tuple[Path, int]]) -> None:
         """Return segments that could not be loaded yet (they are retried first)."""
         with self._lock:
             self._closed_segments[:0] = [s for s in segments if s[0].exists()]
+            self._unloaded -= {segment_number(p) for p, _ in segments if not p.exists()}
 
     # -- quarantine: one refused record, never its neighbours ----------------------
     @property

@@ -41,7 +41,11 @@ class SpanMetrics:
         return tuple(str(folded[k]) for k in LABELS)
 
     def add_batch(self, store: Store, version: datetime) -> None:
-        rows = batch_aggregates(store, version)
+        self.add_rows(batch_aggregates(store, version))
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Add one insert's aggregates (rows by ``LABELS``: ingest/batch_summary.py reads them with the
+        rest of the after-insert work, in one query)."""
         with self._lock:
             for row in rows:
                 s = self._series.setdefault(self._key(row), {
