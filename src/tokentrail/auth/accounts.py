@@ -28,7 +28,7 @@ from typing import Any
 
 from tokentrail.auth.keys import ALL_PROJECTS, IMPLIED, SCOPES
 from tokentrail.errors import BadRequest, NotFound
-from tokentrail.storage.backend import Store
+from tokentrail.storage.backend import Store, write_generation
 
 log = logging.getLogger("tokentrail.auth")
 
@@ -204,6 +204,7 @@ class AccountCache:
         self.failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._generation = write_generation(store, "accounts")  # read before the load it stands for
         self.refresh()
 
     @property
@@ -229,8 +230,12 @@ class AccountCache:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
+            generation = write_generation(self.store, "accounts")
+            if generation is not None and generation == self._generation:
+                continue  # nothing written since the last reload: an idle server queries nothing
             try:
                 self.refresh()
+                self._generation = generation
             except Exception as e:  # the store is down or closed: keep what we know
                 self.failures += 1
                 log.debug("accounts: reload failed (%s); keeping %d accounts", e, len(self.by_name))

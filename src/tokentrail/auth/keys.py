@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokentrail.errors import BadRequest, NotFound
-from tokentrail.storage.backend import Store
+from tokentrail.storage.backend import Store, write_generation
 
 log = logging.getLogger("tokentrail.auth")
 
@@ -196,6 +196,7 @@ class KeyCache:
         self.failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._generation = write_generation(store, "api_keys")  # read before the load it stands for
         self.refresh()
 
     def refresh(self) -> None:
@@ -214,8 +215,12 @@ class KeyCache:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
+            generation = write_generation(self.store, "api_keys")
+            if generation is not None and generation == self._generation:
+                continue  # nothing written since the last reload: an idle server queries nothing
             try:
                 self.refresh()
+                self._generation = generation
             except Exception as e:  # the store is down: keep the keys we know, try again
                 self.failures += 1
                 log.warning("api keys: reload failed (%s); keeping the %d keys loaded", e, len(self.by_hash))

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tokentrail.auth import accounts
-from tokentrail.storage.backend import Store
+from tokentrail.storage.backend import Store, write_generation
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -102,6 +102,7 @@ class SessionCache:
         self.ended: dict[str, datetime] = {}  # ended here (a reload begun before may still see them live)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._generation = write_generation(store, "ui_sessions")  # read before the load it stands for
         self.refresh()
 
     def refresh(self) -> None:
@@ -127,8 +128,12 @@ class SessionCache:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
+            generation = write_generation(self.store, "ui_sessions")
+            if generation is not None and generation == self._generation:
+                continue  # nothing written since the last reload: an idle server queries nothing
             try:
                 self.refresh()
+                self._generation = generation
             except Exception as e:  # keep what we know; try again
                 log.debug("sessions: reload failed (%s)", e)
 

@@ -1,9 +1,9 @@
 """Finished calls -> spans -> the write-ahead spool, in batches, off the request path.
 
 The request path only appends a ``Call`` (raw bytes and timings) to a bounded buffer. A
-thread wakes every ``interval`` seconds (or as soon as ``batch`` calls wait), parses the
-bodies, builds one OTLP request per project and appends it to the spool, where it is
-durable. So a call is durable at most ~``interval`` after its response ended; a crash in
+thread wakes ``interval`` seconds after the first buffered call (or as soon as ``batch`` calls
+wait; with nothing buffered it sleeps), parses the bodies, builds one OTLP request per project and
+appends it to the spool, where it is durable. So a call is durable at most ~``interval`` after its response ended; a crash in
 that window loses it (a graceful stop flushes). Calls that do not fit the buffer (count or
 bytes), or that the spool refuses (backlog full), are dropped and counted per project in
 ``ingest_events`` (kind ``gateway_dropped``); ``stats`` has the totals.
@@ -65,7 +65,8 @@ class Recorder:
             return
         self._bytes_in += size
         self._pending.append(call)
-        if len(self._pending) == self.batch:
+        n = len(self._pending)
+        if n == 1 or n == self.batch:  # the first call starts the recorder's interval; a full batch ends it
             self._wake.set()
 
     def _drop(self, project: str, reason: str, count: int = 1) -> None:
@@ -86,7 +87,12 @@ class Recorder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            if not self._pending:  # idle: sleep until a call comes (an idle gateway costs nothing)
+                self._wake.wait(1.0)
+                self._wake.clear()
+                if not self._pending:
+                    continue
+            self._wake.wait(self.interval)  # the calls of the next interval join (a full batch wakes it)
             self._wake.clear()
             try:
                 self.flush()

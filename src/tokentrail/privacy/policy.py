@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokentrail.storage.backend import Store
+from tokentrail.storage.backend import Store, write_generation
 
 log = logging.getLogger("tokentrail.privacy")
 REFRESH_SECONDS = 2.0
@@ -246,11 +246,16 @@ class PolicyCache:
         self.store, self.default_rule, self.gateway_rule = store, default, gateway
         self.policy = Policy(default=default, gateway=gateway)
         self.loaded_at = -1e9
+        self._generation: object | None = None
         self._lock = threading.Lock()
         self._loading = False
 
     def current(self) -> Policy:
         if self.store is not None and time.monotonic() - self.loaded_at > REFRESH_SECONDS and not self._loading:
+            generation = write_generation(self.store, TABLE)
+            if generation is not None and generation == self._generation:  # nothing written since: no reload
+                self.loaded_at = time.monotonic()
+                return self.policy
             with self._lock:
                 if self._loading:
                     return self.policy
@@ -262,7 +267,9 @@ class PolicyCache:
         """Reload now (also called right after a change made through this process)."""
         try:
             if self.store is not None:
+                generation = write_generation(self.store, TABLE)  # read before the load it stands for
                 self.policy = load(self.store, self.default_rule, self.gateway_rule)
+                self._generation = generation
         except Exception as e:  # a store hiccup keeps the last policy; a read after REFRESH_SECONDS retries
             log.warning("capture policy: reload failed: %s", e)
         finally:

@@ -1,7 +1,7 @@
 """The one runner for scheduled jobs (price reload now; alerts, evals, rollups later).
 
-Each job runs on its own interval in a single background thread; a failing job is
-logged and counted, and never stops the others.
+Each job runs on its own interval in a single background thread, which sleeps until the next
+one is due; a failing job is logged and counted, and never stops the others.
 """
 
 from __future__ import annotations
@@ -49,11 +49,17 @@ class Scheduler:
         job.next_run = time.monotonic() + job.every_seconds
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.2):
+        """Sleep until the next job is due (an idle server wakes about once a second, not five times)."""
+        while not self._stop.wait(self._until_next()):
             now = time.monotonic()
             for job in list(self.jobs.values()):
                 if job.next_run <= now:
                     self._run(job)
+
+    def _until_next(self) -> float:
+        """Seconds to the next due job, at most 1 (a job added meanwhile waits no longer than that)."""
+        due = min((j.next_run for j in list(self.jobs.values())), default=time.monotonic() + 1.0)
+        return min(1.0, max(0.0, due - time.monotonic()))
 
     def start(self) -> None:
         self._thread.start()

@@ -38,6 +38,14 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def write_generation(store: Any, table: str) -> object | None:
+    """A value that changes whenever ``table`` may have been written, or None when the store cannot tell
+    (a ClickHouse server other processes write too). Caches that reload a small table every few seconds
+    ask this first and skip the reload while it is unchanged: an idle server then queries nothing."""
+    fn = getattr(store, "write_generation", None)
+    return fn(table) if fn is not None else None
+
+
 def rows_from_json_compact(raw: bytes) -> list[dict[str, Any]]:
     if not raw:
         return []

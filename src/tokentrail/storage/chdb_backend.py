@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import tempfile
 import threading
 import time
@@ -22,6 +23,13 @@ from tokentrail.storage import deadline
 from tokentrail.storage.backend import Params, rows_from_json_compact
 
 DATABASE = "tokentrail"
+
+# a statement that writes a table, and which one (write_generation); anything else that is not a read
+# counts as a write of every table
+_WRITES = re.compile(r"^\s*(?:INSERT\s+INTO|ALTER\s+TABLE|TRUNCATE\s+(?:TABLE\s+)?|DELETE\s+FROM|OPTIMIZE\s+TABLE|"
+                     r"DROP\s+TABLE|CREATE\s+(?:OR\s+REPLACE\s+)?TABLE|RENAME\s+TABLE|EXCHANGE\s+TABLES)\s+"
+                     r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?`?\w+`?\.`?(\w+)`?", re.I)
+_READS = re.compile(r"^\s*(?:SELECT|WITH|EXPLAIN|SHOW|DESCRIBE|DESC|EXISTS|CREATE\s+DATABASE)\b", re.I)
 
 
 def _quote(s: str) -> str:
@@ -61,6 +69,8 @@ class ChdbStore:
         self._tmp.mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self.busy_since: float | None = None  # monotonic start of the statement running now (health reads it)
+        self._writes: dict[str, int] = {}  # statements that wrote each table (write_generation)
+        self._other_writes = 0
         if _locked_by_another_process(path):
             raise DataDirLocked(path)
         try:
@@ -84,7 +94,19 @@ class ChdbStore:
         finally:
             self.busy_since = None
             self._lock.release()
+            self._note_write(sql)  # after the statement: a reload that saw the old count runs again
         return res.bytes() if res is not None else b""
+
+    def _note_write(self, sql: str) -> None:
+        m = _WRITES.match(sql)
+        if m:
+            self._writes[m.group(1)] = self._writes.get(m.group(1), 0) + 1
+        elif not _READS.match(sql):
+            self._other_writes += 1
+
+    def write_generation(self, table: str) -> tuple[int, int]:
+        """Changes whenever ``table`` may have been written: only this process writes the data directory."""
+        return self._other_writes, self._writes.get(table, 0)
 
     def command(self, sql: str, params: Params = None) -> None:
         self._run(sql, "TSV", params)
