@@ -40,14 +40,15 @@ class BatchSummary:
         return {"v": self.version.isoformat(sep=" ", timespec="milliseconds"), "lo": self.llm_lo, "hi": self.llm_hi}
 
 
-def summarize(store: Store, version: datetime) -> BatchSummary:
-    """The rows stamped ``version``: touched minutes, metric aggregates and the LLM spans' window."""
+def summarize(store: Store, version: datetime, candidates: bool = True) -> BatchSummary:
+    """The rows stamped ``version``: touched minutes, metric aggregates and the LLM spans' window, and
+    (``candidates``) whether any of them can pair; a loader that runs no double-count check skips that."""
     rows = store.query(f"""
         SELECT project, toStartOfMinute(start_time) AS minute, route, {MODEL} AS model, provider, kind, status,
                {aggregate_columns()},
                countIf({_LLM}) AS llm_spans,
                toString(minIf(start_time, {_LLM})) AS llm_lo, toString(maxIf(start_time, {_LLM})) AS llm_hi,
-               {candidates_sql(store.database)} AS pair_candidates
+               {candidates_sql(store.database) if candidates else "1"} AS pair_candidates
         FROM {store.database}.spans
         WHERE ingested_at = {{v:DateTime64(3)}}
         GROUP BY project, minute, route, model, provider, kind, status""", {"v": _ts(version)})

@@ -36,6 +36,7 @@ from tokentrail.privacy import encryption
 from tokentrail.storage.backend import Store
 
 log = logging.getLogger("tokentrail.ingest")
+CANDIDATES_MAX_BYTES = 1 << 20  # spooled bytes (~1,000 spans) up to which a batch checks for pair candidates
 
 
 @dataclass
@@ -125,11 +126,14 @@ class Inserter:
         """The followers of the double-count check's re-insert (itself never checked again)."""
         self._follow(version, checked=False)
 
-    def _follow(self, version: datetime, checked: bool = True) -> None:
+    def _follow(self, version: datetime, checked: bool = True, size: int = 0) -> None:
         """The followers of the insert ``version`` (rollups, metrics), given its summary: one query for
-        them and the double-count check (batch_summary.py), which follows when ``checked``."""
+        them and the double-count check (batch_summary.py), which follows when ``checked``. A batch of
+        more than CANDIDATES_MAX_BYTES skips the check for candidates: one that large nearly always
+        holds a pair (an agent's two calls), so the check's own queries run anyway."""
+        candidates = checked and size <= CANDIDATES_MAX_BYTES
         try:
-            summary: BatchSummary | None = summarize(self.store, version)
+            summary: BatchSummary | None = summarize(self.store, version, candidates=candidates)
         except Exception:
             log.exception("reading what an insert added failed")
             summary = None
@@ -163,7 +167,7 @@ class Inserter:
         rollups' work; the double-count check follows once the gate is released (``_load``)."""
         self._mark_pending(version)
         self.spool.done(segments)
-        self._follow(version)
+        self._follow(version, size=sum(size for _, size in segments))
         self.stats.batches += 1
         self.stats.segments += len(segments)
         self.stats.bytes += sum(s for _, s in segments)

@@ -159,7 +159,7 @@ class Runtime:
     def _after_insert(self, version: datetime, summary: BatchSummary | None = None) -> None:
         """The rollups' and /metrics' share of an insert (its ``summary``: one query for both, and for the
         double-count check, made by the inserter; read here when a loader gives none)."""
-        summary = summary or summarize(self.store, version)
+        summary = summary or summarize(self.store, version, candidates=False)  # e.g. batch files: no check
         if not self._owed_since:
             self._owed_since = time.monotonic()
         self.rollup_queue.add(summary.minutes)
