@@ -99,7 +99,9 @@ def _close(a: Any, b: Any, path: str = "") -> None:
     elif isinstance(a, dict) and isinstance(b, dict):
         assert a.keys() == b.keys(), (path, a.keys() ^ b.keys())
         for k in a:
-            if k != "cost_per_1k_requests":  # 1000 x the rounded cost / requests: compared as those
+            if k == "cost_share":  # rounded to 4 decimals: a sum in another order may round the other way
+                assert abs(a[k] - b[k]) <= 1.01e-4 if a[k] is not None and b[k] is not None else a[k] == b[k]
+            elif k != "cost_per_1k_requests":  # 1000 x the rounded cost / requests: compared as those
                 _close(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, list) and isinstance(b, list):
         assert len(a) == len(b), (path, len(a), len(b))
