@@ -242,8 +242,6 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     where, params = f.where(rollup, dims=dims)
     expr = DIMENSIONS[by][1 if rollup else 0]
     source = _whole_range(store, rollup, f, dims, params)
-    if not rollup and by in ("user", "customer"):  # their narrow copy, sorted by them (any filter)
-        source = f.span_source(store.database, people=True)
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
         FROM {source} WHERE {where}

@@ -55,7 +55,7 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
                    sum(input_tokens) + sum(output_tokens) AS tokens,
                    round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
                    max(start_time) AS last_seen
-            FROM {f.span_source(store.database, people=True)}
+            FROM {f.span_source(store.database)}
             WHERE {where} AND {col} != ''
             GROUP BY key ORDER BY {ORDERS[order]} DESC LIMIT {int(limit)}""", params)
         source = "raw"
