@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support import ServerProcess, free_port
@@ -50,7 +51,13 @@ def test_demo_without_a_server_says_so(tmp_path: Path) -> None:
 
 def test_recompute_costs_on_a_stopped_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    out = tt("recompute-costs", "--since", "2026-01-01", "--data-dir", str(data), "--port", str(free_port())).stdout
+    calls = tmp_path / "calls.jsonl"
+    when = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    calls.write_text(json.dumps({"timestamp": when, "model": "gpt-4o-mini", "input_tokens": 1000,
+                                 "output_tokens": 10}) + "\n")
+    port = str(free_port())
+    tt("ingest", str(calls), "--data-dir", str(data), "--port", port)  # makes the store
+    out = tt("recompute-costs", "--since", "2026-01-01", "--data-dir", str(data), "--port", port).stdout
     assert "price_version" in out
 
 

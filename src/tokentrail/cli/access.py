@@ -7,6 +7,8 @@ is locked and no server answers, they say so and exit non-zero.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,7 +43,38 @@ def call_server(method: str, url: str, path: str, **kwargs: Any) -> Any:
     return r.json()
 
 
-def open_local(settings: Settings) -> Store:
+def local_store_path(settings: Settings) -> Path | None:
+    """The embedded store's directory (``chdb://PATH``), or None for a ClickHouse server."""
+    url = settings.storage_url
+    return Path(url[len("chdb://"):]).expanduser() if url.startswith("chdb://") else None
+
+
+def prepare_dir(path: Path, what: str = "data directory") -> None:
+    """Create ``path`` if needed and check a file can be written in it: one clear line otherwise (a file
+    in the way, no permission, a read-only file system), before anything else is created or started."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".tokentrail-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(path) else ""
+        raise click.ClickException(f"cannot use {what} {path}: {e.strerror or e}{where}") from e
+
+
+def open_local(settings: Settings, create: bool = False) -> Store:
+    """The store, opened by this process. A command that only reads or changes what is there
+    (``create`` False) never creates one: a mistyped --data-dir says so instead of making an empty store."""
+    path = local_store_path(settings)
+    if path is not None:
+        if create:
+            prepare_dir(path, "store directory")
+        elif not path.is_dir() or not any(path.iterdir()):
+            existing = next((p for p in (path, *path.parents) if p.exists()), path)
+            where = f"{existing} is not a directory" if not existing.is_dir() else f"no store at {path}"
+            raise click.ClickException(
+                f"{where}: nothing was recorded there (check --data-dir or TOKENTRAIL_DATA_DIR), and no server "
+                f"answered at {settings.url} (pass --url if it listens elsewhere)")
     try:
         store = open_store(settings.storage_url)
         migrate(store, settings.retention)

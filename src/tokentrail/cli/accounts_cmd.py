@@ -39,7 +39,7 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
 
 
 def _local(settings: Settings, fn: Any, *args: Any, action: str = "", target: str = "", detail: str = "") -> Any:
-    store = open_local(settings)
+    store = open_local(settings, create=action == "account.create")
     try:
         result = fn(store, *args)
         if action:

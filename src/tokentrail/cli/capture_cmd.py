@@ -25,8 +25,8 @@ def _scope(project: str, route: str) -> str:
     return f"project:{project}" if project else "default"
 
 
-def _local(settings: Any, action: Any) -> dict[str, Any]:
-    store = open_local(settings)
+def _local(settings: Any, action: Any, create: bool = True) -> dict[str, Any]:
+    store = open_local(settings, create=create)
     try:
         cache = capture.configure(store, settings.capture_policy, settings.gateway_capture)
         action(store)
@@ -52,7 +52,7 @@ def show(**values: Any) -> None:
     if server_running(settings.url):
         _print(call_server("GET", settings.url, PATH))
     else:
-        _print(_local(settings, lambda store: None))
+        _print(_local(settings, lambda store: None, create=False))
 
 
 @capture_policy.command("set")

@@ -112,7 +112,7 @@ def _one_run(settings: Settings, sources: list[str], project: str, dead_letter: 
         from tokentrail.pricing import PriceBook
         from tokentrail.pricing.store import sync_prices
 
-        store = open_local(settings)
+        store = open_local(settings, create=True)
         book = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
         sync_prices(store, book)
         target = LocalTarget(store, book.version, settings.storage_url)

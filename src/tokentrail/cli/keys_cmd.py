@@ -55,7 +55,7 @@ def create(project: str, scopes: tuple[str, ...], expires: str | None, name: str
                           json={"project": project, "scopes": list(scopes), "name": name, "expires": expires})
         raw = doc.pop("key")
     else:
-        store = open_local(settings)
+        store = open_local(settings, create=True)
         try:
             raw, key = create_key(store, project, scopes, name=name, expires_in=expires_in,
                                   created_by=f"cli:{getpass.getuser()}")

@@ -6,13 +6,15 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from tokentrail.cli.access import call_server, open_local, server_running
+from tokentrail.cli import logs
+from tokentrail.cli.access import call_server, local_store_path, open_local, prepare_dir, server_running
 from tokentrail.cli.accounts_cmd import accounts_cmd
 from tokentrail.cli.alerts_cmd import alerts_cmd
 from tokentrail.cli.audit_cmd import audit_cmd
@@ -27,7 +29,30 @@ from tokentrail.config import PARAMS
 console = Console(width=None if sys.stdout.isatty() else 160)  # pipes get every column
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: an error no command turned into a message still ends in one line and a
+    non-zero exit, never a traceback (``TOKENTRAIL_DEBUG=1`` shows it)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import os
+
+        from tokentrail.errors import TokentrailError
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit,
+                KeyboardInterrupt):
+            raise
+        except TokentrailError as e:
+            raise click.ClickException(e.message) from e
+        except Exception as e:
+            if os.environ.get("TOKENTRAIL_DEBUG"):
+                raise
+            text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise click.ClickException(f"{type(e).__name__}: {text} (TOKENTRAIL_DEBUG=1 shows where)") from e
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="tokentrail")
 def main() -> None:
     """tokentrail: self-hosted LLM observability."""
@@ -60,9 +85,14 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
     from tokentrail.server.auth import exposure
     from tokentrail.server.runtime import Runtime
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_level)
     settings = load_settings(values)
     _check_port_free(settings.host, settings.port)  # before anything is created or started
+    _check_price_file(settings.prices_file)
+    prepare_dir(settings.data_dir)
+    store_dir = local_store_path(settings)
+    if store_dir is not None:
+        prepare_dir(store_dir, "store directory")
     try:
         runtime = Runtime(settings)
     except TokentrailError as e:
@@ -83,8 +113,21 @@ def serve(demo: bool, log_level: str, **values: Any) -> None:
 
         threading.Thread(target=home.run, args=(settings.url, settings.data_dir, runtime.instance_id),
                          name="tokentrail-demo", daemon=True).start()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, log_config=None,
                 access_log=False, timeout_graceful_shutdown=10)
+
+
+def _check_price_file(prices_file: str) -> None:
+    """A price file that is missing or does not parse stops the start with its one-line reason."""
+    if not prices_file:
+        return
+    from tokentrail.pricing import PriceBook
+    from tokentrail.pricing.table import PricingError
+
+    try:
+        PriceBook(Path(prices_file).expanduser())
+    except PricingError as e:
+        raise click.ClickException(str(e)) from e
 
 
 def _check_port_free(host: str, port: int) -> None:
