@@ -97,3 +97,26 @@ def test_effective_dates_pick_the_price_in_force(priced: tuple[ServerThread, Pat
     _send(server, project, "dated-model", "new", when=_days_ago(5))
     assert _cost(server, project, "old") == pytest.approx(2.0)
     assert _cost(server, project, "new") == pytest.approx(10.0)
+
+
+def test_a_broken_price_file_keeps_the_prices_and_says_why(priced: tuple[ServerThread, Path], project: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    server, prices = priced
+    good = prices.read_text()
+    version = server.runtime.prices.version
+    _send(server, project, "house-model", "before-break")
+    before = _cost(server, project, "before-break")
+    prices.write_text('{"prices": [{"model": "house-model", "input": ')  # an editor saved half a file
+    os.utime(prices, (time.time() + 10, time.time() + 10))
+    with caplog.at_level("ERROR", logger="tokentrail.server"):
+        wait_for(lambda: server.client.get("/api/pricing").json()["reload_error"], 20)
+    error = server.client.get("/api/pricing").json()["reload_error"]
+    assert "invalid JSON" in error and str(prices.name) in error
+    assert server.runtime.prices.version == version  # the previous prices stay in use
+    _send(server, project, "house-model", "while-broken")
+    assert _cost(server, project, "while-broken") == pytest.approx(before)
+    logged = [r.getMessage() for r in caplog.records if "price file not reloaded" in r.getMessage()]
+    assert len(logged) == 1  # once, not at every reload check
+    prices.write_text(good)
+    os.utime(prices, (time.time() + 20, time.time() + 20))
+    wait_for(lambda: server.client.get("/api/pricing").json()["reload_error"] is None, 20)

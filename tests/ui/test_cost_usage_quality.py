@@ -72,3 +72,20 @@ def test_quality_page_shows_feedback_schema_and_output_length(demo: Demo, page) 
     assert counts == [f["count"] for f in q["feedback"]]
     total = sum(b["count"] for b in q["output_length"])
     assert_shows(page.inner_text("[data-testid=output-length-total]"), total)
+
+
+def test_a_price_file_that_did_not_reload_is_shown_on_the_cost_page(demo: Demo, page) -> None:
+    from tokentrail.pricing.table import PricingError
+
+    prices = demo.server.runtime.prices
+    assert prices.last_error is None
+    open_page(page, demo.page_url("cost"))
+    assert page.locator("[data-testid=price-file-error]").count() == 0
+    prices.last_error = PricingError("prices.toml: invalid TOML: Expected '=' after a key (at line 3, column 7)")
+    try:
+        assert demo.api("pricing")["reload_error"] == str(prices.last_error)
+        open_page(page, demo.page_url("cost"))
+        banner = page.inner_text("[data-testid=price-file-error]")
+        assert "could not be reloaded" in banner and "prices.toml: invalid TOML" in banner
+    finally:
+        prices.last_error = None

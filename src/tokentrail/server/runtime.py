@@ -99,6 +99,7 @@ class Runtime:
         self.keys = KeyCache(self.store)  # API keys by hash, reloaded every 2 s (a revoke lands in seconds)
         sessions.start_caches(self.store)  # UI accounts and sessions, reloaded every 2 s (no I/O per request)
         self.prices = PriceBook(Path(settings.prices_file) if settings.prices_file else None)
+        self._price_error = ""  # the last price file error logged (each is logged once)
         sync_prices(self.store, self.prices, prune=True)
         self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,
                            max_backlog_bytes=settings.spool_max_mb << 20, fsync=settings.spool_fsync)
@@ -225,11 +226,17 @@ class Runtime:
         return self.inserter.flush(timeout)
 
     def reload_prices(self) -> bool:
-        if self.prices.maybe_reload():
+        """Reload a changed price file; a broken one keeps the previous prices, is logged once and shown by
+        ``/api/pricing`` (and the cost page) until a good file is saved."""
+        changed = self.prices.maybe_reload()
+        error = str(self.prices.last_error) if self.prices.last_error is not None else ""
+        if error and error != self._price_error:
+            log.error("price file not reloaded, the previous prices stay in use: %s", error)
+        self._price_error = error
+        if changed:
             sync_prices(self.store, self.prices)
             log.info("price table reloaded: version %s", self.prices.version)
-            return True
-        return False
+        return changed
 
     def flush_ingest_events(self) -> None:
         pending = self.counters.drain()

@@ -42,8 +42,10 @@ async def pricing(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request, default_range="7d")
     unpriced = await run_in_threadpool(stats.unpriced_models, rt.store, f)
+    error = rt.prices.last_error
     return {"version": rt.prices.version, "models": len(rt.prices.rows),
-            "user_file": str(rt.prices.user_file or ""), "unpriced_models": unpriced}
+            "user_file": str(rt.prices.user_file or ""), "unpriced_models": unpriced,
+            "reload_error": str(error) if error is not None else None}
 
 
 class RecomputeRequest(BaseModel):

@@ -25,6 +25,11 @@ export default async function cost(root) {
     api.get("pricing"),
   ]);
   root.append(kpis(summary, budget));
+  if (pricing.reload_error) {
+    root.append(h("div", { class: "warning", testid: "price-file-error" },
+      h("strong", {}, "⚠ The price file could not be reloaded; the previous prices are still in use. "),
+      pricing.reload_error));
+  }
   const unpriced = unpricedWarning(summary, pricing.unpriced_models || []);
   if (unpriced) root.append(unpriced);
 
