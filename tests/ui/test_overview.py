@@ -75,3 +75,28 @@ def test_navigation_keeps_the_filters(demo: Demo, page) -> None:
     assert "route=code-review" in page.url and "since=" in page.url
     s = demo.api("metrics/summary", route="code-review")
     assert float(kpi(page, "cost")[1]) == s["cost_usd"]
+
+
+def test_count_axes_have_whole_number_ticks(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("overview"))
+    ticks = page.evaluate("""async () => {
+        const { niceTicks } = await import('/ui/static/js/charts.js');
+        return [niceTicks(3, 4, true), niceTicks(1, 4, true), niceTicks(37, 4, true), niceTicks(3, 4, false)];
+    }""")
+    assert ticks[0] == [0, 1, 2, 3] and ticks[1] == [0, 1] and ticks[2] == [0, 10, 20, 30, 40]
+    assert ticks[3] == [0, 1, 2, 3]  # fractional steps stay possible for money and latency: 0.75 is not one here
+    page.wait_for_selector("[data-testid=chart-errors][data-drawn=true]")
+    texts = page.locator("[data-testid=chart-errors] text.tick").evaluate_all("els => els.map(e => e.textContent)")
+    ys = [t for t in texts if t.replace(",", "").isdigit()]
+    assert ys
+    assert len(ys) == len(set(ys))  # no repeated labels such as 1, 1, 1
+
+
+def test_no_self_hosted_traffic_is_one_line_across_the_row(demo: Demo, page) -> None:
+    open_page(page, demo.page_url("overview"))
+    panel = page.locator("[data-testid=panel-self-hosted]")
+    page.wait_for_selector("[data-testid=self-hosted-empty]")
+    grid = page.locator("[data-testid=panel-errors]").bounding_box()
+    box = panel.bounding_box()
+    assert box["width"] > 1.8 * grid["width"]  # the whole row, not half of it
+    assert box["height"] < 0.5 * grid["height"]

@@ -20,12 +20,14 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
-/** Rounded axis ticks from 0 to at least `max`. */
-function niceTicks(max, count = 4) {
+/** Rounded axis ticks from 0 to at least `max`; whole numbers only for a series of counts (3 errors
+ * on a short range read 0, 1, 2, 3, not 0, 0.75, 1.5 shown as "0, 1, 1, 2"). */
+export function niceTicks(max, count = 4, integer = false) {
   if (!(max > 0)) return [0, 1];
-  const raw = max / count;
+  const raw = integer ? Math.max(1, max / count) : max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const stepSize = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw);
+  const steps = (integer && mag === 1 ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * mag);
+  const stepSize = steps.find((st) => st >= raw);
   const ticks = [];
   for (let v = 0; v <= max + stepSize * 0.001; v += stepSize) ticks.push(v);
   if (ticks[ticks.length - 1] < max) ticks.push(ticks[ticks.length - 1] + stepSize);
@@ -116,7 +118,9 @@ function draw(box, tip, width, height, opts) {
     else for (const sr of series) if (typeof sr.values[i] === "number") maxY = Math.max(maxY, sr.values[i]);
   }
   if (refLine && refLine.value > 0) maxY = Math.max(maxY, refLine.value * 1.05);
-  const ticks = niceTicks(maxY);
+  const integer = !stacked ? series.every((sr) => sr.values.every((v) => typeof v !== "number" || Number.isInteger(v)))
+    : stacks.every((layer) => layer.every(([, hi]) => Number.isInteger(hi)));
+  const ticks = niceTicks(maxY, 4, integer);
   const top = ticks[ticks.length - 1];
   const tickTexts = ticks.map(opts.axisFormat || format);
   const m = { l: Math.max(28, 7 * Math.max(...tickTexts.map((t) => t.length)) + 8), r: 10, t: 8, b: 22 };

@@ -588,7 +588,7 @@ function replayView(r) {
     ? `would have fired ${r.fired} time${r.fired === 1 ? "" : "s"}`
     : "would not have fired";
   return [h("p", { class: "preview-verdict", testid: "replay-verdict", dataset: { fired: String(r.fired) } },
-    h("b", {}, verdict), ` — ${count(r.evaluations)} evaluations every ${Math.round(r.step_seconds / 60)} min`,
+    h("b", {}, verdict), ` — ${plural(r.evaluations, "evaluation")} every ${Math.round(r.step_seconds / 60)} min`,
     r.errors ? h("span", { class: "bad-text" }, ` · ${r.errors} failed: ${r.first_error}`) : null),
   h("div", { class: "strip-axis" }, h("span", {}, dateTime(r.since, false)), h("span", {}, dateTime(r.until, false))),
   strip,
@@ -699,7 +699,7 @@ async function historyTab(body, base, project) {
   rangeSel.value = range;
   ruleSel.addEventListener("change", () => state.update({ h_rule: ruleSel.value }));
   rangeSel.addEventListener("change", () => state.update({ h_range: rangeSel.value === "7d" ? null : rangeSel.value }));
-  const p = panel("History", { testid: "panel-history", subtitle: `${count(doc.events.length)} events, newest first`,
+  const p = panel("History", { testid: "panel-history", subtitle: `${plural(doc.events.length, "event")}, newest first`,
     actions: h("div", { class: "toolbar tight" }, h("label", { class: "field" }, "rule", ruleSel),
       h("label", { class: "field" }, "range", rangeSel)) });
   p.body.replaceChildren(table([

@@ -2,7 +2,7 @@
 
 import * as api from "../api.js";
 import { bar, code, emptyState, h, table } from "../dom.js";
-import { count, dateTime, ms, parseTime, pct, usd } from "../fmt.js";
+import { count, dateTime, ms, parseTime, pct, plural, usd } from "../fmt.js";
 import * as state from "../state.js";
 
 /** The page's title row: "Overview · last 24 hours". */
@@ -30,7 +30,7 @@ export async function whenEmpty(summary) {
   const ever = await api.get("metrics/summary", { range: "400d" }, base);
   if (ever.requests > 0) {
     return emptyState("No LLM calls match these filters in this time range",
-      h("p", {}, `This project has ${count(ever.requests)} calls in the last 400 days. Try a longer time range or fewer filters.`),
+      h("p", {}, `This project has ${plural(ever.requests, "call")} in the last 400 days. Try a longer time range or fewer filters.`),
       h("p", {}, h("a", { href: state.href(route(), { range: "30d" }, base), "data-nav": true, class: "button" },
         "Show the last 30 days, no filters")));
   }
@@ -82,14 +82,16 @@ export function isSelfHosted(provider) {
   return SELF_HOSTED.includes(String(provider).toLowerCase());
 }
 
-/** A cost that does not pass unpriced calls off as $0: "no price", or "$1.20 + ?" when some lack one. */
+/** A cost that does not pass unpriced calls off as $0: "no price", or "$1.20 + 3 unpriced" when some lack one. */
 export function costText(cost, unpriced, precise = false) {
   if (unpriced && !cost) {
     return h("span", { class: "warn-text", title: "this model has no price: add it to your price file" }, "no price");
   }
   if (unpriced) {
-    return h("span", { title: `${count(unpriced)} calls have no price and are not included` }, usd(cost, precise),
-      h("span", { class: "warn-text" }, " + ?"));
+    const what = `${plural(unpriced, "call")} without a price ${unpriced === 1 ? "is" : "are"} not in this total: add ` +
+      "the model to your price file";
+    return h("span", { title: what }, usd(cost, precise),
+      h("span", { class: "warn-text", testid: "unpriced-part" }, ` + ${count(unpriced)} unpriced`));
   }
   return usd(cost, precise);
 }

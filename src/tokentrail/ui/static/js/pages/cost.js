@@ -4,7 +4,7 @@
 import * as api from "../api.js";
 import { chart, COLORS, groupSeries, seriesValues } from "../charts.js";
 import { fill, h, kpi, panel } from "../dom.js";
-import { count, day, pct, step, usd, usdAxis } from "../fmt.js";
+import { count, day, pct, plural, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
 import { breakdownTable, brushToExplain, drillToTraces, grid, title, whenEmpty, whyLink } from "./common.js";
 
@@ -76,7 +76,7 @@ function kpis(s, b) {
     : kpi("Today (UTC)", usd(b.today_usd), b.today_usd, { testid: "kpi-budget",
       sub: whole || h("span", {}, "No budget set: ", h("code", {}, "TOKENTRAIL_BUDGET_DAILY_USD")) });
   return grid("kpis",
-    kpi("Spend", usd(s.cost_usd), s.cost_usd, { testid: "kpi-cost", sub: `${count(s.requests)} requests` }),
+    kpi("Spend", usd(s.cost_usd), s.cost_usd, { testid: "kpi-cost", sub: plural(s.requests, "request") }),
     kpi("Cost per 1,000 requests", usd(s.cost_per_1k_requests), s.cost_per_1k_requests, { testid: "kpi-cost-per-1k",
       sub: "average over the range" }),
     budgetTile,
@@ -90,9 +90,9 @@ function kpis(s, b) {
 function unpricedWarning(s, models) {
   if (!(s.unpriced > 0)) return null;
   return h("div", { class: "warning", testid: "unpriced-warning" },
-    h("strong", {}, `⚠ ${count(s.unpriced)} calls have no price and are not in these totals. `),
+    h("strong", {}, `⚠ ${plural(s.unpriced, "call")} ${s.unpriced === 1 ? "has" : "have"} no price and ${s.unpriced === 1 ? "is" : "are"} not in these totals. `),
     models.length ? h("span", {}, "Models without a price in this project: ", models.map((m, i) => [i ? ", " : "",
-      h("code", { testid: "unpriced-model" }, m.model), ` (${m.provider || "?"}, ${count(m.calls)} calls)`])) : null,
+      h("code", { testid: "unpriced-model" }, m.model), ` (${m.provider || "?"}, ${plural(m.calls, "call")})`])) : null,
     h("div", { class: "muted" }, "Add them to your price file (", h("code", {}, "TOKENTRAIL_PRICES_FILE"),
       "); then ", h("code", {}, "tokentrail recompute-costs"), " prices the past calls too."));
 }

@@ -4,7 +4,7 @@
 import * as api from "../api.js";
 import { chart, COLORS, seriesValues } from "../charts.js";
 import { badge, clear, fill, h, kpi, panel, table } from "../dom.js";
-import { count, ms, msAxis, pct, step, usd, usdAxis } from "../fmt.js";
+import { count, ms, msAxis, pct, plural, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
 import { brushToExplain, drillToTraces, grid, isSelfHosted, title, tracesLink, whenEmpty, whyLink } from "./common.js";
 
@@ -30,7 +30,7 @@ export default async function overview(root) {
     fill(volume.body, async () => volumePanel(await ts, summary, volume)),
     fill(latency.body, async () => latencyPanel(await ts, summary)),
     fill(errors.body, async () => errorsPanel(await ts, summary, await byModel)),
-    fill(selfHosted.body, selfHostedPanel),
+    fill(selfHosted.body, () => selfHostedPanel(selfHosted)),
   ]);
 }
 
@@ -39,14 +39,14 @@ function kpis(s) {
   const rlTone = s.rate_limited_rate > 0.01 ? "warn" : null;
   const unpriced = s.unpriced > 0
     ? h("a", { href: state.href("cost"), "data-nav": true, class: "warn-link", testid: "kpi-unpriced" },
-      `⚠ ${count(s.unpriced)} calls have no price`)
+      `⚠ ${plural(s.unpriced, "call")} ${s.unpriced === 1 ? "has" : "have"} no price`)
     : `${usd(s.cost_per_1k_requests)} per 1,000 requests`;
   return grid("kpis",
     kpi("Requests", count(s.requests), s.requests, { testid: "kpi-requests", title: "LLM and embedding calls",
-      sub: s.users !== undefined ? `${count(s.users)} users · ${count(s.sessions)} sessions` : "LLM and embedding calls" }),
+      sub: s.users !== undefined ? `${plural(s.users, "user")} · ${plural(s.sessions, "session")}` : "LLM and embedding calls" }),
     kpi("Cost", usd(s.cost_usd), s.cost_usd, { testid: "kpi-cost", sub: unpriced }),
     kpi("Error rate", pct(s.error_rate), s.error_rate, { testid: "kpi-error-rate", tone: errTone,
-      sub: `${count(s.errors)} failed calls` }),
+      sub: plural(s.errors, "failed call") }),
     kpi("Rate limited (429)", count(s.rate_limited), s.rate_limited, { testid: "kpi-rate-limited", tone: rlTone,
       sub: `${pct(s.rate_limited_rate)} of requests` }),
     kpi("Latency p95", ms(s.latency_ms.p95), s.latency_ms.p95, { testid: "kpi-latency-p95",
@@ -134,7 +134,8 @@ function stat(label, text, testid, color) {
     h("b", {}, text));
 }
 
-async function selfHostedPanel() {
+/** Self-hosted servers' health; with none in the range, a one-line note across the row (not half of it). */
+async function selfHostedPanel(p) {
   const providers = await api.get("metrics/breakdown", { by: "provider", order: "requests", limit: 50, metric: "requests,errors,latency_ms,ttft_ms" });
   const rows = providers.rows.filter((r) => isSelfHosted(r.key));
   const scrapeNote = h("p", { class: "muted" },
@@ -142,10 +143,10 @@ async function selfHostedPanel() {
     "/metrics endpoints; that is not configured yet.");
   if (!rows.length) {
     const hosted = providers.rows.map((r) => r.key).filter(Boolean);
-    return h("div", { class: "empty small", testid: "self-hosted-empty" },
-      h("h3", {}, "No self-hosted model metrics yet"),
-      h("p", {}, "No calls to a self-hosted server (vLLM, Ollama, TGI, SGLang …) in this range",
-        hosted.length ? ` — only hosted APIs: ${hosted.join(", ")}.` : "."),
+    p.el.classList.add("span-all", "slim");
+    return h("details", { class: "muted", testid: "self-hosted-empty" },
+      h("summary", {}, "No self-hosted model metrics yet: no calls to a self-hosted server (vLLM, Ollama, TGI, SGLang …)",
+        " in this range", hosted.length ? ` — only hosted APIs: ${hosted.join(", ")}.` : "."),
       h("p", {}, "Send self-hosted calls through the gateway (an upstream with ", h("code", {}, 'provider = "vllm"'),
         ") or tag their spans with ", h("code", {}, "gen_ai.provider.name"), " to see their health here."),
       scrapeNote);

@@ -3,7 +3,7 @@
 
 import * as api from "../api.js";
 import { badge, clear, errorBox, h, table } from "../dom.js";
-import { count, dateTime, ms, usd } from "../fmt.js";
+import { count, dateTime, ms, plural, usd } from "../fmt.js";
 import * as session from "../session.js";
 import * as state from "../state.js";
 
@@ -33,7 +33,7 @@ export default async function trace(root, { id }) {
   root.append(h("div", { class: "grid trace-grid" },
     h("section", { class: "panel", testid: "waterfall" },
       h("header", { class: "panel-head" }, h("div", {}, h("h2", {}, "Spans"),
-        h("p", { class: "subtitle" }, `${count(doc.spans.length)} spans · bars show when each ran; click one for details`))),
+        h("p", { class: "subtitle" }, `${plural(doc.spans.length, "span")} · bars show when each ran; click one for details`))),
       rows),
     detail));
   if (doc.scores && doc.scores.length) root.append(scores(doc.scores));

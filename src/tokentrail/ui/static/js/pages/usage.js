@@ -4,7 +4,7 @@
 import * as api from "../api.js";
 import { chart, COLORS, groupSeries, seriesValues } from "../charts.js";
 import { fill, kpi, panel } from "../dom.js";
-import { count, pct, step } from "../fmt.js";
+import { count, pct, plural, step } from "../fmt.js";
 import * as state from "../state.js";
 import { breakdownTable, brushToExplain, drillToTraces, grid, title, whenEmpty, whyLink } from "./common.js";
 
@@ -32,7 +32,7 @@ export default async function usage(root) {
     kpi("Streamed", pct(summary.streamed_rate), summary.streamed_rate, { testid: "kpi-streamed",
       sub: "of requests" }),
     summary.users !== undefined
-      ? kpi("Users", count(summary.users), summary.users, { testid: "kpi-users", sub: `${count(summary.sessions)} sessions` })
+      ? kpi("Users", count(summary.users), summary.users, { testid: "kpi-users", sub: plural(summary.sessions, "session") })
       : kpi("Users", "–", null, { testid: "kpi-users", sub: "counted for ranges up to a day" })));
 
   const reqs = panel("Requests per minute", { testid: "panel-requests-per-minute", actions: whyLink("requests") });
