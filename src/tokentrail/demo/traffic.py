@@ -80,7 +80,9 @@ class Traffic:
         route = _pick(list(ROUTE_WEIGHTS.items()), rnd)
         models, in_range, out_range = ROUTES[route]
         user = rnd.randrange(self.users)
-        ctx = {"user.id": f"user-{user:04d}", "session.id": f"sess-{user:04d}-{rnd.randrange(4)}",
+        # a session is one user on one feature within an hour (a conversation), not days of every route
+        session = f"sess-{user:04d}-{start_ns // 3_600_000_000_000 % 100_000:05d}{list(ROUTES).index(route)}"
+        ctx = {"user.id": f"user-{user:04d}", "session.id": session,
                "tokentrail.route": route, "tokentrail.customer": f"cust-{user % self.customers:02d}",
                "tokentrail.tags": ["demo", rnd.choice(["web", "mobile", "api"])]}
         trace_id = rnd.randbytes(16)  # from the seed: the same demo gives the same ids (a re-send replaces)
@@ -169,9 +171,13 @@ class Traffic:
 
     @staticmethod
     def _fail(span: trace_pb2.Span, code: int, etype: str, message: str) -> None:
+        """The call failed before any output: no usage, output, first token or schema check to report,
+        and nothing was streamed."""
+        gone = ("tokentrail.output", "tokentrail.ttft_ms", "tokentrail.schema_valid", "tokentrail.streamed")
         for kv in list(span.attributes):
-            if kv.key.startswith("gen_ai.usage.") or kv.key == "tokentrail.output":
+            if kv.key.startswith("gen_ai.usage.") or kv.key in gone:
                 span.attributes.remove(kv)
+        span.attributes.append(_kv("tokentrail.streamed", False))
         span.attributes.extend([_kv("http.response.status_code", code), _kv("error.type", etype)])
         span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
         span.status.message = message
