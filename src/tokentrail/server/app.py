@@ -31,6 +31,7 @@ from tokentrail.server.routes import (
     ingest,
     keys,
     privacy,
+    projects,
     quarantine,
     signin,
     ui,
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(capture.router)
     app.include_router(keys.router)
     app.include_router(dashboards.router)
+    app.include_router(projects.router)
     app.include_router(alerts.router)
     app.include_router(audit.router)
     app.include_router(accounts.router)

@@ -147,7 +147,9 @@ async def trace_detail(request: Request, trace_id: str, project: str | None = No
     proj = project_of(request, principal)
     doc = await _run(rt, traces.detail, rt.store, proj, trace_id, principal.can("read-content", proj))
     if doc is None:
-        raise NotFound(f"no trace {trace_id} in project {proj}")
+        from tokentrail.server.routes.projects import where_else
+
+        raise NotFound(f"no trace {trace_id} in project {proj}" + await where_else(request, principal, trace_id=trace_id))
     if doc["content_permitted"]:
         audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
                              project=proj, target=trace_id, detail=f"trace: {len(doc['content'])} spans with content")
@@ -175,7 +177,10 @@ async def session_detail(request: Request, session_id: str, project: str | None 
     proj = project_of(request, principal)
     doc = await _run(rt, traces.session_turns, rt.store, proj, session_id, principal.can("read-content", proj))
     if doc is None:
-        raise NotFound(f"no session {session_id!r} in project {proj}")
+        from tokentrail.server.routes.projects import where_else
+
+        raise NotFound(f"no session {session_id!r} in project {proj}"
+                       + await where_else(request, principal, session_id=session_id))
     if doc["content_permitted"]:
         shown = sum(1 for t in doc["turns"] if t.get("input") or t.get("output"))
         audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
