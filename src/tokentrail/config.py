@@ -1,7 +1,7 @@
 """Configuration as one declarative table: name, environment variable, type, default, help.
 
-CLI flags and the README's settings table are generated from ``PARAMS``, so the names
-cannot drift. Precedence: CLI flag > environment variable > default.
+CLI flags and the configuration reference (docs/reference/configuration.md) are generated from
+``PARAMS``, so the names cannot drift. Precedence: CLI flag > environment variable > default.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``init(**kwargs)`` > environment variable > default. A bad value never raises: it is
 logged and the default is used (the SDK must not break the app over its own config).
-``markdown_table()`` renders the table for the README, so docs and env names cannot drift.
+``markdown_table()`` renders the table of docs/sdk.md, so docs and env names cannot drift.
 """
 
 from __future__ import annotations
@@ -232,7 +232,7 @@ def load(**overrides: Any) -> Config:
 
 
 def markdown_table() -> str:
-    """The settings table of the README (generated, so the env names cannot drift)."""
+    """The settings table of docs/sdk.md (generated, so the env names cannot drift)."""
     rows = ["| init() argument | environment | default | meaning |", "|---|---|---|---|"]
     for p in PARAMS:
         env = ", ".join(f"`{e}`" for e in p.env) or "-"

@@ -50,7 +50,7 @@ def init(*, endpoint: str | None = None, api_key: str | None = None, project: st
     """Configure and start the SDK; arguments left out come from the environment, then the defaults.
 
     Every argument, its environment variable and default: ``tokentrail.sdk._config.PARAMS``
-    (the README's table). Calling it again with the same settings does nothing; with other
+    (the table in docs/sdk.md). Calling it again with the same settings does nothing; with other
     settings the SDK restarts with them. It never raises: bad values and unknown arguments
     are logged, and the defaults are used.
     """
