@@ -47,6 +47,16 @@ def _iso(unix_nano: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(unix_nano / 1e9)) + "Z"
 
 
+def _letters(n: int, width: int = 4) -> str:
+    """``n`` in base 26 as letters: an id part without a long digit run (such a run in every span would
+    send every demo span through the redactor's digit rules)."""
+    out = ""
+    for _ in range(width):
+        n, r = divmod(n, 26)
+        out = chr(97 + r) + out
+    return out
+
+
 def _pick(weighted: list[tuple[str, int]] | tuple[tuple[str, int], ...], rnd: random.Random) -> str:
     return rnd.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
 
@@ -81,7 +91,8 @@ class Traffic:
         models, in_range, out_range = ROUTES[route]
         user = rnd.randrange(self.users)
         # a session is one user on one feature within an hour (a conversation), not days of every route
-        session = f"sess-{user:04d}-{start_ns // 3_600_000_000_000 % 100_000:05d}{list(ROUTES).index(route)}"
+        hour = start_ns // 3_600_000_000_000
+        session = f"sess-{user:04d}-{_letters(hour)}{list(ROUTES).index(route)}"
         ctx = {"user.id": f"user-{user:04d}", "session.id": session,
                "tokentrail.route": route, "tokentrail.customer": f"cust-{user % self.customers:02d}",
                "tokentrail.tags": ["demo", rnd.choice(["web", "mobile", "api"])]}

@@ -77,6 +77,7 @@ def _content_pattern() -> str:
     return "|".join(literal + prefixes)
 
 
+SCREEN_PROBE = 64  # spans screened before the walk decides whether screening the rest pays
 # a span naming the client's capture flag or reason: its attributes' keys are read for them
 SPECIAL_PATTERN = r"tokentrail\.capture"
 _FAILED_BYTES = re.compile(rb"error\.type|http\.response\.status_code")
@@ -291,15 +292,32 @@ class Scrubber:
 
     def _screened(self, spans: Any, res_project: str, res_route: str) -> None:
         """``spans`` checked on their serialized bytes first: the full walk only for a span that may hold
-        PII or carries a client capture flag; a span with content gets the policy's decision."""
+        PII or carries a client capture flag; a span with content gets the policy's decision. When most of
+        the first ``SCREEN_PROBE`` spans must be walked anyway (ids with long digit runs in every span), the
+        rest are walked without the screen's cost."""
+        n = len(spans)
+        probe = min(n, SCREEN_PROBE)
+        walked = self._screen_part(spans[:probe], res_project, res_route)
+        if probe == n:
+            return
+        if walked > probe // 2:
+            for sp in spans[probe:]:
+                self.span(sp, res_project, res_route)
+        else:
+            self._screen_part(spans[probe:], res_project, res_route)
+
+    def _screen_part(self, spans: list[Any], res_project: str, res_route: str) -> int:
         blobs = [sp.SerializeToString() for sp in spans]
         data = redact.binary_array(blobs)
         walk = self.redactor.screen(blobs, data) if self.redactor is not None else [False] * len(blobs)
         special = redact.matches(data, SPECIAL_PATTERN)
         content = redact.matches(data, _content_pattern()) if self.policy is not None else [False] * len(blobs)
+        walked = 0
         for sp, blob, full, flagged, has_content in zip(spans, blobs, walk, special, content, strict=True):
             if full or (has_content and not self._content_only(sp, blob, res_project, flagged)):
                 self.span(sp, res_project, res_route)
+                walked += 1
+        return walked
 
     def _content_only(self, sp: Any, data: bytes, res_project: str, flagged: bool) -> bool:
         """The capture policy for a span with content and nothing to redact (``data`` is it serialized;
