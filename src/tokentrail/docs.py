@@ -37,6 +37,14 @@ def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table without the columns that are empty in every row."""
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i].strip() for row in rows)]
+    lines = ["| " + " | ".join(header[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(row[i] for i in keep) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- configuration reference
 
 def settings_table() -> str:
@@ -89,7 +97,7 @@ def _setting_of(param: click.Parameter) -> str | None:
     return m.group(1).removeprefix("TOKENTRAIL_").lower() if m else None
 
 
-def _option_row(param: click.Option) -> str:
+def _option_row(param: click.Option) -> list[str]:
     names = ", ".join(f"`{n}`" for n in [*param.opts, *param.secondary_opts])
     value = param.get_default(click.Context(click.Command("x")), call=False)
     plain = (str, int, float, Path)
@@ -112,7 +120,7 @@ def _option_row(param: click.Option) -> str:
     if param.multiple:
         kind += ", repeatable"
     env = f"`{param.envvar}`" if isinstance(param.envvar, str) else ""
-    return f"| {names} | {kind} | {default} | {env} | {_cell(param.help or '')} |"
+    return [names, kind, default, env, _cell(param.help or "")]
 
 
 def cli_page() -> str:
@@ -150,9 +158,7 @@ def cli_page() -> str:
                        + ".\n")
         opts = [p for p in opts if not _setting_of(p)]
         if opts:
-            rows = ["| option | type | default | env | meaning |", "|---|---|---|---|---|"]
-            rows += [_option_row(p) for p in opts]
-            out.append("\n".join(rows) + "\n")
+            out.append(_table(["option", "type", "default", "env", "meaning"], [_option_row(p) for p in opts]) + "\n")
     return "\n".join(out)
 
 
@@ -201,13 +207,13 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         out.append(op["description"].strip() + "\n")
     params = op.get("parameters", [])
     if params:
-        rows = ["| parameter | in | type | default | meaning |", "|---|---|---|---|---|"]
+        rows = []
         for p in params:
             schema = p.get("schema", {})
             name = f"`{p['name']}`" + (" (required)" if p.get("required") else "")
-            rows.append(f"| {name} | {p['in']} | {_schema_type(schema)} | {_default(schema)} | "
-                        f"{_cell(p.get('description', schema.get('description', '')))} |")
-        out.append("\n".join(rows) + "\n")
+            rows.append([name, p["in"], _schema_type(schema), _default(schema),
+                         _cell(p.get("description", schema.get("description", "")))])
+        out.append(_table(["parameter", "in", "type", "default", "meaning"], rows) + "\n")
     body = op.get("requestBody")
     if body:
         kinds = [f"`{ct}`" + (f" ({_schema_type(c['schema'])})" if c.get("schema") else "")
@@ -250,11 +256,9 @@ def api_page(doc: dict[str, Any] | None = None) -> str:
             props = schema.get("properties", {})
             required = set(schema.get("required", []))
             if props:
-                rows = ["| field | type | default | meaning |", "|---|---|---|---|"]
-                rows += [f"| `{f}`{' (required)' if f in required else ''} | {_schema_type(s)} | {_default(s)} | "
-                         f"{_cell(s.get('description', s.get('title', '') if '$ref' in s else ''))} |"
-                         for f, s in props.items()]
-                out.append("\n".join(rows) + "\n")
+                rows = [[f"`{f}`" + (" (required)" if f in required else ""), _schema_type(s), _default(s),
+                         _cell(s.get("description", ""))] for f, s in props.items()]
+                out.append(_table(["field", "type", "default", "meaning"], rows) + "\n")
             elif "enum" in schema:
                 out.append("One of " + ", ".join(f"`{v}`" for v in schema["enum"]) + ".\n")
     return "\n".join(out)
