@@ -48,14 +48,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 # ---------------------------------------------------------------- configuration reference
 
 def settings_table() -> str:
-    rows = ["| setting | env | CLI flag | default | meaning |", "|---|---|---|---|---|"]
+    rows = []
     for p in PARAMS:
         flag = "--" + p.name.replace("_", "-")
         if p.type is bool:
             flag += f" / --no-{p.name.replace('_', '-')}"
         default = f"`{p.default}`" if str(p.default) != "" else "(empty)"
-        rows.append(f'| <a id="{p.name}"></a>`{p.name}` | `{p.env}` | `{flag}` | {default} | {_cell(p.help)} |')
-    return "\n".join(rows)
+        rows.append([f'<a id="{p.name}"></a>**`{p.name}`**<br>`{flag}`<br>`{p.env}`', default, _cell(p.help)])
+    return _table(["setting, CLI flag, environment variable", "default", "meaning"], rows)
 
 
 def configuration_page() -> str:
