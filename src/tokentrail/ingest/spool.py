@@ -81,6 +81,7 @@ class Spool:
         self._ready = threading.Condition(self._lock)
         self._closed_segments: list[tuple[Path, int]] = []
         self._unloaded: set[int] = set()  # numbers of closed segments not yet loaded (done)
+        self._interrupted = False  # wake(): a waiting take returns
         self._backlog = 0
         self._written = 0  # bytes ever appended (a global position)
         self._synced = 0
@@ -201,7 +202,8 @@ class Spool:
                         total += seg[1]
                     return out
                 left = end - now
-                if left <= 0:
+                if left <= 0 or self._interrupted:
+                    self._interrupted = False
                     return []
                 if self._size:  # wake at the current segment's deadline
                     left = min(left, max(self._first_at + self.deadline - now, 0.001))
@@ -221,8 +223,9 @@ class Spool:
             return not any(n <= number for n in self._unloaded)
 
     def wake(self) -> None:
-        """Wake a ``take`` that is waiting (the inserter stopping)."""
+        """End a ``take`` that is waiting (the inserter stopping): it returns what is ready, or nothing."""
         with self._lock:
+            self._interrupted = True
             self._ready.notify_all()
 
     def done(self, segments: list[tuple[Path, int]]) -> None:
