@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tokentrail import audit
 from tokentrail.errors import BadRequest, NotFound
-from tokentrail.query import cost, metrics, quality, traces, users
+from tokentrail.query import capture_why, cost, metrics, quality, traces, users
 from tokentrail.query.filters import DIMENSIONS, Filters
 from tokentrail.server.auth import content_hidden, project_of, require
 from tokentrail.server.runtime import Runtime
@@ -122,6 +122,7 @@ async def quality_view(request: Request) -> dict[str, Any]:
             "feedback": await _run(rt, quality.feedback, rt.store, f),
             "scores_over_time": await _run(rt, quality.scores_over_time, rt.store, f, step),
             "redactions": await _run(rt, quality.redactions, rt.store, f),
+            "low_scores": await _run(rt, quality.low_scores, rt.store, f),
             "summary": await _run(rt, metrics.summary, rt.store, f)}
 
 
@@ -154,6 +155,9 @@ async def trace_detail(request: Request, trace_id: str, project: str | None = No
         audit.record_request(request, actor=getattr(principal, "actor", "local"), action="content.read",
                              project=proj, target=trace_id, detail=f"trace: {len(doc['content'])} spans with content")
     doc["scores"] = await _run(rt, _scores, rt, proj, trace_id)
+    if doc["content_permitted"]:  # why the calls without content have none, and how to keep it
+        doc["not_captured"] = await _run(rt, capture_why.for_trace, rt.store, rt.settings, proj, doc["spans"],
+                                         doc["content"])
     return content_hidden(doc, principal)
 
 
