@@ -86,6 +86,43 @@ def feedback(store: Store, f: Filters) -> list[dict[str, Any]]:
         GROUP BY name ORDER BY count DESC""", params)
 
 
+NEGATIVE_LABELS = "down|bad|wrong|fail|negative|incorrect|unhelpful"
+
+
+def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
+    """The most recent low scores of the range, each with its trace (to go from feedback to traces).
+
+    Low: a label such as thumbs-down / bad / wrong / fail, or a value under half the highest value
+    of its score name in the range (0 of a 0/1 thumb, -1 of -1/1, 1-2 of a 1-5 rating, 0.4 of a
+    0..1 eval); when a name has no positive value yet, any value <= 0. Scores sent with only a span
+    or request id get their trace from the stored span."""
+    params = _score_range(f)
+    rows = store.query(f"""
+        SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
+               count() OVER () AS total
+        FROM (
+            SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
+                   max(value) OVER (PARTITION BY name) AS top
+            FROM {store.database}.scores FINAL
+            WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
+              AND timestamp < {{until:DateTime64(6)}})
+        WHERE match(lower(label), '{NEGATIVE_LABELS}')
+           OR (value IS NOT NULL AND (if(top > 0, value < top / 2, value <= 0)))
+        ORDER BY timestamp DESC LIMIT {int(limit)}""", params)
+    total = rows[0]["total"] if rows else 0
+    orphans = [r["span_id"] for r in rows if not r["trace_id"] and r["span_id"]]
+    if orphans:
+        from tokentrail.query.scores import traces_of_spans
+
+        found = traces_of_spans(store, f.project, orphans)
+        for r in rows:
+            if not r["trace_id"]:
+                r["trace_id"] = found.get(r["span_id"], "")
+    for r in rows:
+        del r["total"]
+    return {"rows": rows, "total": total}
+
+
 def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
     params = _score_range(f)
     return store.query(f"""

@@ -6,6 +6,7 @@ import { badge, clear, errorBox, h, table } from "../dom.js";
 import { count, dateTime, ms, plural, usd } from "../fmt.js";
 import * as session from "../session.js";
 import * as state from "../state.js";
+import { contentView } from "./conversation.js";
 
 const KIND_TONE = { llm: "llm", embedding: "llm", tool: "tool", retrieval: "retrieval", agent: "agent", chain: "agent" };
 
@@ -36,7 +37,7 @@ export default async function trace(root, { id }) {
         h("p", { class: "subtitle" }, `${plural(doc.spans.length, "span")} · bars show when each ran; click one for details`))),
       rows),
     detail));
-  if (doc.scores && doc.scores.length) root.append(scores(doc.scores));
+  root.append(scoresPanel(doc));
   const failed = (s) => s.status === "error" && (s.error_message || s.http_status >= 400);
   const first = doc.spans.find(failed) || doc.spans.find((s) => doc.content[s.span_id])
     || doc.spans.find((s) => s.kind === "llm") || doc.spans[0];
@@ -139,30 +140,88 @@ function showSpan(el, s, doc) {
 
 function content(s, doc) {
   const c = doc.content[s.span_id];
-  if (c) {
-    return h("div", { class: "content", testid: "span-content" },
-      h("div", { class: "msg msg-in" }, h("div", { class: "msg-label" }, "Prompt"), h("pre", { testid: "content-input" }, c.input || "(empty)")),
-      h("div", { class: "msg msg-out" }, h("div", { class: "msg-label" }, "Response"), h("pre", { testid: "content-output" }, c.output || "(empty)")),
-      c.captured_reason ? h("p", { class: "muted small" }, `captured: ${c.captured_reason}`) : null);
-  }
+  if (c) return contentView(c, s);
   if (!["llm", "embedding"].includes(s.kind)) return null;
   if (!doc.content_permitted) {
     return h("p", { class: "note", testid: "content-hidden" },
       `Prompt and response are hidden: ${session.contentHiddenReason(session.project(state.filters()))}.`);
   }
-  return h("p", { class: "note", testid: "content-not-captured" },
-    "Prompt and response were not captured for this call (the capture policy keeps a sample, errors and flagged calls).");
+  const why = (doc.not_captured || {})[s.span_id];
+  if (!why) {
+    return h("p", { class: "note", testid: "content-not-captured" },
+      "Prompt and response were not captured for this call.");
+  }
+  return h("div", { class: "note not-captured", testid: "content-not-captured", dataset: { code: why.code } },
+    h("p", { testid: "not-captured-why" }, `Prompt and response ${why.text}.`),
+    h("p", { class: "small" }, "To keep them from now on: ", h("code", { testid: "not-captured-change" }, why.change)),
+    h("p", { class: "muted small" }, `(${why.note})`));
 }
 
-function scores(rows) {
+/** The trace's scores and feedback, and a form to add one (an annotation, POST /api/scores). */
+function scoresPanel(doc) {
+  const body = h("div", { class: "panel-body" });
+  const project = state.filters().project;
+  const traceId = doc.trace.trace_id;
+  const render = (rows) => clear(body, scoresTable(rows), annotationForm(traceId, project, async () => {
+    api.fresh();
+    const answer = await api.get("scores", { trace_id: traceId }, project ? { project } : {});
+    render(answer.scores || []);
+  }));
+  render(doc.scores || []);
   return h("section", { class: "panel", testid: "trace-scores" },
-    h("header", { class: "panel-head" }, h("div", {}, h("h2", {}, "Scores and feedback"))),
-    h("div", { class: "panel-body" }, table([
-      { label: "name", value: (r) => r.name },
-      { label: "value", num: true, value: (r) => (r.value === null ? "–" : String(r.value)) },
-      { label: "label", value: (r) => r.label || "–" },
-      { label: "source", value: (r) => r.source || "–" },
-      { label: "comment", value: (r) => r.comment || "" },
-      { label: "when", value: (r) => dateTime(r.timestamp) },
-    ], rows, { testid: "scores-table" })));
+    h("header", { class: "panel-head" }, h("div", {}, h("h2", {}, "Scores and feedback"),
+      h("p", { class: "subtitle" }, "user feedback, eval scores and reviewers' annotations of this trace"))),
+    body);
+}
+
+function scoresTable(rows) {
+  return table([
+    { label: "name", value: (r) => r.name, cls: "key" },
+    { label: "value", num: true, value: (r) => (r.value === null ? "–" : String(r.value)), testid: "score-value" },
+    { label: "label", value: (r) => (r.label ? badge(r.label, /down|bad|wrong|fail/i.test(r.label) ? "bad"
+      : /up|good|correct|pass/i.test(r.label) ? "good" : "neutral") : "–") },
+    { label: "source", value: (r) => r.source || "–" },
+    { label: "by", value: (r) => r.user_id || "–" },
+    { label: "comment", value: (r) => r.comment || "", testid: "score-comment" },
+    { label: "when", value: (r) => dateTime(r.timestamp) },
+  ], rows, { testid: "scores-table", rowTestid: "score-row", empty: "No scores or feedback for this trace yet." });
+}
+
+function annotationForm(traceId, project, reload) {
+  const me = session.me();
+  const name = h("input", { type: "text", value: "review", required: true, maxlength: 200, testid: "annotate-name", size: 14 });
+  const value = h("input", { type: "number", step: "any", required: true, testid: "annotate-value", placeholder: "e.g. 0 or 1",
+    style: { width: "8em" } });
+  const comment = h("textarea", { rows: 2, maxlength: 10000, testid: "annotate-comment", placeholder: "What is right or wrong here?" });
+  const status = h("span", { class: "save-status", testid: "annotate-status", role: "status" });
+  const submit = h("button", { type: "submit", class: "button primary small-button", testid: "annotate-submit" }, "Add score");
+  const form = h("form", { class: "annotate", testid: "annotate-form" },
+    h("div", { class: "annotate-row" },
+      h("label", {}, h("span", { class: "field-label" }, "name"), name),
+      h("label", {}, h("span", { class: "field-label" }, "value"), value),
+      h("label", { class: "annotate-comment" }, h("span", { class: "field-label" }, "comment"), comment)),
+    h("div", { class: "form-actions" }, submit, status,
+      h("span", { class: "muted small" }, `stored as source "annotation"${me && me.actor ? ` by ${me.actor}` : ""}`)));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const v = Number(value.value);
+    if (!name.value.trim() || value.value === "" || !Number.isFinite(v)) {
+      status.textContent = "A name and a numeric value are needed.";
+      status.className = "save-status bad-text";
+      return;
+    }
+    submit.disabled = true;
+    status.textContent = "Saving…";
+    status.className = "save-status muted";
+    try {
+      await api.send("POST", "scores", { trace_id: traceId, name: name.value.trim(), value: v, comment: comment.value,
+        source: "annotation", user_id: me && me.actor ? me.actor : "" }, { project });
+      await reload();
+    } catch (err) {
+      status.textContent = `Not saved: ${err.message}`;
+      status.className = "save-status bad-text";
+      submit.disabled = false;
+    }
+  });
+  return form;
 }
