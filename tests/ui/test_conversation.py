@@ -259,7 +259,7 @@ def test_an_openai_tool_call_reads_as_a_conversation(demo: Demo, traces: Traces,
     out = detail.locator("[data-testid=conv-message].conv-out")
     stored_out = json.loads(doc["content"][llm[1]["span_id"]]["output"])[0]["content"]
     assert stored_out and out.locator("[data-testid=conv-text]").inner_text() == stored_out
-    assert "streamed" not in out.inner_text() or "chunks joined" in out.inner_text()
+    assert out.locator("[data-testid=conv-streamed]").inner_text() == "streamed, joined"
     _shot(page, "trace-openai-tool-conversation")
 
 

@@ -48,7 +48,7 @@ def _scope_words(origin: str, project: str, route: str) -> str:
 def _change(origin: str, project: str, route: str) -> str:
     """The command that keeps every call of this span's route (or project) from now on."""
     where = f" --project {project}" + (f" --route {route}" if route else "")
-    return f"tokentrail capture-policy set always{where}   (or sampled:0.1 for a 10% sample)"
+    return f"tokentrail capture-policy set always{where}"
 
 
 def _sender_hint(source: str) -> str:
@@ -76,7 +76,7 @@ def explain(policy: capture.Policy, project: str, span: dict[str, Any]) -> dict[
     if rule.rate <= 0 and not rule.errors and not rule.flagged:
         code, text = "policy-off", f"not captured: {words}"
     elif (failed and rule.errors) or in_sample:
-        code, text = "not-sent", f"not captured, though {words}: {_sender_hint(source)}"
+        code, text = "not-sent", f"not captured: {words}, so {_sender_hint(source)}"
     elif rule.rate <= 0:
         code, text = "errors-only", f"not captured: {words}, and this call succeeded"
     else:

@@ -459,7 +459,8 @@ function messageNode(m, names, out) {
     testid: "conv-message", dataset: { role: m.role } },
   h("div", { class: "conv-role", testid: "conv-role" }, role, m.name ? h("span", { class: "conv-name" }, ` · ${m.name}`) : null,
     out ? h("span", { class: "conv-tag" }, "response") : null,
-    m.streamed ? h("span", { class: "conv-tag", title: "joined from the streamed chunks" }, `streamed, ${m.streamed} chunks joined`) : null,
+    m.streamed ? h("span", { class: "conv-tag", testid: "conv-streamed", title: "the streamed chunks, joined" },
+      m.streamed === true ? "streamed, joined" : `streamed, ${m.streamed} chunks joined`) : null,
     calls ? h("span", { class: "conv-tag" }, calls === 1 ? "1 tool call" : `${calls} tool calls`) : null,
     m.finish && m.finish !== "stop" && m.finish !== "end_turn" ? h("span", { class: "conv-tag" }, `finish: ${m.finish}`) : null),
   m.parts.length ? m.parts.map((p) => partNode(p, names)) : h("pre", { class: "conv-text muted" }, "(empty)"));
@@ -505,6 +506,7 @@ export function contentView(c, span) {
   const chat = (x) => x.messages && x.messages.length;
   const asChat = kind === "llm" || kind === "embedding" ? (chat(input) || chat(output)) : (chat(input) && input.messages.some((m) => m.role !== "user"));
   let readable;
+  if (span.streamed && chat(output) && !output.messages[0].streamed) output.messages[0].streamed = true;
   if (asChat) {
     const names = new Map();
     for (const m of [...(input.messages || []), ...(output.messages || [])]) {

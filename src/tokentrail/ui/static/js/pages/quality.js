@@ -4,7 +4,7 @@
 import * as api from "../api.js";
 import { chart, PALETTE, seriesValues } from "../charts.js";
 import { badge, bar, fill, h, kpi, panel, table } from "../dom.js";
-import { count, parseTime, pct, pctAxis } from "../fmt.js";
+import { count, dateTime, parseTime, pct, pctAxis } from "../fmt.js";
 import * as state from "../state.js";
 import { drillToTraces, grid, title, whenEmpty } from "./common.js";
 
@@ -44,11 +44,14 @@ export default async function quality(root) {
     subtitle: "LLM calls by how the answer ended (canonical; click to see those calls)" });
   const redacted = panel("PII redacted", { testid: "panel-redactions",
     subtitle: "values replaced by a placeholder before storage, per type" });
-  root.append(grid("two", fb.el, overTime.el), grid("two", rates.el, lengths.el),
+  const low = panel("Thumbs-down and low scores", { testid: "panel-low-scores",
+    subtitle: "the most recent, each with its trace: click one to see what the model was asked and answered" });
+  root.append(grid("two", fb.el, overTime.el), low.el, grid("two", rates.el, lengths.el),
     grid("two", finishes.el, redacted.el));
   const ts = api.get("metrics/timeseries", { metric: "requests,schema_checked,schema_valid,cache_hits" });
   await Promise.all([
     fill(fb.body, async () => feedbackTable(feedback)),
+    fill(low.body, async () => lowScoresTable(q.low_scores || { rows: [], total: 0 })),
     fill(overTime.body, async () => scoresChart(q.scores_over_time || [])),
     fill(rates.body, async () => ratesChart(await ts)),
     fill(lengths.body, async () => lengthChart(q.output_length)),
@@ -81,6 +84,28 @@ function feedbackTable(rows) {
     { label: "labels", value: (r) => Object.entries(r.labels || {}).sort((a, b) => b[1] - a[1]).map(([k, v]) =>
       badge(`${k} ${count(v)}`, /down|bad|wrong|fail/i.test(k) ? "bad" : /up|good|correct|pass/i.test(k) ? "good" : "neutral")) },
   ], rows, { testid: "feedback-table" });
+}
+
+/** Low scores linked to their traces (feedback -> trace: what was asked, what was answered). */
+function lowScoresTable(low) {
+  if (!low.rows.length) {
+    return h("p", { class: "empty-inline", testid: "low-scores-empty" },
+      "No thumbs-down or low scores in this range.");
+  }
+  const traceHref = (r) => (r.trace_id ? state.href(`traces/${r.trace_id}`) : null);
+  return [
+    low.total > low.rows.length ? h("p", { class: "muted small" }, `the ${low.rows.length} most recent of ${count(low.total)}`) : null,
+    table([
+      { label: "when", value: (r) => dateTime(r.timestamp) },
+      { label: "score", value: (r) => r.name, cls: "key" },
+      { label: "value", num: true, value: (r) => (r.value === null ? "–" : String(r.value)), testid: "cell-low-value" },
+      { label: "label", value: (r) => (r.label ? badge(r.label, "bad") : "–") },
+      { label: "source", value: (r) => r.source || "–" },
+      { label: "comment", value: (r) => r.comment || "" },
+      { label: "trace", value: (r) => (r.trace_id ? h("a", { href: traceHref(r), "data-nav": true, testid: "low-score-trace" },
+        h("code", {}, r.trace_id.slice(0, 12) + "…")) : h("span", { class: "muted" }, "span not stored")) },
+    ], low.rows, { testid: "low-scores-table", rowTestid: "low-score-row", href: traceHref }),
+  ];
 }
 
 /**
