@@ -2,13 +2,102 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tokentrail.errors import BadRequest
 from tokentrail.privacy import encryption
 from tokentrail.query.filters import Filters, array_param
 from tokentrail.query.rollups import exact_people_source
 from tokentrail.storage.backend import Store
+
+SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: read scores from a day before the range
+SCORES_PER_TRACE = 20
+
+
+@dataclass(frozen=True)
+class ScoreFilter:
+    """Traces holding a score with this name, source, label and value between ``min`` and ``max``
+    (each optional; a trace matches when ONE of its scores matches every part given)."""
+
+    name: str = ""
+    source: str = ""
+    label: str = ""
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        for bound in (self.min, self.max):
+            if bound is not None and not math.isfinite(bound):
+                raise BadRequest("score_min and score_max must be finite numbers")
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.source or self.label) or self.min is not None or self.max is not None
+
+    def condition(self) -> tuple[str, dict[str, Any]]:
+        """SQL over the scores table and its parameters (all named ``sc_...``)."""
+        parts, params = ["1"], {}
+        for field_name in ("name", "source", "label"):
+            value = getattr(self, field_name)
+            if value:
+                parts.append(f"{field_name} = {{sc_{field_name}:String}}")
+                params[f"sc_{field_name}"] = value
+        if self.min is not None:
+            parts.append("value >= {sc_min:Float64}")
+            params["sc_min"] = self.min
+        if self.max is not None:
+            parts.append("value <= {sc_max:Float64}")
+            params["sc_max"] = self.max
+        return " AND ".join(parts), params
+
+
+def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: str,
+                 params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``where`` narrowed to traces holding a score that matches ``scored`` (scores sent with only a span
+    id, from batch files, count for that span's trace)."""
+    if not scored:
+        return where, params
+    cond, more = scored.condition()
+    db = store.database
+    since = "{sc_since:DateTime64(3)}"
+    sql = (f"trace_id IN (SELECT trace_id FROM {db}.scores FINAL WHERE project = {{project:String}} "
+           f"AND timestamp >= {since} AND trace_id != '' AND {cond} UNION ALL "
+           f"SELECT trace_id FROM {db}.spans WHERE project = {{project:String}} AND span_id IN ("
+           f"SELECT span_id FROM {db}.scores FINAL WHERE project = {{project:String}} AND timestamp >= {since} "
+           f"AND trace_id = '' AND span_id != '' AND {cond}))")
+    return f"{where} AND {sql}", {**params, **more, "sc_since": _naive(f.since - SCORE_SLACK)}
+
+
+def _naive(t: datetime) -> str:
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The scores of each of ``trace_ids`` (oldest first, at most ``SCORES_PER_TRACE`` each): name, value,
+    label, source; those sent with only a span id count for that span's trace."""
+    if not trace_ids:
+        return {}
+    db = store.database
+    rows = store.query(f"""
+        SELECT t AS trace_id, name, value, label, source FROM (
+            SELECT trace_id AS t, name, value, label, source, timestamp FROM {db}.scores FINAL
+            WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
+            UNION ALL
+            SELECT m.trace_id AS t, s.name, s.value, s.label, s.source, s.timestamp
+            FROM (SELECT * FROM {db}.scores FINAL WHERE project = {{p:String}} AND trace_id = '' AND span_id != ''
+                  AND timestamp >= {{since:DateTime64(3)}}) AS s
+            INNER JOIN (SELECT DISTINCT span_id, trace_id FROM {db}.spans WHERE project = {{p:String}}
+                        AND trace_id IN {{ids:Array(String)}} AND start_time >= {{since:DateTime64(6)}}) AS m
+            ON s.span_id = m.span_id)
+        ORDER BY timestamp LIMIT {SCORES_PER_TRACE} BY t""",
+                       {"p": project, "ids": array_param(trace_ids), "since": _naive(since)})
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.pop("trace_id"), []).append(r)
+    return out
+
 
 _TRACE_SUMMARY = """
     trace_id,
@@ -30,15 +119,16 @@ _TRACE_SUMMARY = """
 """
 
 
-def _newest_keys(store: Store, f: Filters, key: str, want: int) -> tuple[list[str], datetime]:
-    """The ``want`` most recently active values of ``key`` among spans matching ``f``, looking
-    back in growing windows so the common case (recent data) reads a small part of the range;
-    also the start of the window that sufficed."""
+def _newest_keys(store: Store, f: Filters, key: str, want: int,
+                 scored: ScoreFilter | None = None) -> tuple[list[str], datetime]:
+    """The ``want`` most recently active values of ``key`` among spans matching ``f`` (and, with
+    ``scored``, of traces holding such a score), looking back in growing windows so the common case
+    (recent data) reads a small part of the range; also the start of the window that sufficed."""
     end = f.end
     for hours in (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
-        where, params = g.where(llm_only=False)
+        where, params = _with_scores(store, g, scored, *g.where(llm_only=False))
         source = g.span_source(store.database, llm_only=False) if g.by_person() else f"{store.database}.spans"
         rows = store.query(f"""
             SELECT {key} AS k FROM {source} WHERE {where} AND {key} != ''
@@ -48,11 +138,12 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int) -> tuple[list[st
     return [], f.since
 
 
-def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> tuple[list[str], datetime]:
+def _top_traces_by(store: Store, f: Filters, column: str, want: int,
+                   scored: ScoreFilter | None = None) -> tuple[list[str], datetime]:
     """Candidate traces for "costliest" / "slowest": those holding the largest values of a span
     column, many more than asked (x20): one top-N over spans instead of summing every trace of
     the range. Exact unless a trace's total is made of many calls each too small to place."""
-    where, params = f.where(llm_only=False)
+    where, params = _with_scores(store, f, scored, *f.where(llm_only=False))
     source = f.span_source(store.database, llm_only=False) if f.by_person() else f"{store.database}.spans"
     rows = store.query(f"""
         SELECT trace_id, start_time FROM {source} WHERE {where}
@@ -61,15 +152,18 @@ def _top_traces_by(store: Store, f: Filters, column: str, want: int) -> tuple[li
     return [r["trace_id"] for r in rows], earliest
 
 
-def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time") -> dict[str, Any]:
-    """Traces with a span matching the filters: newest first, or those holding the costliest
-    or slowest calls. Two steps: pick the trace ids, then summarize only those."""
+def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time",
+           scored: ScoreFilter | None = None) -> dict[str, Any]:
+    """Traces with a span matching the filters (and with ``scored``, holding a score that matches it):
+    newest first, or those holding the costliest or slowest calls. Two steps: pick the trace ids, then
+    summarize only those. Each trace comes with its scores."""
     want = limit + offset
+    scored = scored if scored else None
     if order == "start_time":
-        ids, since = _newest_keys(store, f, "trace_id", want)
+        ids, since = _newest_keys(store, f, "trace_id", want, scored)
     else:
         ids, since = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
-                             max(200, 20 * want))
+                                    max(200, 20 * want), scored)
     if not ids:
         return {"traces": [], "limit": limit, "offset": offset}
     order_sql = {"start_time": "min(start_time) DESC", "cost": "sum(coalesce(total_cost, 0)) DESC",
@@ -85,6 +179,9 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
         GROUP BY trace_id
         ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}
         SETTINGS prefer_column_name_to_alias = 1""", params)
+    by_trace = scores_of(store, f.project, [r["trace_id"] for r in rows], since - timedelta(hours=1))
+    for r in rows:
+        r["scores"] = by_trace.get(r["trace_id"], [])
     return {"traces": rows, "limit": limit, "offset": offset}
 
 

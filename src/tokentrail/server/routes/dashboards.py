@@ -132,11 +132,16 @@ async def filter_values(request: Request) -> dict[str, Any]:
     return await _run(rt, quality.filter_values, rt.store, filters(request))
 
 
-@router.get("/traces", summary="Trace search (newest, costliest or slowest first)")
+@router.get("/traces", summary="Trace search (newest, costliest or slowest first), each trace with its scores; "
+            "score_name, score_source, score_label, score_min, score_max keep traces holding such a score")
 async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
-                       order: str = Query("start_time", pattern="^(start_time|cost|duration)$")) -> dict[str, Any]:
+                       order: str = Query("start_time", pattern="^(start_time|cost|duration)$"),
+                       score_name: str = Query("", max_length=200), score_source: str = Query("", max_length=64),
+                       score_label: str = Query("", max_length=200), score_min: float | None = None,
+                       score_max: float | None = None) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(rt, traces.search, rt.store, filters(request), limit, offset, order)
+    scored = traces.ScoreFilter(name=score_name, source=score_source, label=score_label, min=score_min, max=score_max)
+    return await _run(rt, traces.search, rt.store, filters(request), limit, offset, order, scored)
 
 
 @router.get("/traces/{trace_id}", summary="One trace: span tree with timings, content where captured and permitted")
