@@ -59,7 +59,7 @@ SCOPED: dict[tuple[str, str], Probe] = {
     ("GET", "/api/metrics/summary"): READ, ("GET", "/api/metrics/timeseries"): READ,
     ("GET", "/api/metrics/breakdown"): READ, ("GET", "/api/cost"): READ, ("GET", "/api/quality"): READ,
     ("GET", "/api/filters/values"): READ, ("GET", "/api/traces"): READ, ("GET", "/api/sessions"): READ,
-    ("GET", "/api/users"): READ, ("GET", "/api/projects"): READ,
+    ("GET", "/api/users"): READ, ("GET", "/api/projects"): READ, ("GET", "/api/scores/names"): READ,
     ("GET", "/api/projects/holding"): Probe("read", kwargs={"params": {"trace_id": TRACE}}),
     ("GET", "/api/traces/{trace_id}"): Probe("read", f"/api/traces/{TRACE}"),
     ("GET", "/api/sessions/{session_id}"): Probe("read", "/api/sessions/probe-session"),

@@ -111,7 +111,8 @@ def sign_in(page: Any, site: Site, name: str = "", key: str = "") -> None:
 
 
 def picker(page: Any) -> list[str]:
-    return page.locator("[data-testid=project-picker] option").all_inner_texts()
+    """The projects the picker offers (each option reads "p1 · 3 calls": its value is the project)."""
+    return page.locator("[data-testid=project-picker] option").evaluate_all("os => os.map(o => o.value)")
 
 
 def test_without_a_session_the_ui_shows_the_sign_in_page(page: Any, site: Site) -> None:

@@ -74,6 +74,15 @@ def _naive(t: datetime) -> str:
     return t.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
 
 
+def score_names(store: Store, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
+    """The score names given in the range (most used first), each with its sources and how many scores."""
+    return store.query(f"""
+        SELECT name, count() AS scores, arraySort(groupUniqArray(source)) AS sources
+        FROM {store.database}.scores FINAL
+        WHERE project = {{p:String}} AND timestamp >= {{since:DateTime64(3)}}
+        GROUP BY name ORDER BY scores DESC, name LIMIT {int(limit)}""", {"p": f.project, "since": _naive(f.since)})
+
+
 def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
     """The scores of each of ``trace_ids`` (oldest first, at most ``SCORES_PER_TRACE`` each): name, value,
     label, source; those sent with only a span id count for that span's trace."""

@@ -144,6 +144,12 @@ async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), o
     return await _run(rt, traces.search, rt.store, filters(request), limit, offset, order, scored)
 
 
+@router.get("/scores/names", summary="Score names given in the range (most used first), with their sources")
+async def score_names(request: Request) -> dict[str, Any]:
+    rt: Runtime = request.app.state.runtime
+    return {"names": await _run(rt, traces.score_names, rt.store, filters(request))}
+
+
 @router.get("/traces/{trace_id}", summary="One trace: span tree with timings, content where captured and permitted")
 async def trace_detail(request: Request, trace_id: str, project: str | None = None) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime

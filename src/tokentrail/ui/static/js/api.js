@@ -24,6 +24,11 @@ export function get(path, extra = {}, base) {
   return cached(url);
 }
 
+/** GET /api/<path> like `get`, never from the shared answers (live updates ask again each time). */
+export function poll(path, extra = {}, base) {
+  return load(`/api/${path}?${query(extra, base)}`);
+}
+
 /** GET without the filters (trace and session detail: the id says it all, project aside). */
 export function getOne(path, project) {
   const url = `/api/${path}` + (project ? `?project=${encodeURIComponent(project)}` : "");

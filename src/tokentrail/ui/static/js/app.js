@@ -2,7 +2,8 @@
 
 import * as api from "./api.js";
 import { clear, errorBox, h } from "./dom.js";
-import { dateTime } from "./fmt.js";
+import { count, dateTime, plural } from "./fmt.js";
+import * as live from "./live.js";
 import * as session from "./session.js";
 import * as state from "./state.js";
 import alerts from "./pages/alerts.js";
@@ -25,8 +26,11 @@ const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Q
 // pages with their own controls: the filter bar would filter nothing there
 const NO_FILTER_BAR = new Set(["alerts"]);
 const CHIP_LABELS = { provider: "provider", status: "status", kind: "kind", error_type: "error type",
-  http_status: "HTTP status", session: "session", customer: "customer", source: "source", project: "project" };
+  http_status: "HTTP status", session: "session", customer: "customer", source: "source" };
 const BAR_FILTERS = ["route", "model", "environment", "release"];
+// pages whose numbers and charts live mode redraws in place (the traces list adds new rows itself)
+const REFRESHABLE = new Set(["overview", "cost", "usage", "quality", "users", "sessions"]);
+const REFRESH_MS = 10_000;
 
 const main = () => document.getElementById("page");
 const form = () => document.querySelector("[data-testid=filters]");
@@ -44,9 +48,11 @@ function route() {
 async function render() {
   if (document.body.classList.contains("signed-out")) return;
   const mine = ++renderCount;
-  const picker = document.querySelector("[data-testid=project-picker]");
-  if (picker) picker.value = state.filters().project || session.me()?.project || "";
+  live.stopAll();
   const { name, page, id } = route();
+  syncProjectPicker();
+  document.querySelector("[data-testid=live]").hidden = !(name === "traces" || REFRESHABLE.has(name)) || Boolean(id);
+  live.status("");
   api.fresh();
   document.body.classList.toggle("no-filters", NO_FILTER_BAR.has(name));
   alertCount();
@@ -69,13 +75,166 @@ async function render() {
   }
   try {
     await page(root, { id });
-    if (mine === renderCount) el.dataset.state = "ready";
+    if (mine === renderCount) {
+      el.dataset.state = "ready";
+      if (REFRESHABLE.has(name) && !id) live.every(REFRESH_MS, refreshInPlace);
+    }
   } catch (e) {
     if (mine !== renderCount) return;
     root.append(errorBox(e));
     el.dataset.state = "error";
     console.error("tokentrail UI:", e);
   }
+}
+
+/**
+ * Live mode on a dashboard: the page is drawn again off-screen (same width, so charts lay out) and
+ * swapped in when its last panel is filled: the numbers and charts change in place, no "Loading…".
+ */
+async function refreshInPlace() {
+  const { page, id } = route();
+  const el = main();
+  const old = el.querySelector(":scope > .page");
+  if (!page || !old || el.dataset.state !== "ready" || !liveRangeOpen()) return;
+  const mine = ++renderCount;
+  api.fresh();
+  const next = h("div", { class: "page page-next", testid: old.dataset.testid, style: { width: `${old.offsetWidth}px` } });
+  el.append(next);
+  try {
+    await page(next, { id });
+  } catch (e) {
+    next.remove();
+    throw e;
+  }
+  if (mine !== renderCount || !old.isConnected) {
+    next.remove();
+    return;
+  }
+  next.classList.remove("page-next");
+  next.style.width = "";
+  old.replaceWith(next);
+  loadProjects(state.filters(), true);
+  el.dataset.refreshed = String(Number(el.dataset.refreshed || 0) + 1);
+  live.status(`updated ${dateTime(new Date(), true).split(", ").pop()}`);
+}
+
+/** A range that ends in the past shows nothing new: live mode rests there. */
+function liveRangeOpen() {
+  const until = state.filters().until;
+  if (until && Date.parse(until) < Date.now()) {
+    live.status("the time range has ended: nothing new to show");
+    return false;
+  }
+  return true;
+}
+
+// ---- the project picker (top bar): the projects the caller may read, with their calls ---------------
+
+let projectsKey = "";
+
+function projectPicker() {
+  return document.querySelector("[data-testid=project-picker]");
+}
+
+function currentProject() {
+  return state.filters().project || session.me()?.project || "";
+}
+
+function syncProjectPicker() {
+  const picker = projectPicker();
+  const current = currentProject();
+  if (current && ![...picker.options].some((o) => o.value === current)) picker.append(new Option(current, current));
+  picker.value = current;
+  loadProjects(state.filters());
+}
+
+/** Fill the picker with /api/projects (once per time range, or again with `force`). */
+async function loadProjects(f, force = false) {
+  const key = `${f.range || ""}|${f.since || ""}|${f.until || ""}`;
+  if (key === projectsKey && !force) return;
+  projectsKey = key;
+  const base = { range: f.range, since: f.since, until: f.until };
+  Object.keys(base).forEach((k) => base[k] === undefined && delete base[k]);
+  let doc;
+  try {
+    doc = await api.poll("projects", {}, base);
+  } catch {
+    return; // the picker keeps the current project; the page shows what is wrong
+  }
+  const picker = projectPicker();
+  const current = currentProject();
+  const rows = doc.projects;
+  if (current && !rows.some((r) => r.project === current)) rows.push({ project: current, requests: 0 });
+  picker.replaceChildren(...rows.map((r) => {
+    const o = new Option(r.requests === undefined ? r.project : `${r.project} · ${callCount(r.requests)}`, r.project);
+    o.dataset.requests = String(r.requests ?? "");
+    return o;
+  }));
+  picker.value = current;
+  picker.title = `Project: ${current}. Counts are LLM calls in the time range (${state.rangeLabel(f, (t) => dateTime(t, false))}).`;
+}
+
+function callCount(n) {
+  return n ? plural(n, "call") : "no calls";
+}
+
+function wireProjectPicker() {
+  const picker = h("select", { testid: "project-picker", "aria-label": "Project" });
+  document.querySelector(".brand").after(h("label", { class: "project-switch", testid: "project-switch" },
+    h("span", { class: "project-switch-label" }, "Project"), picker));
+  picker.addEventListener("change", () => {
+    const project = picker.value;
+    state.rememberProject(project);
+    const { name, id } = route();
+    // a trace or session belongs to one project: switching goes to that list in the other project
+    if (id) state.navigate(state.href(name, { project, offset: null }));
+    else state.update({ project, offset: null });
+  });
+}
+
+/**
+ * The project of a URL without ?project=: the one holding the linked trace or session, else the one last
+ * chosen here, else the caller's own. It is put in the URL, so every link made from then on carries it.
+ */
+async function resolveProject(me) {
+  if (state.filters().project) return;
+  const readable = me.projects || [];
+  const kept = readable.includes(state.rememberedProject()) ? state.rememberedProject() : "";
+  const { name, id } = route();
+  let project = "";
+  if (id && (name === "traces" || name === "sessions")) {
+    const found = await holding(name === "traces" ? "trace_id" : "session_id", id);
+    project = [kept, me.project].find((p) => p && found.includes(p)) || found[0] || "";
+  }
+  project = project || kept || me.project;
+  if (project) state.setProjectInUrl(project);
+}
+
+async function holding(key, id) {
+  if (key === "trace_id" && !/^[0-9a-fA-F]{32}$/.test(id)) return [];
+  try {
+    const r = await fetch(`/api/projects/holding?${key}=${encodeURIComponent(id)}`, { headers: { accept: "application/json" } });
+    return r.ok ? (await r.json()).projects : [];
+  } catch {
+    return []; // the page itself says the trace was not found
+  }
+}
+
+// ---- live mode toggle (filter bar) ------------------------------------------------------------------
+
+function wireLiveToggle() {
+  const box = h("input", { type: "checkbox", testid: "live-toggle", checked: live.isOn(),
+    onchange: (e) => live.set(e.target.checked) });
+  const toggle = h("label", { class: "live-toggle", testid: "live",
+    title: "Live: the traces list shows new calls as they arrive (asks every 3 s); dashboards redraw every 10 s. " +
+      "Paused while this tab is hidden." }, box, h("span", {}, "Live"),
+  h("span", { class: "live-status", testid: "live-status" }));
+  form().querySelector(".filter-actions").prepend(toggle);
+  window.addEventListener("tt:live", (e) => {
+    box.checked = e.detail.on;
+    if (!e.detail.on) live.status("");
+    else if (REFRESHABLE.has(route().name) && !route().id) live.status("on: redraws every 10 s");
+  });
 }
 
 // ---- filter bar -------------------------------------------------------------------------
@@ -238,7 +397,7 @@ function showSignIn(message) {
   el.dataset.state = "ready";
 }
 
-/** The signed-in user's bar: project picker (their projects only), name, sign out; the Audit tab for admins. */
+/** The signed-in user's bar: name, sign out; the Audit tab for admins (the project picker is the top bar's). */
 function showUser(me) {
   document.body.classList.remove("signed-out");
   document.querySelector(".tabs a[data-page=audit]").hidden = !me.admin;
@@ -247,10 +406,6 @@ function showUser(me) {
     clear(bar);
     return;
   }
-  const picker = h("select", { testid: "project-picker", title: "Project", "aria-label": "Project" },
-    me.projects.map((p) => new Option(p, p)));
-  picker.value = state.filters().project || me.project;
-  picker.addEventListener("change", () => state.update({ project: picker.value }));
   const out = me.auth === "session" ? h("button", { type: "button", class: "link-button signout", testid: "signout",
     onclick: async () => {
       try {
@@ -259,8 +414,7 @@ function showUser(me) {
         window.location.assign("/ui/");
       }
     } }, "Sign out") : null;
-  clear(bar, h("label", { class: "project-pick" }, "Project ", picker),
-    h("span", { class: "who", testid: "who", title: me.scopes.join(", ") }, me.actor.replace(/^user:/, "")), out);
+  clear(bar, h("span", { class: "who", testid: "who", title: me.scopes.join(", ") }, me.actor.replace(/^user:/, "")), out);
 }
 
 async function start() {
@@ -276,13 +430,10 @@ async function start() {
     showSignIn();
     return;
   }
-  if (me.auth !== "open" && !state.filters().project && me.project) {
-    const p = state.params();
-    p.set("project", me.project); // restricted users start on a project they may read
-    window.history.replaceState(null, "", `${window.location.pathname}?${p}`);
-  }
+  await resolveProject(me);
   showUser(me);
   optionsKey = "";
+  projectsKey = "";
   render();
 }
 
@@ -291,6 +442,8 @@ function boot() {
   document.querySelector("[data-testid=timezone]").textContent =
     `Times are your local time (UTC${offset >= 0 ? "+" : ""}${offset}); days and weeks in cost charts are UTC.`;
   wireFilterBar();
+  wireProjectPicker();
+  wireLiveToggle();
   wireLinks();
   window.addEventListener("tt:signin-needed", () => showSignIn("Your session has ended: sign in again."));
   window.addEventListener("tt:alert-count", (e) => {

@@ -98,3 +98,31 @@ export function navigate(url, { replace = false } = {}) {
   else window.history.pushState(null, "", url);
   window.dispatchEvent(new Event("tt:navigate"));
 }
+
+// ---- the project: in the URL (so links carry it), remembered in this browser ----------------------
+
+const PROJECT_KEY = "tokentrail.project";
+
+/** The project last chosen with the picker in this browser ("" if none). */
+export function rememberedProject() {
+  try {
+    return window.localStorage.getItem(PROJECT_KEY) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function rememberProject(project) {
+  try {
+    window.localStorage.setItem(PROJECT_KEY, project);
+  } catch {
+    // private mode: the URL still carries it
+  }
+}
+
+/** Put `project` in the current URL without a new history entry (links made afterwards carry it). */
+export function setProjectInUrl(project) {
+  const p = params();
+  p.set("project", project);
+  window.history.replaceState(null, "", `${window.location.pathname}?${p}`);
+}
