@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -223,6 +224,7 @@ def main() -> None:
         server.stop()
         fake.terminate()
         fake.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out))
 
 
