@@ -48,8 +48,19 @@ def _ts(t: datetime) -> str:
     return t.replace(tzinfo=None).isoformat(sep=" ")
 
 
+LITERAL_LIST = 200  # longer lists of minutes are written as one array of gaps (a backfill owes thousands)
+
+
 def _in_minutes(minutes: list[datetime]) -> str:
-    return "(" + ", ".join(f"'{m:%Y-%m-%d %H:%M:%S}'" for m in minutes) + ")"
+    """The right side of ``IN``: ``minutes`` (sorted, whole minutes, naive UTC). A long list is one array
+    literal of the gaps between them in minutes, summed back in the engine: 2-3 bytes a minute instead of
+    23, one AST node instead of one per minute."""
+    if len(minutes) <= LITERAL_LIST:
+        return "(" + ", ".join(f"'{m:%Y-%m-%d %H:%M:%S}'" for m in minutes) + ")"
+    marks = [int(m.replace(tzinfo=UTC).timestamp()) // 60 for m in minutes]
+    gaps = [marks[0]] + [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    return (f"(SELECT arrayJoin(arrayMap(x -> toDateTime(x * 60, 'UTC'), "
+            f"arrayCumSum([{','.join(map(str, gaps))}]::Array(UInt64)))))")
 
 
 def touched_minutes(store: Store, version: datetime) -> list[tuple[str, datetime]]:

@@ -15,6 +15,9 @@ import pyarrow as pa
 from tokentrail.errors import StorageError
 
 Params = dict[str, Any] | None
+# Session settings of both backends: reads that hold minutes not yet rolled up carry their list in the
+# SQL (query/rollups.py), which a backfill over days makes longer than the engine's 256 KB default.
+SESSION_SETTINGS = {"max_query_size": str(16 << 20)}
 
 
 class Store(Protocol):

@@ -20,7 +20,7 @@ import pyarrow.ipc as ipc
 
 from tokentrail.errors import DataDirLocked, StorageError, StoreBusy
 from tokentrail.storage import deadline
-from tokentrail.storage.backend import Params, rows_from_json_compact
+from tokentrail.storage.backend import SESSION_SETTINGS, Params, rows_from_json_compact
 
 DATABASE = "tokentrail"
 
@@ -74,7 +74,7 @@ class ChdbStore:
         if _locked_by_another_process(path):
             raise DataDirLocked(path)
         try:
-            self._sess = session.Session(str(path))
+            self._sess = session.Session(str(path) + "?" + "&".join(f"{k}={v}" for k, v in SESSION_SETTINGS.items()))
         except Exception as e:  # chDB raises a plain RuntimeError for a locked directory
             if "lock" in str(e).lower() or "another server" in str(e).lower():
                 raise DataDirLocked(path) from e

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from tokentrail.errors import StorageError, StoreBusy
 from tokentrail.storage import deadline
-from tokentrail.storage.backend import Params
+from tokentrail.storage.backend import SESSION_SETTINGS, Params
 
 _UNREACHABLE = ("connection refused", "max retries exceeded", "failed to establish", "timed out",
                 "connection reset", "name or service not known", "connection aborted", "remote end closed")
@@ -40,7 +40,7 @@ class ServerStore:
             self._client = clickhouse_connect.get_client(
                 host=u.hostname or "localhost", port=u.port or 8123, username=u.username or "default",
                 password=u.password or "", database=self.database, secure=u.scheme == "https",
-                autogenerate_session_id=False)
+                autogenerate_session_id=False, settings=dict(SESSION_SETTINGS))
         except Exception as e:
             raise StorageError(f"cannot connect to ClickHouse at {u.hostname}:{u.port}: {e}") from e
 
