@@ -111,6 +111,14 @@ def test_silences(server: ServerThread) -> None:
     assert c.get("/api/alerts/silences", params={"project": "shop"}).json()["silences"] == []
 
 
+def test_a_value_that_is_not_unicode_is_a_400(server: ServerThread) -> None:
+    """JSON may carry a lone surrogate (\\ud800); the engine cannot take it: the request is refused, clearly."""
+    body = json.dumps({"matchers": {"rule": "\ud800x"}, "minutes": 10}).encode()
+    r = server.client.post("/api/alerts/silences", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "not valid Unicode" in r.json()["error"]
+    assert server.client.get("/api/alerts/silences").status_code == 200
+
+
 def test_explain_any_chart_and_prometheus_rules(server: ServerThread) -> None:
     c = server.client
     now = datetime.now(UTC)

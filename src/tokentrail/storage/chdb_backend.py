@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from tokentrail.errors import DataDirLocked, StorageError, StoreBusy
+from tokentrail.errors import BadRequest, DataDirLocked, StorageError, StoreBusy
 from tokentrail.storage import deadline
 from tokentrail.storage.backend import SESSION_SETTINGS, Params, rows_from_json_compact
 
@@ -57,6 +57,17 @@ def _locked_by_another_process(path: Path) -> bool:
     return False
 
 
+def _check_unicode(sql: str, params: Params) -> None:
+    """A client's value with a lone surrogate (JSON allows the escape ``\\ud800``) cannot reach the engine:
+    a clear 400 for the request that sent it, not an engine error."""
+    for text in (sql, *(v for v in (params or {}).values() if isinstance(v, str))):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise BadRequest("a value is not valid Unicode (a lone surrogate such as \\ud800); "
+                             "send UTF-8 text") from e
+
+
 class ChdbStore:
     database = DATABASE
 
@@ -82,6 +93,7 @@ class ChdbStore:
         self.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
 
     def _run(self, sql: str, fmt: str, params: Params) -> bytes:
+        _check_unicode(sql, params)
         left = deadline.left()
         if not self._lock.acquire(timeout=-1 if left is None else max(left, 0.0)):
             raise StoreBusy("the store is busy: the query could not start within the query timeout; retry later",
