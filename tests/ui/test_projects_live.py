@@ -196,6 +196,7 @@ def test_live_mode_redraws_dashboard_numbers_in_place(two: Demo, page: Any) -> N
         new MutationObserver(() => window.__states.push(main.dataset.state))
             .observe(main, { attributes: true, attributeFilter: ["data-state"] });
     }""")
+    page.click("[data-testid=panel-latency] .segmented button[data-metric=ttft_ms]")  # the reader's choice
     page.check("[data-testid=live-toggle]")
     new_call(two, seed=202)
     want = api(two, "metrics/summary", OTHER)["requests"]
@@ -206,6 +207,8 @@ def test_live_mode_redraws_dashboard_numbers_in_place(two: Demo, page: Any) -> N
     assert page.evaluate("window.__sameDocument") is True
     assert "loading" not in page.evaluate("window.__states")  # never blanked to "Loading…"
     assert page.locator("[data-testid=page] > .page").count() == 1
+    assert page.inner_text("[data-testid=panel-latency] .segmented button.active") == "Time to first token"
+    assert int(page.get_attribute("[data-testid=page]", "data-refreshed")) >= 1
     page.wait_for_selector("[data-testid=chart-requests][data-drawn=true]")
     shot(page, "overview-live")
 

@@ -95,7 +95,7 @@ async function refreshInPlace() {
   const { page, id } = route();
   const el = main();
   const old = el.querySelector(":scope > .page");
-  if (!page || !old || el.dataset.state !== "ready" || !liveRangeOpen()) return;
+  if (!page || !old || el.dataset.state !== "ready" || !liveRangeOpen() || busyWith(old)) return;
   const mine = ++renderCount;
   api.fresh();
   const next = h("div", { class: "page page-next", testid: old.dataset.testid, style: { width: `${old.offsetWidth}px` } });
@@ -112,10 +112,33 @@ async function refreshInPlace() {
   }
   next.classList.remove("page-next");
   next.style.width = "";
+  const chosen = toggleChoices(old);
   old.replaceWith(next);
+  restoreToggles(next, chosen);
   loadProjects(state.filters(), true);
   el.dataset.refreshed = String(Number(el.dataset.refreshed || 0) + 1);
   live.status(`updated ${dateTime(new Date(), true).split(", ").pop()}`);
+}
+
+/** Someone reading a chart's read-out or typing in the page: the redraw waits for the next turn. */
+function busyWith(root) {
+  const active = document.activeElement;
+  return Boolean(root.querySelector(".chart:hover")) ||
+    Boolean(active && root.contains(active) && active.matches("input, select, textarea"));
+}
+
+/** The active button of each in-panel toggle (e.g. latency: total / TTFT / TPOT), by position. */
+function toggleChoices(root) {
+  return [...root.querySelectorAll(".segmented")].map((g) => g.querySelector("button.active")?.textContent ?? null);
+}
+
+/** Choose them again in the redrawn page (toggles that follow the URL already match and are left alone). */
+function restoreToggles(root, chosen) {
+  root.querySelectorAll(".segmented").forEach((g, i) => {
+    const want = chosen[i];
+    if (!want || g.querySelector("button.active")?.textContent === want) return;
+    [...g.querySelectorAll("button")].find((b) => b.textContent === want)?.click();
+  });
 }
 
 /** A range that ends in the past shows nothing new: live mode rests there. */
