@@ -24,6 +24,7 @@ from tokentrail.ingest.conventions import (
     content_key_patterns,
     expressions,
     kind_values,
+    mapped_columns,
     mapped_keys,
 )
 from tokentrail.ingest.conventions.provider_sdks import HTTP_ERRORS, status_from_message
@@ -71,22 +72,61 @@ def _attr_map(kvs: str) -> str:
     return f"mapFromArrays({kvs}.key, arrayMap(v -> {_value('v')}, {kvs}.value))"
 
 
-def _lookup(column: str, maps: tuple[str, ...] = ("a", "r")) -> list[str]:
+# the attribute maps each column reads, in order (span attributes first); the rest read ("a", "r")
+_MAPS = {"error_type": ("a",), "input": ("a", "ev"), "output": ("a", "ev")}
+_MAP_ORDER = ("a", "r", "ev")
+
+
+def _maps(column: str) -> tuple[str, ...]:
+    return _MAPS.get(column, ("a", "r"))
+
+
+def _column_id(column: str) -> int:
+    return mapped_columns().index(column) + 1
+
+
+def _candidates_sql() -> str:
+    """SQL of ``cand``: every (column id, rank, value) an attribute with a mapped key gives, sorted.
+
+    Every mapped key of every map is looked up in ONE pass: each attribute becomes (column id, rank,
+    value) through constant tables, and the ones with a value are sorted by (column, rank); ``found``
+    keeps the first of each column. Rank orders the maps as ``_maps`` lists them, then the keys as
+    ``candidates`` does, so the winner is the key a coalesce over them all in that order would pick."""
+    parts = []
+    for m in _MAP_ORDER:
+        keys, ids, ranks, scales = [], [], [], []
+        for column in mapped_columns():
+            maps = _maps(column)
+            if m not in maps:
+                continue
+            for j, (key, scale) in enumerate(candidates(column)):
+                keys.append("'" + key.replace("\\", "\\\\").replace("'", "\\'") + "'")
+                ids.append(str(_column_id(column)))
+                ranks.append(str(maps.index(m) * 1000 + j))
+                scales.append(repr(float(scale)))
+        if not keys:
+            continue
+        ka = "[" + ", ".join(keys) + "]"
+        value = "v"
+        if any(x != "1.0" for x in scales):
+            scale = f"transform(k, {ka}, [{', '.join(scales)}], 1.0)"
+            value = f"if({scale} = 1.0, v, ifNull(toString(toFloat64OrNull(v) * {scale}), ''))"
+        parts.append(f"arrayMap((k, v) -> (transform(k, {ka}, [{', '.join(ids)}], 0), "
+                     f"transform(k, {ka}, [{', '.join(ranks)}], 0), {value}), mapKeys({m}), mapValues({m}))")
+    return f"arraySort(x -> (x.1, x.2), arrayFilter(x -> x.1 != 0 AND x.3 != '', arrayConcat({', '.join(parts)})))"
+
+
+def _lookup(column: str) -> list[str]:
     """Nullable string expressions for every candidate of ``column``, in priority order: the
-    overriding ``Expr`` entries, each key in each map, then the fallback ``Expr`` entries."""
+    overriding ``Expr`` entries, the first key with a value (``found``), then the fallback ``Expr`` entries."""
     out = [f"nullIf({e.sql}, '')" for e in expressions(column, override=True)]
-    for m in maps:
-        for key, scale in candidates(column):
-            lit = "'" + key.replace("'", "\\'") + "'"
-            expr = f"nullIf({m}[{lit}], '')"
-            if scale != 1.0:
-                expr = f"toString(toFloat64OrNull({expr}) * {scale})"
-            out.append(expr)
+    if candidates(column):
+        out.append(f"nullIf(found[{_column_id(column)}], '')")
     return out + [f"nullIf({e.sql}, '')" for e in expressions(column)]
 
 
-def _first(column: str, maps: tuple[str, ...] = ("a", "r"), default: str = "''") -> str:
-    exprs = _lookup(column, maps)
+def _first(column: str, default: str = "''") -> str:
+    exprs = _lookup(column)
     return f"coalesce({', '.join(exprs + [default])})" if exprs else default
 
 
@@ -99,14 +139,6 @@ def _bool(column: str) -> str:
 
 
 USAGE_RULE_KEY = "tokentrail.usage_rule"
-
-
-def _usage_rule() -> str:
-    """How ``input_tokens`` came to include the cache, for calls that used it (an audit trail for cost):
-    ``input+cache_read+cache_write`` when the source reports input without the cache (Anthropic-style:
-    tokentrail added them), ``reported`` when the reported input already includes it (OpenAI, semconv)."""
-    rule = _first("usage_rule", default="'reported'")
-    return f"if({_tokens('cached_input_tokens')} + {_tokens('cache_write_tokens')} = 0, '', {rule})"
 
 
 def _kind() -> str:
@@ -128,6 +160,14 @@ def _content_key_regex() -> str:
     return "'" + "|".join(content_key_patterns()).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# Columns computed in the last layer of the SELECT: they read other columns (computed a layer below).
+# The engine's analyzer copies an alias's whole expression into every place that names it, so a value
+# read many times (http_status by error_type, the attribute maps by every lookup) is a column of a
+# layer below, never an alias of the same layer: with every alias inline, the analysis of this query
+# cost ~200 ms of CPU per INSERT, whatever the number of spans (2,151 functions in its tree).
+_DEPENDENT = ("kind", "provider", "status", "error_type", "streamed", "attributes", "model_key")
+
+
 def _normalized_select(limit: int) -> str:
     """One row per span with every spans_in column except the cost columns (values cut at ``limit`` bytes)."""
     ev_keys = "arrayFlatten(arrayMap(e -> e.attributes.key, sp.events))"
@@ -137,30 +177,50 @@ def _normalized_select(limit: int) -> str:
     # client's ("Error code: 429 - ...", "429 ... (request_id: ...)"), the exception that client raises for the status (as the gateway
     # names it); else the HTTP status; else 'error'
     http_errors = ", ".join(f"http_status = {code}, '{name}'" for code, name in HTTP_ERRORS.items())
-    error_type = (f"coalesce({', '.join(_lookup('error_type', ('a',)))}, "
+    error_type = (f"coalesce({', '.join(_lookup('error_type'))}, "
                   r"nullIf(replaceRegexpOne(ev['exception.type'], '^.*\\.', ''), ''), "
                   f"if(http_status >= 400 AND {status_from_message('sp.status.message')} IS NOT NULL, "
                   f"multiIf({http_errors}, http_status >= 500, 'InternalServerError', 'APIStatusError'), NULL), "
                   "if(http_status >= 400, toString(http_status), if(sp.status.code = 2, 'error', '')))")
     finish = _first("finish_reason")
     tags = _first("tags")
+    schema = _first("schema_valid", default="NULL")
     # not kept: SDK bookkeeping, and OpenLLMetry's copy of the app's request headers (may hold credentials)
     hidden = ("['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version', 'tokentrail.source', "
               "'gen_ai.headers']")
+    # how input_tokens came to include the cache, for calls that used it (an audit trail for cost):
+    # input+cache_read+cache_write when the source reports input without the cache (Anthropic-style:
+    # tokentrail added them), reported when the reported input already includes it (OpenAI, semconv)
+    reported = "'reported'"
+    usage_rule = f"if(cached_input_tokens + cache_write_tokens = 0, '', {_first('usage_rule', default=reported)})"
     return f"""
 SELECT
+    {', '.join(c for c in SPANS_IN.column_names if c not in COST_COLUMNS and c not in _DEPENDENT
+               and c not in ('key_id', 'search_tokens'))},
+    {_kind()} AS kind,
+    lower({_first('provider')}) AS provider,
+    if(sp.status.code = 2 OR http_status >= 400 OR error_type != '', 'error', 'ok') AS status,
+    {error_type} AS error_type,
+    (streamed_found OR ttft_ms IS NOT NULL) AS streamed,
+    -- attributes: the unmapped ones, less flattened copies of the content; plus the instrumentation scope
+    -- (which library sent the span; dedupe.py uses it), except tokentrail's own
+    mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k) AND NOT match(k, {_content_key_regex()}),
+              mapUpdate(mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope))),
+                        mapFilter((k, v) -> v != '', map('{TRUNCATED_KEY}', truncated,
+                                                         '{USAGE_RULE_KEY}', {usage_rule})))) AS attributes,
+    {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
+FROM (
+SELECT *,
     coalesce(nullIf(tt_project, ''), nullIf(a['tokentrail.project'], ''), nullIf(r['tokentrail.project'], ''),
              'default') AS project,
     lower(hex(sp.trace_id)) AS trace_id,
     lower(hex(sp.span_id)) AS span_id,
     if(sp.parent_span_id = '', '', lower(hex(sp.parent_span_id))) AS parent_span_id,
     {_cut('sp.name', limit)} AS name,
-    {_kind()} AS kind,
     toDateTime64(sp.start_time_unix_nano / 1e9, 6, 'UTC') AS start_time,
     toDateTime64(greatest(sp.end_time_unix_nano, sp.start_time_unix_nano) / 1e9, 6, 'UTC') AS end_time,
     greatest(toInt64(sp.end_time_unix_nano) - toInt64(sp.start_time_unix_nano), 0) / 1e6 AS duration_ms,
     toFloat64OrNull({_first('ttft_ms')}) AS ttft_ms,
-    lower({_first('provider')}) AS provider,
     {_first('operation')} AS operation,
     {_first('request_model')} AS request_model,
     {_first('response_model')} AS response_model,
@@ -170,16 +230,13 @@ SELECT
     {_tokens('cache_write_tokens')} AS cache_write_tokens,
     {_tokens('reasoning_tokens')} AS reasoning_tokens,
     {_bool('tokens_estimated')} AS tokens_estimated,
-    if(sp.status.code = 2 OR http_status >= 400 OR error_type != '', 'error', 'ok') AS status,
-    {error_type} AS error_type,
     coalesce(nullIf({_cut('sp.status.message', limit)}, ''), nullIf(ev['exception.message'], ''), '') AS error_message,
     toUInt16OrZero({_first('http_status')}) AS http_status,
     multiIf(startsWith({finish}, '['), JSONExtractString({finish}, 1),
             startsWith({finish}, '"'), JSONExtractString({finish}), {finish}) AS finish_reason,
-    ({_bool('streamed')} OR ttft_ms IS NOT NULL) AS streamed,
+    {_bool('streamed')} AS streamed_found,
     {_bool('cache_hit')} AS cache_hit,
-    if({_first('schema_valid', default='NULL')} IS NULL, NULL,
-       {_first('schema_valid')} IN ('true', '1', 'True')) AS schema_valid,
+    if({schema} IS NULL, NULL, {schema} IN ('true', '1', 'True')) AS schema_valid,
     {_first('user_id')} AS user_id,
     {_first('session_id')} AS session_id,
     {_first('route')} AS route,
@@ -189,33 +246,36 @@ SELECT
     {_first('service')} AS service,
     if({tags} = '', [], if(startsWith({tags}, '['), JSONExtract({tags}, 'Array(String)'),
        splitByChar(',', {tags}))) AS tags,
-    -- attributes: the unmapped ones, less flattened copies of the content; plus the instrumentation scope
-    -- (which library sent the span; dedupe.py uses it), except tokentrail's own
-    mapFilter((k, v) -> NOT has({_keys_literal()}, k) AND NOT has({hidden}, k) AND NOT match(k, {_content_key_regex()}),
-              mapUpdate(mapUpdate(mapUpdate(r, a), mapFilter((k, v) -> v != '' AND NOT startsWith(v, 'tokentrail'), map('otel.scope.name', scope))),
-                        mapFilter((k, v) -> v != '', map('{TRUNCATED_KEY}', truncated,
-                                                         '{USAGE_RULE_KEY}', {_usage_rule()})))) AS attributes,
     multiIf(tt_source IN ('gateway', 'batch'), tt_source, nullIf(r['tokentrail.source'], '') IS NOT NULL,
             r['tokentrail.source'], tt_source != '', tt_source, 'otlp') AS source,
-    {_first('input', ('a', 'ev'))} AS input,
-    {_first('output', ('a', 'ev'))} AS output,
-    {_first('captured_reason')} AS captured_reason,
-    {model_key_sql("if(response_model != '', response_model, request_model)")} AS model_key
+    {_first('input')} AS input,
+    {_first('output')} AS output,
+    {_first('captured_reason')} AS captured_reason
 FROM (
-    SELECT tt_project, tt_source, sp, scope, {_cut_map('a_full', limit)} AS a, {_cut_map('r_full', limit)} AS r,
-           {_cut_map('ev_full', limit)} AS ev,
-           arrayStringConcat(arrayDistinct(arrayConcat({_cut_keys('a_full', limit)}, {_cut_keys('r_full', limit)},
-                                                       {_cut_keys('ev_full', limit)})), ',') AS truncated
+    SELECT *, mapFromArrays(arrayMap(x -> x.1, firsts), arrayMap(x -> x.3, firsts)) AS found
     FROM (
-        SELECT tt_project, tt_source, sp, ss.scope.name AS scope,
-               {_attr_map('sp.attributes')} AS a_full,
-               {_attr_map('rs.resource.attributes')} AS r_full,
-               mapFromArrays({ev_keys}, {ev_vals}) AS ev_full
-        FROM {{source}}
-        ARRAY JOIN resource_spans AS rs
-        ARRAY JOIN rs.scope_spans AS ss
-        ARRAY JOIN ss.spans AS sp
+        SELECT *, arrayFilter((x, i) -> i = 1 OR x.1 != cand[i - 1].1, cand, arrayEnumerate(cand)) AS firsts
+        FROM (
+            SELECT *, {_candidates_sql()} AS cand
+            FROM (
+                SELECT tt_project, tt_source, sp, scope, {_cut_map('a_full', limit)} AS a,
+                       {_cut_map('r_full', limit)} AS r, {_cut_map('ev_full', limit)} AS ev,
+                       arrayStringConcat(arrayDistinct(arrayConcat({_cut_keys('a_full', limit)},
+                                         {_cut_keys('r_full', limit)}, {_cut_keys('ev_full', limit)})), ',') AS truncated
+                FROM (
+                    SELECT tt_project, tt_source, sp, ss.scope.name AS scope,
+                           {_attr_map('sp.attributes')} AS a_full,
+                           {_attr_map('rs.resource.attributes')} AS r_full,
+                           mapFromArrays({ev_keys}, {ev_vals}) AS ev_full
+                    FROM {{source}}
+                    ARRAY JOIN resource_spans AS rs
+                    ARRAY JOIN rs.scope_spans AS ss
+                    ARRAY JOIN ss.spans AS sp
+                )
+            )
+        )
     )
+)
 )"""
 
 
