@@ -265,6 +265,40 @@ def test_search_finds_traces_holding_every_word(server: ServerThread, project: s
     assert server.client.get("/api/search", params={"q": "  ,, ", "project": project}).status_code == 400
 
 
+
+def test_the_traces_list_searches_encrypted_content_with_its_filters_and_orders(server: ServerThread,
+                                                                                project: str) -> None:
+    """GET /api/traces?q=: the same blind-index match as /api/search, combined with every other filter of the
+    traces list and each order (what the UI's search box sends)."""
+    word = marker()
+    cheap = ingest_native(server, project, input=f"refund for {word}", output="done", route="billing",
+                          input_tokens=10, output_tokens=2)
+    dear = ingest_native(server, project, input=f"{word} refund again", output="escalated", route="billing",
+                         model="gpt-4o", input_tokens=4000, output_tokens=900)
+    other_route = ingest_native(server, project, input=f"{word} refund", output="ok", route="support")
+    ingest_native(server, project, input="refund without the marker", output="ok", route="billing")
+    server.flush()
+    assert b"refund" not in b"".join(p.read_bytes() for p in Path(server.settings.data_dir).rglob("*.bin")
+                                    if "contents" in str(p))
+
+    def listed(**params: Any) -> list[str]:
+        r = server.client.get("/api/traces", params={"project": project, "range": "1h", **params})
+        assert r.status_code == 200, r.text
+        return [t["trace_id"] for t in r.json()["traces"]]
+
+    assert set(listed(q=f"REFUND {word}")) == {cheap["trace_id"], dear["trace_id"], other_route["trace_id"]}
+    assert set(listed(q=f"refund {word}", route="billing")) == {cheap["trace_id"], dear["trace_id"]}
+    assert listed(q=f"{word} escalated", route="billing") == [dear["trace_id"]]  # input and output together
+    assert listed(q=f"{word} refund", route="billing", order="cost") == [dear["trace_id"], cheap["trace_id"]]
+    assert listed(q=f"{word} refund", route="billing", model="gpt-4o", order="duration") == [dear["trace_id"]]
+    assert listed(q=f"{word} nowhere") == []
+    assert len(listed(q="   ")) >= 4  # blank: no text filter
+    r = server.client.get("/api/traces", params={"project": project, "q": " ,, "})
+    assert r.status_code == 400 and "word" in r.json()["error"]
+    r = server.client.get("/api/traces", params={"project": project, "q": " ".join(f"w{i}" for i in range(40))})
+    assert r.status_code == 400 and "at most" in r.json()["error"]
+
+
 # -- purge -----------------------------------------------------------------------------------------------
 
 def test_purge_leaves_no_row_of_the_user_anywhere(server: ServerThread, project: str) -> None:

@@ -13,6 +13,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from tests.security.keyed import ALPHA, BETA, Keyed
 from tests.support import wait_for
+from tokentrail.audit.buffer import flush as flush_audit
 from tokentrail.auth.keys import create_key
 
 
@@ -158,3 +159,23 @@ def test_a_project_admin_manages_only_its_project_s_keys(keyed: Keyed) -> None:
         assert c.delete(f"/api/admin/keys/{alpha_prefix}").status_code == 404
         assert c.post("/api/admin/keys", json={"project": "*", "scopes": ["admin"]}).status_code == 403
         assert c.post("/api/admin/keys", json={"project": ALPHA, "scopes": ["read"]}).status_code == 403
+
+
+def test_the_traces_list_text_search_needs_read_content_and_stays_in_the_project(keyed: Keyed) -> None:
+    word = "zq" + secrets.token_hex(6)
+    trace_id, _ = _call(keyed, "alpha_ingest", input=f"where is order {word}")
+    keyed.flush()
+    with keyed.client("alpha_read") as c:  # may list traces, may not search what they say
+        r = c.get("/api/traces", params={"range": "1h", "q": word})
+        assert r.status_code == 403 and "read-content" in r.json()["error"]
+        assert c.get("/api/traces", params={"range": "1h"}).status_code == 200
+    with keyed.client("alpha_content") as c:
+        found = c.get("/api/traces", params={"range": "1h", "q": word.upper()}).json()
+        assert [t["trace_id"] for t in found["traces"]] == [trace_id]
+    with keyed.client("beta_content") as c:
+        assert c.get("/api/traces", params={"range": "1h", "q": word}).json()["traces"] == []
+        assert c.get("/api/traces", params={"range": "1h", "q": word, "project": ALPHA}).status_code == 403
+    flush_audit(keyed.server.runtime.store)
+    audit = keyed.query("SELECT actor, detail FROM tokentrail.audit_log WHERE action = 'content.search' "
+                        "AND detail LIKE '%traces list%'")
+    assert audit and not any(word in r["detail"] for r in audit)  # the words are not recorded

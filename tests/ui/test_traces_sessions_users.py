@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from tests.ui.conftest import Demo, open_page, wait_ready
 
 
@@ -85,3 +87,43 @@ def test_users_and_customers_equal_the_api(demo: Demo, page) -> None:
     cells = page.locator("[data-testid=users-table] [data-testid=cell-requests]").evaluate_all(
         "cells => cells.map(c => Number(c.dataset.value))")
     assert cells == [r["requests"] for r in rows]
+
+
+def test_a_text_search_finds_a_captured_prompt(demo: Demo, page) -> None:
+    word = "zq" + secrets.token_hex(5)
+    wanted = {"trace_id": secrets.token_hex(16), "span_id": secrets.token_hex(8), "model": "gpt-4o-mini",
+              "input": f"Where is my parcel {word}? It was due Friday.", "output": "It ships on Monday.",
+              "route": "support-search", "input_tokens": 12, "output_tokens": 5}
+    decoy = {**wanted, "trace_id": secrets.token_hex(16), "span_id": secrets.token_hex(8),
+             "input": f"Cancel order {word}", "output": "Cancelled."}
+    r = demo.server.client.post("/api/ingest/batch", json=[wanted, decoy])
+    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+    demo.server.flush()
+    open_page(page, demo.page_url("traces"))
+    page.fill("[data-testid=content-search]", f"PARCEL {word}")  # any case, every word
+    page.press("[data-testid=content-search]", "Enter")
+    page.wait_for_url("**q=PARCEL**")
+    wait_ready(page)
+    ids = [h.split("/ui/traces/")[1].split("?")[0] for h in hrefs(page, "trace-row")]
+    assert ids == [wanted["trace_id"]]
+    assert page.input_value("[data-testid=content-search]") == f"PARCEL {word}"
+    # both hold the marker: the newest first, as without a search
+    page.fill("[data-testid=content-search]", word)
+    page.click("[data-testid=content-search-go]")
+    page.wait_for_function("document.querySelectorAll('[data-testid=trace-row]').length === 2")
+    wait_ready(page)
+    # a word no prompt holds: the page says so and how to clear it
+    page.fill("[data-testid=content-search]", f"{word} umbrella")
+    page.press("[data-testid=content-search]", "Enter")
+    page.wait_for_selector("[data-testid=empty-state]")
+    assert "holds every word" in page.inner_text("[data-testid=empty-state]")
+    page.click("[data-testid=content-search-clear]")
+    page.wait_for_function("!location.search.includes('q=')")
+    wait_ready(page)
+    # the found trace opens with its prompt
+    page.goto(demo.page_url("traces", q=f"parcel {word}"))
+    wait_ready(page)
+    page.locator("[data-testid=trace-row]").first.locator("a").click()
+    page.wait_for_url(f"**/ui/traces/{wanted['trace_id']}?**")
+    wait_ready(page)
+    assert "Where is my parcel" in page.inner_text("[data-testid=page]")

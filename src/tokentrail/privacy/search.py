@@ -28,19 +28,30 @@ def _match(ring: Keyring | None, words: list[str]) -> tuple[str, dict[str, Any]]
     keys = {"": PLAIN_INDEX_KEY} | ({k.key_id: k.index_key for k in ring.keys} if ring else {})
     conds, params = [], {}
     for i, (key_id, index_key) in enumerate(keys.items()):
-        params[f"k{i}"] = key_id
-        params[f"h{i}"] = "[" + ",".join(str(h) for h in search_index.hashes(index_key, words)) + "]"
-        conds.append(f"(key_id = {{k{i}:String}} AND hasAll(search_tokens, {{h{i}:Array(UInt64)}}))")
+        params[f"ct_k{i}"] = key_id
+        params[f"ct_h{i}"] = "[" + ",".join(str(h) for h in search_index.hashes(index_key, words)) + "]"
+        conds.append(f"(key_id = {{ct_k{i}:String}} AND hasAll(search_tokens, {{ct_h{i}:Array(UInt64)}}))")
     return "(" + " OR ".join(conds) + ")", params
 
 
-def search(store: Store, ring: Keyring | None, project: str, q: str, since: datetime, until: datetime,
-           limit: int = 50) -> dict[str, Any]:
+def _words(q: str) -> list[str]:
     words = search_index.words(q)
     if not words:
         raise BadRequest("q needs at least one word (letters or digits) to search for")
     if len(words) > MAX_WORDS:
         raise BadRequest(f"q holds {len(words)} words; at most {MAX_WORDS}")
+    return words
+
+
+def content_match(ring: Keyring | None, q: str) -> traces.ContentMatch:
+    """The traces list's text filter (GET /api/traces?q=): content rows holding every word of ``q``."""
+    words = _words(q)
+    return traces.ContentMatch(*_match(ring, words), words=len(words))
+
+
+def search(store: Store, ring: Keyring | None, project: str, q: str, since: datetime, until: datetime,
+           limit: int = 50) -> dict[str, Any]:
+    words = _words(q)
     cond, params = _match(ring, words)
     params.update({"p": project, "lo": since.replace(tzinfo=None).isoformat(sep=" "),
                    "hi": until.replace(tzinfo=None).isoformat(sep=" ")})

@@ -53,6 +53,28 @@ class ScoreFilter:
         return " AND ".join(parts), params
 
 
+@dataclass(frozen=True)
+class ContentMatch:
+    """Traces with a content row (prompt/response) matching ``condition``: SQL over the contents table
+    (``privacy/search.py`` builds it from the blind index, so it holds no word of the query), its
+    parameters named ``ct_...``."""
+
+    condition: str
+    params: dict[str, Any]
+    words: int = 0
+
+
+def _with_text(store: Store, f: Filters, text: ContentMatch | None, where: str,
+               params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``where`` narrowed to traces holding a content row that matches ``text``, anywhere in the range
+    (the row may belong to another span of the trace than the one matching the filters)."""
+    if text is None:
+        return where, params
+    sql = (f"trace_id IN (SELECT trace_id FROM {store.database}.contents WHERE project = {{project:String}} "
+           f"AND start_time >= {{ct_since:DateTime64(6)}} AND {text.condition})")
+    return f"{where} AND {sql}", {**params, **text.params, "ct_since": _naive(f.since - timedelta(hours=1))}
+
+
 def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: str,
                  params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``where`` narrowed to traces holding a score that matches ``scored`` (scores sent with only a span
@@ -129,7 +151,7 @@ _TRACE_SUMMARY = """
 
 
 def _newest_keys(store: Store, f: Filters, key: str, want: int,
-                 scored: ScoreFilter | None = None) -> tuple[list[str], datetime]:
+                 scored: ScoreFilter | None = None, text: ContentMatch | None = None) -> tuple[list[str], datetime]:
     """The ``want`` most recently active values of ``key`` among spans matching ``f`` (and, with
     ``scored``, of traces holding such a score), looking back in growing windows so the common case
     (recent data) reads a small part of the range; also the start of the window that sufficed."""
@@ -137,7 +159,7 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int,
     for hours in (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
-        where, params = _with_scores(store, g, scored, *g.where(llm_only=False))
+        where, params = _with_text(store, f, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
         source = g.span_source(store.database, llm_only=False) if g.by_person() else f"{store.database}.spans"
         rows = store.query(f"""
             SELECT {key} AS k FROM {source} WHERE {where} AND {key} != ''
@@ -148,11 +170,11 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int,
 
 
 def _top_traces_by(store: Store, f: Filters, column: str, want: int,
-                   scored: ScoreFilter | None = None) -> tuple[list[str], datetime]:
+                   scored: ScoreFilter | None = None, text: ContentMatch | None = None) -> tuple[list[str], datetime]:
     """Candidate traces for "costliest" / "slowest": those holding the largest values of a span
     column, many more than asked (x20): one top-N over spans instead of summing every trace of
     the range. Exact unless a trace's total is made of many calls each too small to place."""
-    where, params = _with_scores(store, f, scored, *f.where(llm_only=False))
+    where, params = _with_text(store, f, text, *_with_scores(store, f, scored, *f.where(llm_only=False)))
     source = f.span_source(store.database, llm_only=False) if f.by_person() else f"{store.database}.spans"
     rows = store.query(f"""
         SELECT trace_id, start_time FROM {source} WHERE {where}
@@ -162,17 +184,17 @@ def _top_traces_by(store: Store, f: Filters, column: str, want: int,
 
 
 def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time",
-           scored: ScoreFilter | None = None) -> dict[str, Any]:
-    """Traces with a span matching the filters (and with ``scored``, holding a score that matches it):
-    newest first, or those holding the costliest or slowest calls. Two steps: pick the trace ids, then
-    summarize only those. Each trace comes with its scores."""
+           scored: ScoreFilter | None = None, text: ContentMatch | None = None) -> dict[str, Any]:
+    """Traces with a span matching the filters (with ``scored``, holding a score that matches it; with
+    ``text``, a prompt or response that does): newest first, or those holding the costliest or slowest
+    calls. Two steps: pick the trace ids, then summarize only those. Each trace comes with its scores."""
     want = limit + offset
     scored = scored if scored else None
     if order == "start_time":
-        ids, since = _newest_keys(store, f, "trace_id", want, scored)
+        ids, since = _newest_keys(store, f, "trace_id", want, scored, text)
     else:
         ids, since = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
-                                    max(200, 20 * want), scored)
+                                    max(200, 20 * want), scored, text)
     if not ids:
         return {"traces": [], "limit": limit, "offset": offset}
     order_sql = {"start_time": "min(start_time) DESC", "cost": "sum(coalesce(total_cost, 0)) DESC",

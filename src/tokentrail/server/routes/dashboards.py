@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tokentrail import audit
 from tokentrail.errors import BadRequest, NotFound
+from tokentrail.privacy import search
 from tokentrail.query import capture_why, cost, metrics, quality, traces, users
 from tokentrail.query.filters import DIMENSIONS, Filters
 from tokentrail.server.auth import content_hidden, project_of, require
@@ -133,15 +134,27 @@ async def filter_values(request: Request) -> dict[str, Any]:
 
 
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first), each trace with its scores; "
-            "score_name, score_source, score_label, score_min, score_max keep traces holding such a score")
+            "score_name, score_source, score_label, score_min, score_max keep traces holding such a score; q keeps "
+            "traces whose prompt or response holds every word of q (needs read-content; encrypted content is "
+            "searched through its blind index)")
 async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
                        order: str = Query("start_time", pattern="^(start_time|cost|duration)$"),
                        score_name: str = Query("", max_length=200), score_source: str = Query("", max_length=64),
                        score_label: str = Query("", max_length=200), score_min: float | None = None,
-                       score_max: float | None = None) -> dict[str, Any]:
+                       score_max: float | None = None, q: str = Query("", max_length=1000)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     scored = traces.ScoreFilter(name=score_name, source=score_source, label=score_label, min=score_min, max=score_max)
-    return await _run(rt, traces.search, rt.store, filters(request), limit, offset, order, scored)
+    f = filters(request)
+    text = None
+    if q.strip():
+        principal = require(request, "read-content")
+        text = search.content_match(rt.content_keys, q)
+    found = await _run(rt, traces.search, rt.store, f, limit, offset, order, scored, text)
+    if text is not None:
+        # the words are not recorded (they may be personal data themselves): how many, and what was found
+        audit.record_request(request, actor=principal.actor, action="content.search", project=f.project,
+                             detail=f"{text.words} word(s), {len(found['traces'])} trace(s), traces list")
+    return found
 
 
 @router.get("/scores/names", summary="Score names given in the range (most used first), with their sources")

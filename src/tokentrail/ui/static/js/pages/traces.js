@@ -1,5 +1,6 @@
-// Traces: search with the filters, newest / costliest / slowest first, or only those holding a score
-// (name, source, value between bounds, label); each trace's scores as columns; a row opens the trace.
+// Traces: search with the filters, newest / costliest / slowest first, only those holding a score
+// (name, source, value between bounds, label) or whose captured prompt or response holds every word of a
+// text search (q: needs read-content); each trace's scores as columns; a row opens the trace.
 // In live mode the newest-first list asks every few seconds for traces newer than its newest row.
 
 import * as api from "../api.js";
@@ -22,11 +23,19 @@ export default async function traces(root) {
   const order = state.option("order", "start_time");
   const offset = Math.max(0, Number(state.option("offset", "0")) || 0);
   const scored = scoreOptions();
-  root.append(controls(order, scored));
+  const text = state.option("q").trim();
+  root.append(controls(order, scored, text));
+  if (text) scored.q = text; // sent with the score options: the API narrows by both
   const doc = await api.get("traces", { order, offset, limit: LIMIT, ...scored });
   const rows = doc.traces;
   if (!rows.length && offset === 0) {
-    if (Object.keys(scored).length) {
+    if (text) {
+      root.append(h("div", { class: "empty", testid: "empty-state" },
+        h("h3", {}, `No trace in this range holds every word of “${text}”`),
+        h("p", {}, "The search reads captured prompts and responses (the capture policy decides which calls keep ",
+          "their content) and matches whole words, case-insensitive. Try a longer time range, fewer words or ",
+          h("a", { href: state.href("traces", { q: null, offset: null }), "data-nav": true }, "clear the search"), ".")));
+    } else if (Object.keys(scored).length) {
       root.append(h("div", { class: "empty", testid: "empty-state" }, h("h3", {}, "No trace holds such a score in this range"),
         h("p", {}, "Scores come from user feedback, evals and the API (POST /api/scores). Try a longer time range or ",
           h("a", { href: state.href("traces", clearedScores()), "data-nav": true }, "remove the score filter"), ".")));
@@ -60,7 +69,7 @@ function clearedScores() {
   return Object.fromEntries(SCORE_KEYS.map((k) => [k, null]));
 }
 
-function controls(order, scored) {
+function controls(order, scored, text) {
   const f = state.filters();
   const find = h("input", { type: "search", placeholder: "go to trace id (32 hex)", size: 34, testid: "trace-id-input",
     onkeydown: (e) => {
@@ -74,9 +83,24 @@ function controls(order, scored) {
           onclick: () => state.update({ order: v === "start_time" ? null : v, offset: null }) }, label))),
       h("label", { class: "check" }, h("input", { type: "checkbox", checked: f.status === "error", testid: "errors-only",
         onchange: (e) => state.update({ status: e.target.checked ? "error" : null, offset: null }) }), "Errors only"),
+      textSearch(text),
       h("span", { class: "spacer" }),
       find),
     scoreFilter(scored));
+}
+
+/** Full-text search over captured prompts and responses (every word, whole words, any case). */
+function textSearch(text) {
+  const box = h("input", { type: "search", name: "q", value: text, size: 28, testid: "content-search",
+    placeholder: "search prompts and responses", "aria-label": "search prompts and responses",
+    title: "Traces whose captured prompt or response holds every word (needs the read-content permission)" });
+  return h("form", { class: "text-search", testid: "content-search-form", onsubmit: (e) => {
+    e.preventDefault();
+    state.update({ q: box.value.trim(), offset: null });
+  } }, box,
+  h("button", { type: "submit", class: "button", testid: "content-search-go" }, "Search"),
+  text ? h("button", { type: "button", class: "link-button", testid: "content-search-clear",
+    onclick: () => state.update({ q: null, offset: null }) }, "Clear") : null);
 }
 
 /** Score name, source, value bounds (and a label from the URL, e.g. a thumbs-down link). */
@@ -244,7 +268,7 @@ function pager(offset, n) {
 
 function pageOptions() {
   const out = {};
-  for (const k of ["order", ...SCORE_KEYS]) {
+  for (const k of ["order", "q", ...SCORE_KEYS]) {
     const v = state.option(k);
     if (v) out[k] = v;
   }
