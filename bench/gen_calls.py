@@ -1,7 +1,8 @@
 """Generate N realistic LLM calls over D days straight into a store (in the engine, fast).
 
 Used by the query benchmarks: routes, models, users, sessions, customers, environments,
-streaming with TTFT, errors and 429s, costs from the price table, like the demo traffic.
+streaming with TTFT, errors and 429s, costs from the price table, like the demo traffic; captured
+content (searchable) for one call in ten and scores for one trace in twenty.
 """
 
 from __future__ import annotations
@@ -75,6 +76,45 @@ def generate(store: Store, calls: int, days: int, project: str = "default", chun
                     datetime.now(UTC) + timedelta(hours=1))
     store.command(f"OPTIMIZE TABLE {db}.spans FINAL")
     build_rollups(store, project)
+    generate_content_and_scores(store, project)
+
+
+TOPICS = ["refund", "shipping delay", "password reset", "invoice copy", "plan upgrade", "cancel subscription",
+          "api rate limit", "data export"]
+
+
+def generate_content_and_scores(store: Store, project: str = "default") -> None:
+    """Captured content for one call in ten (a prompt naming its order id and one of eight topics, indexed
+    for search as ingest indexes it) and scores for one trace in twenty (an eval's helpfulness 0-1, and a
+    user's thumbs up or down), from the calls themselves so times and ids agree."""
+    from tokentrail.privacy import search_index
+    from tokentrail.privacy.encryption import PLAIN_INDEX_KEY
+
+    db = store.database
+    topics = "[" + ",".join(f"'{t}'" for t in TOPICS) + "]"
+    index = search_index.sql_expr("concat(input, ' ', output)", f"unhex('{PLAIN_INDEX_KEY.hex()}')")
+    store.command(f"""
+        INSERT INTO {db}.contents (project, trace_id, span_id, start_time, key_id, input, output, search_tokens,
+                                   captured_reason, ingested_at)
+        SELECT project, trace_id, span_id, start_time, '' AS key_id,
+               concat('Customer ', user_id, ' asks about ', {topics}[cityHash64(trace_id) % 8 + 1], ' for order ord-',
+                      toString(cityHash64(span_id) % 100000000), '. Please help, it has been a week.') AS input,
+               concat('I can help with the ', {topics}[cityHash64(trace_id) % 8 + 1], '. ', route, ' answered.')
+                   AS output,
+               {index} AS search_tokens, 'sampled' AS captured_reason, now64(3) AS ingested_at
+        FROM {db}.spans WHERE project = {{p:String}} AND cityHash64(trace_id) % 10 = 0""", {"p": project})
+    store.command(f"""
+        INSERT INTO {db}.scores (project, score_id, trace_id, span_id, name, value, label, source, comment, user_id,
+                                 timestamp, ingested_at)
+        SELECT project, concat(n, '-', trace_id) AS score_id, trace_id, '' AS span_id, n AS name,
+               if(n = 'helpfulness', (cityHash64(trace_id) % 5) / 4, toFloat64(cityHash64(span_id) % 7 != 0)) AS value,
+               if(n = 'helpfulness', '', if(value = 1, 'thumbs-up', 'thumbs-down')) AS label,
+               if(n = 'helpfulness', 'eval', 'feedback') AS source, '' AS comment, user_id,
+               end_time + toIntervalSecond(30) AS timestamp, now64(3) AS ingested_at
+        FROM {db}.spans ARRAY JOIN ['helpfulness', 'user-feedback'] AS n
+        WHERE project = {{p:String}} AND cityHash64(trace_id) % 20 = 1""", {"p": project})
+    for table in ("contents", "scores"):
+        store.command(f"OPTIMIZE TABLE {db}.{table} FINAL")
 
 
 def build_rollups(store: Store, project: str = "default") -> None:
@@ -107,6 +147,8 @@ def open_generated(data: Path | None, calls: int, days: int) -> Store:
         generate(store, calls, days)
     elif any(not store.query(f"SELECT count() AS n FROM {store.database}.{t.name}")[0]["n"] for t in ROLLUP_TABLES):
         build_rollups(store)
+    if not store.query(f"SELECT count() AS n FROM {store.database}.contents")[0]["n"]:
+        generate_content_and_scores(store)
     return store
 
 

@@ -1,7 +1,8 @@
 """Dashboard page speed, unfiltered and under every filter: p50/p95 of each page's queries (all
 of them, as the UI asks) over N generated calls spread over D days (default 10M over 30 days), for
 the last 24 h, 7 days and D days, with no filter, each single filter (user, customer, session, route,
-model, release, environment, status, tag) and a few pairs. Prints one JSON line: each page's p50/p95
+model, release, environment, status, tag) and a few pairs; the traces list also with a text search over
+captured content (a common word, a rare order id) and with a score filter. Prints one JSON line: each page's p50/p95
 per range and filter, the slowest page of each filter, and stored bytes per call (all tables).
 
     python bench/pages.py [--calls 10000000] [--days 30] [--runs 5] [--data DIR]
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from gen_calls import open_generated, timed  # noqa: E402
 
 from tokentrail.errors import BadRequest  # noqa: E402
+from tokentrail.privacy import search  # noqa: E402
 from tokentrail.query import cost, metrics, quality, traces, users  # noqa: E402
 from tokentrail.query.filters import Filters  # noqa: E402
 from tokentrail.storage.backend import Store  # noqa: E402
@@ -85,6 +87,12 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
     return {
         "overview": overview, "cost": cost_page, "usage": usage, "quality": quality_page,
         "traces": lambda: (chrome(), traces.search(store, f, 50)),
+        # the traces list's text search (a word in 1/8 of captured prompts, then one order id) and score filter
+        "traces_search": lambda: (chrome(), traces.search(store, f, 50, text=search.content_match(None, "refund"))),
+        "traces_search_rare": lambda: (chrome(), traces.search(store, f, 50,
+                                                               text=search.content_match(None, "ord-4242424"))),
+        "traces_scored": lambda: (chrome(), traces.search(store, f, 50, scored=traces.ScoreFilter(
+            name="helpfulness", source="eval", max=0.25))),
         "sessions": lambda: (chrome(), traces.sessions(store, f, 50)),
         "users": lambda: (chrome(), users.leaderboard(store, f, "user", "cost", 100)),
     }
