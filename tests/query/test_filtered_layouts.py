@@ -21,7 +21,12 @@ from tokentrail.query import cost, metrics, quality, rollups, traces, users
 from tokentrail.query.filters import Filters
 
 PROJECT = "layouts"
-FILTERS = ("user", "customer", "session", "route", "model", "release", "environment", "status", "tag")
+FILTERS = ("user", "customer", "session", "route", "model", "model_family", "release", "environment", "status", "tag")
+# the demo's model names (demo/traffic.py) -> their family, as the names say
+DEMO_FAMILY = {"gpt-4o-mini-2024-07-18": "gpt-4o-mini", "gpt-4o-mini": "gpt-4o-mini",
+               "claude-3-5-haiku-20241022": "claude-3-5-haiku", "gpt-4.1-nano": "gpt-4.1-nano",
+               "gpt-4o-2024-08-06": "gpt-4o", "claude-sonnet-4-20250514": "claude-sonnet-4", "o4-mini": "o4-mini",
+               "text-embedding-3-small": "text-embedding-3-small", "mystery-model-v0": "mystery-model-v0"}
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 
 
@@ -56,6 +61,7 @@ def _values(server: ServerThread, within: timedelta = timedelta(days=3650)) -> d
                groupUniqArray(status) AS status, groupUniqArrayArray(tags) AS tag
         FROM tokentrail.spans FINAL WHERE project = {p:String} AND kind = 'llm'
           AND start_time >= {since:DateTime64(3)}""", {"p": PROJECT, "since": since})[0]
+    row["model_family"] = sorted({DEMO_FAMILY[m] for m in row["model"]})
     return {k: sorted(v for v in vs if v)[:6] for k, vs in row.items()}
 
 
@@ -64,6 +70,7 @@ def _queries(store: Any, f: Filters) -> dict[str, Callable[[], Any]]:
     every = [*metrics.METRICS]
 
     def by_key(rows: list[dict[str, Any]], key: str = "key") -> list[dict[str, Any]]:
+        rows = [dict(r, versions=by_key(r["versions"])) if "versions" in r else r for r in rows]  # model families
         return sorted(rows, key=lambda r: str(r[key]))
 
     out: dict[str, Callable[[], Any]] = {
@@ -80,7 +87,7 @@ def _queries(store: Any, f: Filters) -> dict[str, Callable[[], Any]]:
         "costliest traces": lambda: [t["cost_usd"] for t in traces.search(store, f, 10, order="cost")["traces"]],
         "sessions": lambda: traces.sessions(store, f, 20),
     }
-    for by in ("model", "route", "user", "customer"):
+    for by in ("model", "model_family", "route", "user", "customer"):
         out[f"by {by}"] = lambda by=by: dict(metrics.breakdown(store, f, by, 500, "cost_usd"),
                                              rows=by_key(metrics.breakdown(store, f, by, 500, "cost_usd")["rows"]))
     for by in ("user", "customer"):

@@ -242,11 +242,43 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     where, params = f.where(rollup, dims=dims)
     expr = DIMENSIONS[by][1 if rollup else 0]
     source = _whole_range(store, rollup, f, dims, params)
+    if by == "model_family":
+        return _family_breakdown(store, rollup, source, where, params, limit, order, names)
     rows = store.query(f"""
         SELECT {expr} AS key, {_select(names, rollup)}, sum(m_cost_usd) OVER () AS all_cost
         FROM {source} WHERE {where}
         GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
     return {"by": by, "source": "rollup" if rollup else "raw", "rows": _shares(rows)}
+
+
+def _family_breakdown(store: Store, rollup: bool, source: str, where: str, params: dict[str, Any], limit: int,
+                      order: str, names: list[str]) -> dict[str, Any]:
+    """By model family, each family with its ``versions``: the models seen in it (as reported, e.g.
+    gpt-4o-mini and gpt-4o-mini-2024-07-18), each with the same metrics. One pass: GROUPING SETS give
+    the families' own totals (their quantiles merged over every version) and the versions'."""
+    family, model = DIMENSIONS["model_family"][1 if rollup else 0], DIMENSIONS["model"][1 if rollup else 0]
+    rows = store.query(f"""
+        SELECT {family} AS key, {model} AS g_model, grouping(g_model) AS g_whole, {_select(names, rollup)},
+               sum(if(g_whole = 1, m_cost_usd, 0)) OVER () AS all_cost
+        FROM {source} WHERE {where}
+        GROUP BY GROUPING SETS ((key, g_model), (key))""", params)
+
+    def rank(r: dict[str, Any]) -> tuple[Any, ...]:
+        return -(r[f"m_{order}"] or 0), -(r["m_requests"] or 0), r["key"] if r["g_whole"] else r["g_model"]
+
+    families = sorted((r for r in rows if r["g_whole"]), key=rank)[:limit]
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for r in sorted((r for r in rows if not r["g_whole"]), key=rank):
+        versions.setdefault(r["key"], []).append({**r, "key": r["g_model"]})
+    out = []
+    for fam in _shares([_strip(r) for r in families]):
+        fam["versions"] = _shares([_strip(v) for v in versions.get(fam["key"], [])])
+        out.append(fam)
+    return {"by": "model_family", "source": "rollup" if rollup else "raw", "rows": out}
+
+
+def _strip(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("g_model", "g_whole")}
 
 
 def _shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

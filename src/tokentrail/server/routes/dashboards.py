@@ -2,7 +2,7 @@
 
 Every route takes the same filters: ``range`` (15m, 1h, 24h, 7d, 30d ...) or
 ``since``/``until`` (ISO 8601), ``project``, and any of the dimension filters
-(route, model, provider, environment, release, status, kind, error_type, http_status,
+(route, model, model_family, provider, environment, release, status, kind, error_type, http_status,
 user, session, customer, source).
 """
 
@@ -94,7 +94,8 @@ async def timeseries(request: Request, metric: str = Query("requests,cost_usd"),
     return await _run(rt, metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
 
 
-@router.get("/metrics/breakdown", summary="Metrics by route, model, provider, user, customer, status ...")
+@router.get("/metrics/breakdown", summary="Metrics by route, model, model family (with its versions), provider, "
+            "user, customer, status ...")
 async def breakdown(request: Request, by: str = "route", limit: int = Query(20, ge=1, le=500),
                     order: str = "cost_usd",
                     metric: str | None = Query(None, description="comma-separated metrics (default: all); "
