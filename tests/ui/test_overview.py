@@ -67,6 +67,56 @@ def test_choosing_a_filter_updates_the_url_and_the_numbers(demo: Demo, page) -> 
     assert float(kpi(page, "requests")[1]) == s["requests"]
 
 
+def options(page, testid: str) -> list[str]:
+    return page.locator(f"[data-testid={testid}] option").evaluate_all("os => os.map(o => o.value).filter(v => v)")
+
+
+def test_every_filter_has_a_control_and_choices_narrow_to_the_other_filters(demo: Demo, page) -> None:
+    everything = demo.api("filters/values")
+    open_page(page, demo.page_url("overview"))
+    page.wait_for_function("document.querySelectorAll('[data-testid=filter-model] option').length > 1")
+    assert options(page, "filter-model") == everything["model"]
+    assert options(page, "filter-error-type") == everything["error_type"] != []
+    # a route: the model list shrinks to that route's models (the API's answer equals the spans', see
+    # tests/query/test_filter_values.py); the route list still offers every route
+    route = everything["route"][0]
+    narrowed = demo.api("filters/values", route=route)
+    assert narrowed["route"] == everything["route"] and narrowed["model"] != everything["model"]
+    page.select_option("[data-testid=filter-route]", route)
+    page.wait_for_url(f"**route={route}**")
+    wait_ready(page)
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=filter-model] option').length === "
+                           f"{len(narrowed['model']) + 1}")
+    assert options(page, "filter-model") == narrowed["model"]
+    # status, error type, customer and session each filter the page's numbers as the API does
+    page.select_option("[data-testid=filter-status]", "error")
+    page.wait_for_url("**status=error**")
+    wait_ready(page)
+    assert float(kpi(page, "requests")[1]) == demo.api("metrics/summary", route=route, status="error")["requests"]
+    error_type = demo.api("filters/values", route=route, status="error")["error_type"][0]
+    page.select_option("[data-testid=filter-error-type]", error_type)
+    page.wait_for_url("**error_type=**")
+    wait_ready(page)
+    assert float(kpi(page, "requests")[1]) == demo.api("metrics/summary", route=route, status="error",
+                                                       error_type=error_type)["requests"]
+    customer = demo.api("users", by="customer", limit=1)["rows"][0]["key"]
+    page.goto(demo.page_url("overview"))
+    wait_ready(page)
+    page.fill("[data-testid=filter-customer]", customer)
+    page.press("[data-testid=filter-customer]", "Enter")
+    page.wait_for_url("**customer=**")
+    wait_ready(page)
+    assert float(kpi(page, "requests")[1]) == demo.api("metrics/summary", customer=customer)["requests"]
+    session = demo.api("sessions", customer=customer, limit=1)["sessions"][0]["session_id"]
+    page.fill("[data-testid=filter-session]", session)
+    page.press("[data-testid=filter-session]", "Enter")
+    page.wait_for_url("**session=**")
+    wait_ready(page)
+    assert page.input_value("[data-testid=filter-customer]") == customer
+    in_session = demo.api("metrics/summary", customer=customer, session=session)["requests"]
+    assert in_session > 0 and float(kpi(page, "requests")[1]) == in_session
+
+
 def test_navigation_keeps_the_filters(demo: Demo, page) -> None:
     open_page(page, demo.page_url("overview", route="code-review"))
     page.click("[data-testid=nav] a[data-page=cost]")

@@ -134,15 +134,36 @@ def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]
         GROUP BY t, name ORDER BY t""", params)
 
 
+# the filter bar's drop-downs (the UI's app.js) and provider (the alert form's choices)
+LISTED = ("route", "model", "provider", "environment", "release", "error_type")
+
+
 def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
-    """Values seen in the range, for the filter drop-downs."""
-    g = f.unfiltered()
-    dims = ("route", "model", "release")
-    where, params = g.where(rollup=True, llm_only=False, dims=dims)
-    row = store.query(f"""
-        SELECT groupUniqArrayIf(route, route != '') AS route, groupUniqArrayIf(model, model != '') AS model,
-               groupUniqArrayIf(provider, provider != '') AS provider,
-               groupUniqArrayIf(environment, environment != '') AS environment,
-               groupUniqArrayIf(release, release != '') AS release
-        FROM {g.rollup_source(store.database, dims)} WHERE {where}""", params)[0]
+    """Values seen in the range, for the filter drop-downs: each list narrowed by every OTHER filter in
+    force (with route=checkout, the models checkout used; the route list still offers every route those
+    other filters allow, so the choice can be changed). One query when no filter is set, else one per list."""
+    if not f.equals:
+        return _values(store, f, LISTED)
+    out: dict[str, list[str]] = {}
+    for name in LISTED:
+        g = Filters(project=f.project, since=f.since, until=f.until, pending=f.pending, stale_days=f.stale_days,
+                    equals={k: v for k, v in f.equals.items() if k != name})
+        out.update(_values(store, g, (name,)))
+    return out
+
+
+def _values(store: Store, f: Filters, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The distinct non-empty values of ``names`` among calls matching ``f``: from the rollups when the
+    filters allow (any range), else from the spans (a user, customer, session ... filter)."""
+    if f.rollup_possible():
+        dims = ("route", "model", "release")
+        where, params = f.where(rollup=True, llm_only=False, dims=dims)
+        source = f.rollup_source(store.database, dims)
+        columns = {n: n for n in names}
+    else:
+        where, params = f.where(llm_only=False)
+        source = f.span_source(store.database, llm_only=False)
+        columns = {n: "if(response_model != '', response_model, request_model)" if n == "model" else n for n in names}
+    pick = ", ".join(f"groupUniqArrayIf({c}, {c} != '') AS {n}" for n, c in columns.items())
+    row = store.query(f"SELECT {pick} FROM {source} WHERE {where}", params)[0]
     return {k: sorted(v) for k, v in row.items()}

@@ -25,9 +25,12 @@ const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Q
   sessions: "Sessions", users: "Users", audit: "Audit", alerts: "Alerts", explain: "Why did this change?" };
 // pages with their own controls: the filter bar would filter nothing there
 const NO_FILTER_BAR = new Set(["alerts"]);
-const CHIP_LABELS = { provider: "provider", status: "status", kind: "kind", error_type: "error type",
-  http_status: "HTTP status", session: "session", customer: "customer", source: "source" };
-const BAR_FILTERS = ["route", "model", "environment", "release"];
+// filters the URL may carry that have no control in the bar: shown as removable chips
+const CHIP_LABELS = { provider: "provider", kind: "kind", http_status: "HTTP status", finish: "finish reason",
+  source: "source" };
+// drop-downs filled with the values seen (each narrowed by the other filters), and the fixed status one
+const BAR_FILTERS = ["route", "model", "environment", "release", "error_type"];
+const TEXT_FILTERS = ["user", "customer", "session"];
 // pages whose numbers and charts live mode redraws in place (the traces list adds new rows itself)
 const REFRESHABLE = new Set(["overview", "cost", "usage", "quality", "users", "sessions"]);
 const REFRESH_MS = 10_000;
@@ -284,7 +287,8 @@ function syncFilterBar() {
     range.value = state.RANGES.some(([v]) => v === f.range) ? f.range : (f.range ? addRange(range, f.range) : "24h");
   }
   for (const k of BAR_FILTERS) ensureOption(fm.elements[k], f[k] || "");
-  fm.elements.user.value = f.user || "";
+  ensureOption(fm.elements.status, f.status || "");
+  for (const k of TEXT_FILTERS) fm.elements[k].value = f[k] || "";
   const chips = document.querySelector("[data-testid=filter-chips]");
   clear(chips, Object.entries(CHIP_LABELS).filter(([k]) => f[k]).map(([k, label]) =>
     h("span", { class: "chip", testid: `chip-${k}` }, `${label}: ${f[k]}`,
@@ -305,13 +309,15 @@ function ensureOption(select, value) {
   select.value = value;
 }
 
-/** Fill the drop-downs with the values seen in the range (once per range and project). */
+/** Fill the drop-downs with the values seen in the range, each narrowed by the other filters in force
+ * (asked again when the project, range or a filter changes). */
 async function loadFilterOptions(f) {
-  const key = `${f.project || ""}|${f.range || ""}|${f.since || ""}|${f.until || ""}`;
+  const base = { project: f.project, range: f.range, since: f.since, until: f.until };
+  for (const k of state.DIMENSIONS) base[k] = f[k];
+  Object.keys(base).forEach((k) => (base[k] === undefined || base[k] === "") && delete base[k]);
+  const key = JSON.stringify(base);
   if (key === optionsKey) return;
   optionsKey = key;
-  const base = { project: f.project, range: f.range, since: f.since, until: f.until };
-  Object.keys(base).forEach((k) => base[k] === undefined && delete base[k]);
   let values;
   try {
     values = await api.get("filters/values", {}, base);
@@ -335,12 +341,19 @@ function wireFilterBar() {
     if (e.target.value === "custom") return;
     state.update({ range: e.target.value === state.DEFAULT_RANGE ? null : e.target.value, since: null, until: null });
   });
-  for (const k of BAR_FILTERS) fm.elements[k].addEventListener("change", (e) => state.update({ [k]: e.target.value }));
-  const user = fm.elements.user;
-  user.addEventListener("change", () => state.update({ user: user.value.trim() }));
-  user.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") state.update({ user: user.value.trim() });
-  });
+  for (const k of [...BAR_FILTERS, "status"]) {
+    fm.elements[k].addEventListener("change", (e) => state.update({ [k]: e.target.value, offset: null }));
+  }
+  for (const k of TEXT_FILTERS) {
+    const box = fm.elements[k];
+    const apply = () => {
+      if (box.value.trim() !== (state.filters()[k] || "")) state.update({ [k]: box.value.trim(), offset: null });
+    };
+    box.addEventListener("change", apply);
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") apply();
+    });
+  }
   fm.querySelector("[data-action=clear]").addEventListener("click", () => {
     const keep = {};
     const f = state.filters();
