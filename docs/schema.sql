@@ -284,6 +284,21 @@ CREATE TABLE IF NOT EXISTS tokentrail.capture_policy
 ENGINE = ReplacingMergeTree(updated_at)
 ORDER BY scope;
 
+CREATE TABLE IF NOT EXISTS tokentrail.saved_views
+(
+    project LowCardinality(String),
+    view_id String COMMENT 'random id',
+    name String,
+    page LowCardinality(String) COMMENT 'overview, cost, usage, quality, traces, sessions, users',
+    query String COMMENT 'the page\'s URL query string, without the project',
+    created_by String COMMENT 'key:tt_9f3a1c, user:alice, local ...',
+    created_at DateTime64(3, 'UTC'),
+    deleted UInt8 COMMENT '1: deleted',
+    version DateTime64(6, 'UTC') COMMENT 'the newest row of a view wins'
+)
+ENGINE = ReplacingMergeTree(version, deleted)
+ORDER BY (project, view_id);
+
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
     project LowCardinality(String),

@@ -35,6 +35,7 @@ from tokentrail.server.routes import (
     quarantine,
     signin,
     ui,
+    views,
 )
 from tokentrail.server.runtime import Runtime
 from tokentrail.storage.deadline import ReadDeadline
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(dashboards.router)
     app.include_router(projects.router)
+    app.include_router(views.router)
     app.include_router(alerts.router)
     app.include_router(audit.router)
     app.include_router(accounts.router)

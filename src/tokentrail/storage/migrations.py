@@ -257,3 +257,11 @@ def m014_spans_by_user(store: Store) -> None:
             INSERT INTO {db}.spans_by_user
             SELECT {', '.join(PEOPLE_COLUMNS)}, now64(6) AS version, 0 AS deleted FROM {db}.spans FINAL
             WHERE toDate(start_time) = {{d:Date}} AND {PEOPLE_ROWS}""", {"d": row["d"]})
+
+
+@migration
+def m015_saved_views(store: Store) -> None:
+    """Saved views of the web UI (tokentrail.query.saved_views; a store made since gets it in m001)."""
+    from tokentrail.storage.schema import SAVED_VIEWS
+
+    store.command(SAVED_VIEWS.create_sql(store.database))

@@ -388,8 +388,27 @@ CAPTURE_POLICY = Table(
     order_by="scope",
 )
 
+# Saved views of the web UI (tokentrail.query.saved_views): a page and its filters under a name, shared by
+# everyone who reads the project. Deleting one writes a newer row with deleted = 1.
+SAVED_VIEWS = Table(
+    name="saved_views",
+    columns=(
+        _c("project", "LowCardinality(String)"),
+        _c("view_id", "String", "random id"),
+        _c("name", "String"),
+        _c("page", "LowCardinality(String)", "overview, cost, usage, quality, traces, sessions, users"),
+        _c("query", "String", "the page's URL query string, without the project"),
+        _c("created_by", "String", "key:tt_9f3a1c, user:alice, local ..."),
+        _c("created_at", "DateTime64(3, 'UTC')"),
+        _c("deleted", "UInt8", "1: deleted"),
+        _c("version", "DateTime64(6, 'UTC')", "the newest row of a view wins"),
+    ),
+    engine="ReplacingMergeTree(version, deleted)",
+    order_by="(project, view_id)",
+)
+
 TABLES: tuple[Table, ...] = (SPANS, CONTENTS, SCORES, PRICES, INGEST_EVENTS, SPANS_IN, MIGRATIONS, BATCH_FILES,
-                             API_KEYS, AUDIT_LOG, ACCOUNTS, UI_SESSIONS, CAPTURE_POLICY)
+                             API_KEYS, AUDIT_LOG, ACCOUNTS, UI_SESSIONS, CAPTURE_POLICY, SAVED_VIEWS)
 TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 

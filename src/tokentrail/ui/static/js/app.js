@@ -18,6 +18,7 @@ import trace from "./pages/trace.js";
 import traces from "./pages/traces.js";
 import usage from "./pages/usage.js";
 import users from "./pages/users.js";
+import * as savedViews from "./views.js";
 
 const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: sessionList, users, audit, alerts,
   explain };
@@ -60,6 +61,7 @@ async function render() {
   document.body.classList.toggle("no-filters", NO_FILTER_BAR.has(name));
   alertCount();
   syncFilterBar();
+  savedViews.sync(name, id, currentProject());
   document.querySelectorAll(".tabs a").forEach((a) => {
     a.classList.toggle("active", a.dataset.page === name);
     a.href = state.href(a.dataset.page);
@@ -480,6 +482,7 @@ function boot() {
   wireFilterBar();
   wireProjectPicker();
   wireLiveToggle();
+  savedViews.wire(form().querySelector(".filter-actions"), currentProject);
   wireLinks();
   window.addEventListener("tt:signin-needed", () => showSignIn("Your session has ended: sign in again."));
   window.addEventListener("tt:alert-count", (e) => {
