@@ -315,6 +315,11 @@ def test_purge_leaves_no_row_of_the_user_anywhere(server: ServerThread, project:
                                                      "user_id": item["user_id"]},
                                headers={"x-tokentrail-project": project})
         assert r.status_code == 200, r.text
+    # a saved view of the UI filtered on that user (and one on the other, which stays)
+    for who in (user, other):
+        r = server.client.post("/api/views", params={"project": project},
+                               json={"name": f"calls of {who}", "page": "traces", "query": f"user={who}&range=7d"})
+        assert r.status_code == 200, r.text
     server.runtime.settle()
     server.runtime.refresh_rollups(all_levels=True)
     assert scan_tables(server, user)  # it is there before
@@ -322,8 +327,10 @@ def test_purge_leaves_no_row_of_the_user_anywhere(server: ServerThread, project:
     r = server.client.post("/api/admin/purge", json={"user": user})
     assert r.status_code == 200, r.text
     result = r.json()
-    assert result["traces"] == 3 and result["remaining"] == {}
+    assert result["traces"] == 3 and result["remaining"] == {} and result["deleted"]["saved_views"] == 1
     assert scan_tables(server, user) == {}
+    views = server.client.get("/api/views", params={"project": project}).json()["views"]
+    assert [v["name"] for v in views] == [f"calls of {other}"]
     # the other user's data is whole; the minute rollups agree with the spans left
     assert server.query("SELECT count() AS n FROM tokentrail.spans FINAL WHERE user_id = {u:String}",
                         {"u": other})[0]["n"] == 1

@@ -96,6 +96,9 @@ def purge(store: Store, kind: str, value: str, project: str = "", spool_dir: Pat
         if kind == "user":
             session_where += f" OR user_id IN {_in(ids, 'user')}"
         counts["rollup_day_session"] = _delete(store, "rollup_day_session", session_where)
+        # saved views of the web UI filtered on the subject (their query string names it)
+        counts["saved_views"] = _delete(store, "saved_views", f"decodeURLComponent(extractURLParameter("
+                                        f"concat('?', query), '{kind}')) IN {_in(ids, kind)}")
     finally:
         store.command(f"TRUNCATE TABLE {ids}")
     minutes = {(r["project"], datetime.fromisoformat(r["minute"])) for r in touched}
