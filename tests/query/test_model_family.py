@@ -176,3 +176,11 @@ def test_timeseries_groups_by_family(server: ServerThread) -> None:
                                                                  "group_by": "model_family", "top": 20}).json()
     since = datetime.now(UTC) - timedelta(hours=24)
     assert {s["group"] for s in doc["series"]} == {FAMILY[m] for m in _sent(server, since)}
+
+
+def test_filter_drop_downs_answer_under_a_family_filter(server: ServerThread) -> None:
+    for days in (0, 5):
+        r = server.client.get("/api/filters/values", params={"project": PROJECT, "since": _since(days).isoformat(),
+                                                             "model_family": "gpt-4o-mini"})
+        assert r.status_code == 200, r.text
+        assert set(r.json()["model"]) >= {"gpt-4o-mini", "gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.ui.conftest import Demo, open_page
+from urllib.parse import parse_qs, urlparse
+
+from tests.ui.conftest import Demo, open_page, wait_ready
 from tests.ui.numbers import assert_shows
 
 
@@ -20,10 +22,49 @@ def test_cost_page_totals_and_breakdowns_equal_the_api(demo: Demo, page) -> None
     open_page(page, demo.page_url("cost"))
     assert value(page, "kpi-cost") == s["cost_usd"]
     assert value(page, "kpi-cost-per-1k") == s["cost_per_1k_requests"]
-    for by in ("route", "model", "user", "customer"):
+    for by in ("route", "model_family", "user", "customer"):
         rows = demo.api("metrics/breakdown", by=by, order="cost_usd", limit=10)["rows"]
-        assert table_column(page, f"cost-by-{by}", "cell-cost") == [r["cost_usd"] for r in rows], by
-        assert table_column(page, f"cost-by-{by}", "cell-requests") == [r["requests"] for r in rows], by
+        shown = f"cost-by-{by.removesuffix('_family')}] [data-testid=row"  # models: the family rows
+        assert table_column(page, shown, "cell-cost") == [r["cost_usd"] for r in rows], by
+        assert table_column(page, shown, "cell-requests") == [r["requests"] for r in rows], by
+
+
+def test_cost_by_model_lists_one_family_with_its_versions_and_filters_by_it(demo: Demo, page) -> None:
+    """The demo reports gpt-4o-mini both undated and as gpt-4o-mini-2024-07-18: one family, 2 versions."""
+    by_model = {r["key"]: r for r in demo.api("metrics/breakdown", by="model", limit=100)["rows"]}
+    versions = ["gpt-4o-mini", "gpt-4o-mini-2024-07-18"]
+    assert set(versions) <= by_model.keys()
+    open_page(page, demo.page_url("cost"))
+    table = "[data-testid=cost-by-model]"
+    family = page.locator(f"{table} [data-testid=row][data-family='gpt-4o-mini']")
+    assert family.count() == 1
+    assert family.locator("td").first.inner_text() == "gpt-4o-mini · 2 versions"
+    rows = page.locator(f"{table} [data-testid=version-row][data-family='gpt-4o-mini']")
+    assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.version)")) == versions
+    assert float(family.locator("[data-testid=cell-requests]").get_attribute("data-value")) == sum(
+        by_model[v]["requests"] for v in versions)
+    for v in versions:
+        row = page.locator(f"{table} [data-testid=version-row][data-version='{v}']")
+        assert float(row.locator("[data-testid=cell-requests]").get_attribute("data-value")) == by_model[v]["requests"]
+        assert float(row.locator("[data-testid=cell-cost]").get_attribute("data-value")) == by_model[v]["cost_usd"]
+    # a click on the family (anywhere on its row) filters the page by it
+    family.locator("[data-testid=cell-requests]").click()
+    page.wait_for_url("**/ui/cost?*model_family=gpt-4o-mini*")
+    wait_ready(page)
+    assert parse_qs(urlparse(page.url).query)["model_family"] == ["gpt-4o-mini"]
+    s = demo.api("metrics/summary", model_family="gpt-4o-mini")
+    assert s["requests"] == sum(by_model[v]["requests"] for v in versions)
+    assert value(page, "kpi-cost") == s["cost_usd"]
+    assert page.locator(f"{table} [data-testid=row]").evaluate_all("rows => rows.map(r => r.dataset.family)") == [
+        "gpt-4o-mini"]
+    # and one on a version, by that model
+    page.locator(f"{table} [data-testid=version-row][data-version='gpt-4o-mini-2024-07-18'] a").click()
+    page.wait_for_url("**/ui/cost?*model=gpt-4o-mini-2024-07-18*")
+    wait_ready(page)
+    assert parse_qs(urlparse(page.url).query)["model"] == ["gpt-4o-mini-2024-07-18"]
+    assert value(page, "kpi-cost") == demo.api("metrics/summary", model="gpt-4o-mini-2024-07-18")["cost_usd"]
+    assert page.locator(f"{table} [data-testid=version-row]").evaluate_all(
+        "rows => rows.map(r => r.dataset.version)") == ["gpt-4o-mini-2024-07-18"]
 
 
 def test_cost_page_daily_chart_adds_up_to_the_daily_api(demo: Demo, page) -> None:

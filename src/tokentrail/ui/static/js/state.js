@@ -8,8 +8,8 @@ export const RANGES = [
 export const DEFAULT_RANGE = "24h";
 
 // Filters every API route understands (server: query/filters.py DIMENSIONS), plus time and project.
-export const DIMENSIONS = ["route", "model", "provider", "environment", "release", "status", "kind", "error_type",
-  "http_status", "finish", "user", "session", "customer", "source"];
+export const DIMENSIONS = ["route", "model", "model_family", "provider", "environment", "release", "status", "kind",
+  "error_type", "http_status", "finish", "user", "session", "customer", "source"];
 export const GLOBAL_KEYS = ["range", "since", "until", "project", ...DIMENSIONS];
 
 export function params() {

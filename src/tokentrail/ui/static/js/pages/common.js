@@ -103,19 +103,10 @@ export function costText(cost, unpriced, precise = false) {
 export function breakdownTable(doc, { testid, columns = "cost", limit = 10, total } = {}) {
   const rows = doc.rows.slice(0, limit);
   const by = doc.by;
-  const maxCost = Math.max(0, ...rows.map((r) => r.cost_usd));
   const maxReq = Math.max(0, ...rows.map((r) => r.requests));
   const name = { label: by.replace("_", " "), value: (r) => r.key || "(none)", cls: "key" };
-  const share = (r) => (total > 0 ? r.cost_usd / total : null);
   const sets = {
-    cost: [name,
-      { label: "cost", value: (r) => bar(r.cost_usd, maxCost, costText(r.cost_usd, r.unpriced)),
-        raw: (r) => r.cost_usd, testid: "cell-cost", cls: "bar-col" },
-      { label: "share", num: true, title: "share of all spend in the range", value: (r) => pct(share(r)) },
-      { label: "requests", num: true, value: (r) => count(r.requests), raw: (r) => r.requests, testid: "cell-requests" },
-      { label: "per 1k req", num: true, title: "cost per 1,000 requests",
-        value: (r) => (r.unpriced && !r.cost_usd ? "–" : usd(r.cost_per_1k_requests)) },
-    ].filter(Boolean),
+    cost: [name, ...costColumns(rows, total)],
     usage: [name,
       { label: "requests", value: (r) => bar(r.requests, maxReq, count(r.requests)), raw: (r) => r.requests,
         testid: "cell-requests", cls: "bar-col" },
@@ -127,6 +118,61 @@ export function breakdownTable(doc, { testid, columns = "cost", limit = 10, tota
   };
   return table(sets[columns], rows, { testid, empty: "Nothing in this range.",
     href: (r) => (r.key ? state.href("traces", { [by]: r.key }) : null) });
+}
+
+/** The cost, share, requests and cost-per-1k columns of a breakdown table (bars scaled to `rows`). */
+function costColumns(rows, total) {
+  const maxCost = Math.max(0, ...rows.map((r) => r.cost_usd));
+  const share = (r) => (total > 0 ? r.cost_usd / total : null);
+  return [
+    { label: "cost", value: (r) => bar(r.cost_usd, maxCost, costText(r.cost_usd, r.unpriced)),
+      raw: (r) => r.cost_usd, testid: "cell-cost", cls: "bar-col" },
+    { label: "share", num: true, title: "share of all spend in the range", value: (r) => pct(share(r)) },
+    { label: "requests", num: true, value: (r) => count(r.requests), raw: (r) => r.requests, testid: "cell-requests" },
+    { label: "per 1k req", num: true, title: "cost per 1,000 requests",
+      value: (r) => (r.unpriced && !r.cost_usd ? "–" : usd(r.cost_per_1k_requests)) },
+  ];
+}
+
+/** A family's versions worth listing under it: several, or one named otherwise than the family. */
+export function shownVersions(family) {
+  const versions = family.versions || [];
+  return versions.length > 1 || (versions.length === 1 && versions[0].key !== family.key) ? versions : [];
+}
+
+/** "gpt-4o-mini · 2 versions": a model family's name, with how many model names it was seen under. */
+export function familyName(family) {
+  const n = (family.versions || []).length;
+  return [family.key || "(none)", n > 1 ? h("span", { class: "family-count" }, ` · ${n} versions`) : null];
+}
+
+/**
+ * /api/metrics/breakdown?by=model_family as a table: a row per family with its totals (testid "row"), its
+ * versions (the model names seen: gpt-4o-mini, gpt-4o-mini-2024-07-18 ...) indented under it ("version-row"),
+ * each with its own numbers. A click on a family filters the page `page` by model_family, on a version by model.
+ */
+export function familyTable(doc, { testid, page, limit = 10, total } = {}) {
+  const families = doc.rows.slice(0, limit);
+  if (!families.length) return h("p", { class: "empty-inline", testid: testid + "-empty" }, "Nothing in this range.");
+  const cols = costColumns(families, total);
+  const row = (r, name, link, attrs) => {
+    const cells = [h("td", { class: "key" }, link ? h("a", { href: link, "data-nav": true }, name) : name),
+      ...cols.map((c) => h("td", { class: [c.num ? "num" : "", c.cls || ""].join(" ").trim() || null,
+        dataset: c.raw ? { value: String(c.raw(r) ?? "") } : null, testid: c.testid }, c.value(r)))];
+    const tr = h("tr", { ...attrs, class: [attrs.class, link ? "clickable" : ""].join(" ").trim() }, cells);
+    if (link) tr.dataset.href = link;
+    return tr;
+  };
+  const body = families.flatMap((f) => [
+    row(f, familyName(f), f.key ? state.href(page, { model_family: f.key, model: null }) : null,
+      { testid: "row", class: "family-row", dataset: { family: f.key } }),
+    ...shownVersions(f).map((v) => row(v, v.key || "(none)", v.key ? state.href(page, { model: v.key }) : null,
+      { testid: "version-row", class: "version-row", dataset: { family: f.key, version: v.key } })),
+  ]);
+  const head = h("tr", {}, h("th", {}, "model family · versions"),
+    cols.map((c) => h("th", { class: c.num ? "num" : null, title: c.title }, c.label)));
+  return h("div", { class: "table-wrap" }, h("table", { class: "data family-table", testid }, h("thead", {}, head),
+    h("tbody", {}, body)));
 }
 
 // ---- "why did this change?" from any chart -----------------------------------------------------

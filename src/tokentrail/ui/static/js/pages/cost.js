@@ -6,7 +6,7 @@ import { chart, COLORS, groupSeries, seriesValues } from "../charts.js";
 import { fill, h, kpi, panel } from "../dom.js";
 import { count, day, pct, plural, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
-import { breakdownTable, brushToExplain, drillToTraces, grid, title, whenEmpty, whyLink } from "./common.js";
+import { breakdownTable, brushToExplain, drillToTraces, familyTable, grid, title, whenEmpty, whyLink } from "./common.js";
 
 const DAY = 86400;
 
@@ -41,8 +41,12 @@ export default async function cost(root) {
   root.append(grid("two", daily.el, weekly.el), grid("two", byRouteTime.el, per1k.el));
   const tables = ["route", "model", "user", "customer"].map((by) => panel(
     { route: "By route", model: "By model", user: "Top users", customer: "Top customers" }[by],
-    { testid: `panel-cost-by-${by}`, subtitle: state.rangeLabel() }));
+    { testid: `panel-cost-by-${by}`, subtitle: by === "model"
+      ? `${state.rangeLabel()} · by model family, with its versions`
+      : state.rangeLabel() }));
   root.append(grid("two", ...tables.map((t) => t.el)));
+  // models by family: gpt-4o-mini and gpt-4o-mini-2024-07-18 are one model, listed with its versions
+  const by = (i) => ["route", "model_family", "user", "customer"][i];
 
   const long = longRange();
   const days = api.get("metrics/timeseries", { metric: "cost_usd,requests", step: DAY, ...long });
@@ -52,10 +56,13 @@ export default async function cost(root) {
     fill(weekly.body, async () => weeklyChart(await days)),
     fill(byRouteTime.body, async () => routeChart(await byRoute, byRouteTime)),
     fill(per1k.body, async () => per1kChart(await byRoute)),
-    ...tables.map((t, i) => fill(t.body, async () => breakdownTable(
-      await api.get("metrics/breakdown", { by: ["route", "model", "user", "customer"][i], order: "cost_usd", limit: 10,
-        metric: "requests,cost_usd,unpriced" }),
-      { testid: `cost-by-${["route", "model", "user", "customer"][i]}`, total: summary.cost_usd }))),
+    ...tables.map((t, i) => fill(t.body, async () => {
+      const doc = await api.get("metrics/breakdown", { by: by(i), order: "cost_usd", limit: 10,
+        metric: "requests,cost_usd,unpriced" });
+      const testid = `cost-by-${["route", "model", "user", "customer"][i]}`;
+      return by(i) === "model_family" ? familyTable(doc, { testid, page: "cost", total: summary.cost_usd })
+        : breakdownTable(doc, { testid, total: summary.cost_usd });
+    })),
   ]);
 }
 

@@ -6,7 +6,8 @@ import { chart, COLORS, seriesValues } from "../charts.js";
 import { badge, clear, fill, h, kpi, panel, table } from "../dom.js";
 import { count, ms, msAxis, pct, plural, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
-import { brushToExplain, drillToTraces, grid, isSelfHosted, title, tracesLink, whenEmpty, whyLink } from "./common.js";
+import { brushToExplain, drillToTraces, familyName, grid, isSelfHosted, title, tracesLink, whenEmpty,
+  whyLink } from "./common.js";
 
 const METRICS = "requests,cost_usd,errors,rate_limited,timeouts,latency_ms,ttft_ms,tpot_ms";
 
@@ -25,7 +26,8 @@ export default async function overview(root) {
   const selfHosted = panel("Self-hosted models", { testid: "panel-self-hosted" });
   root.append(grid("quad", volume.el, latency.el, errors.el, selfHosted.el));
   const ts = api.get("metrics/timeseries", { metric: METRICS });
-  const byModel = api.get("metrics/breakdown", { by: "model", order: "errors", limit: 4, metric: "requests,errors,rate_limited,timeouts" });
+  const byModel = api.get("metrics/breakdown", { by: "model_family", order: "errors", limit: 4,
+    metric: "requests,errors,rate_limited,timeouts" });
   await Promise.all([
     fill(volume.body, async () => volumePanel(await ts, summary, volume)),
     fill(latency.body, async () => latencyPanel(await ts, summary)),
@@ -117,13 +119,13 @@ function errorsPanel(ts, s, byModel) {
       { name: "429 rate limited", values: limited, color: COLORS.rate_limited },
       { name: "timeouts", values: timeouts, color: COLORS.timeouts }] });
   const models = h("div", { class: "sub-table" }, h("h3", {}, "Error rate by model"), table([
-    { label: "model", value: (r) => r.key || "(none)" },
+    { label: "model family", value: (r) => familyName(r) },
     { label: "requests", num: true, value: (r) => count(r.requests) },
     { label: "error rate", num: true, value: (r) => pct(r.error_rate), raw: (r) => r.error_rate },
     { label: "429s", num: true, value: (r) => count(r.rate_limited) },
     { label: "timeouts", num: true, value: (r) => count(r.timeouts) },
   ], byModel.rows.filter((r) => r.errors > 0), { testid: "errors-by-model", empty: "No failed calls.",
-    href: (r) => state.href("traces", { model: r.key, status: "error" }) }));
+    href: (r) => state.href("traces", { model_family: r.key, model: null, status: "error" }) }));
   return [head, c, models];
 }
 
