@@ -164,6 +164,8 @@ def _values(store: Store, f: Filters, names: tuple[str, ...]) -> dict[str, list[
         where, params = f.where(llm_only=False)
         source = f.span_source(store.database, llm_only=False)
         columns = {n: "if(response_model != '', response_model, request_model)" if n == "model" else n for n in names}
-    pick = ", ".join(f"groupUniqArrayIf({c}, {c} != '') AS {n}" for n, c in columns.items())
+    # aliases get a prefix: one named like a column would shadow it in the WHERE clause (model_family's
+    # condition reads the rollups' ``model``, which ``AS model`` would turn into this array)
+    pick = ", ".join(f"groupUniqArrayIf({c}, {c} != '') AS v_{n}" for n, c in columns.items())
     row = store.query(f"SELECT {pick} FROM {source} WHERE {where}", params)[0]
-    return {k: sorted(v) for k, v in row.items()}
+    return {k.removeprefix("v_"): sorted(v) for k, v in row.items()}
