@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import ServerThread, running_server
 from tokentrail.demo.send import send_backfill
+from tokentrail.query.filters import array_param
 
 A, B = "shop", "support-bot"
 SCORE = "u1-review"
@@ -100,6 +101,26 @@ def test_score_filters_keep_exactly_the_scored_traces(two: ServerThread) -> None
         assert [(s["value"], s["label"], s["source"]) for s in mine] == \
             [(by_id[row["trace_id"]]["value"], by_id[row["trace_id"]]["label"], by_id[row["trace_id"]]["source"])]
     assert trace_ids(two, B, score_name=SCORE) == []
+    # a score sent again with its id is corrected: only its newest value counts (under a user filter too,
+    # where the scores are read through that user's traces)
+    first = sent[0]
+    assert first["value"] == 0.0 and first["trace_id"] in trace_ids(two, A, score_name=SCORE, score_max=0.3)
+    r = two.client.post("/api/scores", json=[{**first, "value": 0.9}], headers={"x-tokentrail-project": A})
+    assert r.status_code == 200, r.text
+    two.flush()
+    first["value"] = 0.9
+    assert set(trace_ids(two, A, score_name=SCORE, score_max=0.3)) == expect(score_max=0.3)
+    assert first["trace_id"] in trace_ids(two, A, score_name=SCORE, score_min=0.85)
+    users = {r["trace_id"]: r["u"] for r in two.query(
+        "SELECT trace_id, anyIf(user_id, user_id != '') AS u FROM tokentrail.spans FINAL WHERE project = {p:String} "
+        "AND trace_id IN {t:Array(String)} GROUP BY trace_id", {"p": A, "t": array_param([s["trace_id"] for s in sent])})}
+    user = users[first["trace_id"]]
+    assert user
+    mine = [s for s in sent if users.get(s["trace_id"]) == user]
+    assert set(trace_ids(two, A, score_name=SCORE, score_min=0.85, user=user)) == \
+        {s["trace_id"] for s in mine if s["value"] >= 0.85}
+    assert set(trace_ids(two, A, score_name=SCORE, score_max=0.3, user=user)) == \
+        {s["trace_id"] for s in mine if s["value"] <= 0.3}
     r = two.client.get("/api/traces", params={"project": A, "score_min": "nan"})
     assert r.status_code == 400 and "finite" in r.json()["error"]
 

@@ -157,7 +157,7 @@ def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requ
         raise BadRequest(f"{by} is not available for this range")
     rows = store.query(f"SELECT {expr} AS g, {METRICS[order][1 if rollup else 0]} AS m_v "
                        f"FROM {_table(store, rollup, f, (by,))} "
-                       f"WHERE {where} GROUP BY g ORDER BY m_v DESC LIMIT {int(limit)}", params)
+                       f"WHERE {where} GROUP BY g ORDER BY m_v DESC, g LIMIT {int(limit)}", params)
     return [r["g"] for r in rows]
 
 

@@ -36,21 +36,30 @@ class ScoreFilter:
     def __bool__(self) -> bool:
         return bool(self.name or self.source or self.label) or self.min is not None or self.max is not None
 
-    def condition(self) -> tuple[str, dict[str, Any]]:
-        """SQL over the scores table and its parameters (all named ``sc_...``)."""
+    def condition(self, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        """SQL over the scores table (its columns named ``prefix`` + name) and its parameters (``sc_...``)."""
         parts, params = ["1"], {}
         for field_name in ("name", "source", "label"):
             value = getattr(self, field_name)
             if value:
-                parts.append(f"{field_name} = {{sc_{field_name}:String}}")
+                parts.append(f"{prefix}{field_name} = {{sc_{field_name}:String}}")
                 params[f"sc_{field_name}"] = value
         if self.min is not None:
-            parts.append("value >= {sc_min:Float64}")
+            parts.append(f"{prefix}value >= {{sc_min:Float64}}")
             params["sc_min"] = self.min
         if self.max is not None:
-            parts.append("value <= {sc_max:Float64}")
+            parts.append(f"{prefix}value <= {{sc_max:Float64}}")
             params["sc_max"] = self.max
         return " AND ".join(parts), params
+
+
+def _latest_scores(db: str, since: str, which: str, key: str) -> str:
+    """Each score's newest version (by ``ingested_at``) among those made since ``since``: ``key`` (trace_id or
+    span_id) and its fields as ``s_name``, ``s_source``, ``s_label``, ``s_value``. Grouping only the scores of
+    the window is far cheaper than FINAL, which merges every score of the project whatever the window."""
+    return (f"SELECT {key}, argMax(name, ingested_at) AS s_name, argMax(source, ingested_at) AS s_source, "
+            f"argMax(label, ingested_at) AS s_label, argMax(value, ingested_at) AS s_value FROM {db}.scores "
+            f"WHERE project = {{project:String}} AND timestamp >= {since} AND {which} GROUP BY {key}, score_id")
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,17 @@ def _with_text(store: Store, f: Filters, text: ContentMatch | None, where: str,
     if text is None:
         return where, params
     sql = (f"trace_id IN (SELECT trace_id FROM {store.database}.contents WHERE project = {{project:String}} "
-           f"AND start_time >= {{ct_since:DateTime64(6)}} AND {text.condition})")
+           f"AND start_time >= {{ct_since:DateTime64(6)}} AND {text.condition}{_people_traces(store, f, where)})")
     return f"{where} AND {sql}", {**params, **text.params, "ct_since": _naive(f.since - timedelta(hours=1))}
+
+
+def _people_traces(store: Store, f: Filters, where: str) -> str:
+    """Under a user, customer or session filter: `` AND trace_id IN (their traces)`` (``where`` being the
+    spans' condition), so the scores or contents read are only theirs, found by the tables' keys (both
+    are sorted by trace id), instead of every row of the range. Empty for other filters."""
+    if not f.by_person():
+        return ""
+    return f" AND trace_id IN (SELECT trace_id FROM {f.span_source(store.database, llm_only=False)} WHERE {where})"
 
 
 def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: str,
@@ -81,15 +99,20 @@ def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: st
     id, from batch files, count for that span's trace)."""
     if not scored:
         return where, params
-    cond, more = scored.condition()
+    cond, more = scored.condition("s_")
     db = store.database
     since = "{sc_since:DateTime64(3)}"
-    sql = (f"trace_id IN (SELECT trace_id FROM {db}.scores FINAL WHERE project = {{project:String}} "
-           f"AND timestamp >= {since} AND trace_id != '' AND {cond} UNION ALL "
-           f"SELECT trace_id FROM {db}.spans WHERE project = {{project:String}} AND span_id IN ("
-           f"SELECT span_id FROM {db}.scores FINAL WHERE project = {{project:String}} AND timestamp >= {since} "
-           f"AND trace_id = '' AND span_id != '' AND {cond}))")
-    return f"{where} AND {sql}", {**params, **more, "sc_since": _naive(f.since - SCORE_SLACK)}
+    latest = _latest_scores(db, since, "trace_id != ''" + _people_traces(store, f, where), "trace_id")
+    sql = f"trace_id IN (SELECT trace_id FROM ({latest}) WHERE {cond}"
+    params = {**params, **more, "sc_since": _naive(f.since - SCORE_SLACK)}
+    # the span-only branch scans the scores a second time: only when the project has such scores (an
+    # existence check costs milliseconds; the branch, a second grouping of the window's scores and a spans scan)
+    if store.query(f"SELECT count() AS n FROM (SELECT 1 FROM {db}.scores WHERE project = {{project:String}} "
+                   f"AND timestamp >= {since} AND trace_id = '' AND span_id != '' LIMIT 1)", params)[0]["n"]:
+        only = _latest_scores(db, since, "trace_id = '' AND span_id != ''", "span_id")
+        sql += (f" UNION ALL SELECT trace_id FROM {db}.spans WHERE project = {{project:String}} AND span_id IN ("
+                f"SELECT span_id FROM ({only}) WHERE {cond})")
+    return f"{where} AND {sql})", params
 
 
 def _naive(t: datetime) -> str:
@@ -156,10 +179,11 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int,
     ``scored``, of traces holding such a score), looking back in growing windows so the common case
     (recent data) reads a small part of the range; also the start of the window that sufficed."""
     end = f.end
-    for hours in (1, 6, 24, 96, None):
+    # a user, customer or session filter reads a few granules of spans_by_user over any range: one pass
+    for hours in (None,) if f.by_person() else (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
-        where, params = _with_text(store, f, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
+        where, params = _with_text(store, g, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
         source = g.span_source(store.database, llm_only=False) if g.by_person() else f"{store.database}.spans"
         rows = store.query(f"""
             SELECT {key} AS k FROM {source} WHERE {where} AND {key} != ''
