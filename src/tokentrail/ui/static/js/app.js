@@ -27,8 +27,8 @@ const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Q
 // pages with their own controls: the filter bar would filter nothing there
 const NO_FILTER_BAR = new Set(["alerts"]);
 // filters the URL may carry that have no control in the bar: shown as removable chips
-const CHIP_LABELS = { provider: "provider", kind: "kind", http_status: "HTTP status", finish: "finish reason",
-  source: "source" };
+const CHIP_LABELS = { model_family: "model family", provider: "provider", kind: "kind", http_status: "HTTP status",
+  finish: "finish reason", source: "source" };
 // drop-downs filled with the values seen (each narrowed by the other filters), and the fixed status one
 const BAR_FILTERS = ["route", "model", "environment", "release", "error_type"];
 const TEXT_FILTERS = ["user", "customer", "session"];
