@@ -238,3 +238,25 @@ def test_score_filters_list_the_traces_the_api_lists(two: Demo, page: Any) -> No
     assert row_ids(page) == [t["trace_id"] for t in labelled]
     assert page.input_value("[data-testid=filter-score-source]") == "feedback"
     assert "thumbs-up" in page.inner_text("[data-testid=chip-score-label]")
+
+
+
+def test_live_mode_shows_a_call_within_5_seconds_whatever_the_batching_deadline(two: Demo, page: Any) -> None:
+    """No flush by the test: the spool waits 30 s before inserting (the deadline a long trickle leaves: it
+    doubles each time a segment closes by time, up to batch_seconds), and a live traces list still shows a
+    new call within 5 s (its polls insert what is spooled, at most once a second)."""
+    spool = two.server.runtime.spool
+    open_page(page, two.page_url("traces", project=OTHER))
+    page.check("[data-testid=live-toggle]")
+    body = next(Traffic(seed=202).requests(1, per_request=64, span_seconds=1.0))
+    trace_id = ExportTraceServiceRequest.FromString(body).resource_spans[0].scope_spans[0].spans[0].trace_id.hex()
+    spool.deadline = 30.0
+    try:
+        r = two.server.client.post("/v1/traces", content=body, headers={
+            "content-type": "application/x-protobuf", "x-tokentrail-project": OTHER})
+        assert r.status_code == 200, r.text
+        page.wait_for_selector(f"[data-testid=traces-table] tbody tr:first-child[data-trace-id='{trace_id}']",
+                               timeout=5_000)
+    finally:
+        spool.deadline = spool.min_age
+    page.uncheck("[data-testid=live-toggle]")

@@ -9,6 +9,8 @@ user, session, customer, source).
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,18 +136,39 @@ async def filter_values(request: Request) -> dict[str, Any]:
     return await _run(rt, quality.filter_values, rt.store, filters(request))
 
 
+LIVE_FRESH_SECONDS = 1.0
+_live_lock = threading.Lock()
+_live_at: dict[int, float] = {}
+
+
+def _fresh_for_live(rt: Runtime) -> None:
+    """A live traces list (``live=1``) asks for what arrived up to now: the spooled calls are inserted at
+    once instead of at the batching deadline (up to ``batch_seconds`` at a trickle), at most once a second
+    whatever the number of live readers, and only while someone watches. Waits up to 2 s for the insert."""
+    now = time.monotonic()
+    with _live_lock:
+        if now - _live_at.get(id(rt), 0.0) < LIVE_FRESH_SECONDS:
+            return
+        _live_at[id(rt)] = now
+    rt.inserter.flush(2.0)
+
+
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first), each trace with its scores; "
             "score_name, score_source, score_label, score_min, score_max keep traces holding such a score; q keeps "
             "traces whose prompt or response holds every word of q (needs read-content; encrypted content is "
-            "searched through its blind index)")
+            "searched through its blind index); live=1 (the UI's live tail) first inserts the calls spooled so far, "
+            "at most once a second")
 async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
                        order: str = Query("start_time", pattern="^(start_time|cost|duration)$"),
                        score_name: str = Query("", max_length=200), score_source: str = Query("", max_length=64),
                        score_label: str = Query("", max_length=200), score_min: float | None = None,
-                       score_max: float | None = None, q: str = Query("", max_length=1000)) -> dict[str, Any]:
+                       score_max: float | None = None, q: str = Query("", max_length=1000),
+                       live: bool = False) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     scored = traces.ScoreFilter(name=score_name, source=score_source, label=score_label, min=score_min, max=score_max)
     f = filters(request)
+    if live:
+        await run_in_threadpool(_fresh_for_live, rt)
     text = None
     if q.strip():
         principal = require(request, "read-content")

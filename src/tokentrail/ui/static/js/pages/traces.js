@@ -200,7 +200,7 @@ function tail(wrap, rows, columns, scored) {
   live.every(TAIL_MS, async () => {
     if (!rangeOpen()) return;
     const doc = await api.poll("traces", { order: "start_time", limit: LIMIT, offset: null, range: null,
-      since: since([...shown.values()]), ...scored });
+      since: since([...shown.values()]), live: 1, ...scored });
     const fresh = doc.traces.filter((r) => !shown.has(r.trace_id) || changed(shown.get(r.trace_id), r));
     if (!fresh.length) {
       live.status(`checked ${clock()}`);
@@ -233,7 +233,7 @@ function tailWhenEmpty(order, offset, scored) {
   if (order !== "start_time" || offset !== 0) return;
   live.every(TAIL_MS, async () => {
     if (!rangeOpen()) return;
-    const doc = await api.poll("traces", { order, limit: 1, ...scored });
+    const doc = await api.poll("traces", { order, limit: 1, live: 1, ...scored });
     if (doc.traces.length) window.dispatchEvent(new Event("tt:navigate"));
     else live.status(`checked ${clock()}`);
   });
