@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokentrail.ingest import finish
-from tokentrail.query.filters import Filters
+from tokentrail.query.filters import DIMENSIONS, Filters
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import OUTPUT_BUCKETS
 
@@ -141,31 +141,30 @@ LISTED = ("route", "model", "provider", "environment", "release", "error_type")
 def filter_values(store: Store, f: Filters) -> dict[str, list[str]]:
     """Values seen in the range, for the filter drop-downs: each list narrowed by every OTHER filter in
     force (with route=checkout, the models checkout used; the route list still offers every route those
-    other filters allow, so the choice can be changed). One query when no filter is set, else one per list."""
-    if not f.equals:
-        return _values(store, f, LISTED)
-    out: dict[str, list[str]] = {}
-    for name in LISTED:
-        g = Filters(project=f.project, since=f.since, until=f.until, pending=f.pending, stale_days=f.stale_days,
-                    equals={k: v for k, v in f.equals.items() if k != name})
-        out.update(_values(store, g, (name,)))
-    return out
-
-
-def _values(store: Store, f: Filters, names: tuple[str, ...]) -> dict[str, list[str]]:
-    """The distinct non-empty values of ``names`` among calls matching ``f``: from the rollups when the
-    filters allow (any range), else from the spans (a user, customer, session ... filter)."""
-    if f.rollup_possible():
+    other filters allow, so the choice can be changed). One query: the filters that are not lists (user,
+    status, tag ...) narrow every row; each list's own condition holds the listed filters but its own.
+    From the rollups when the filters allow (any range), else from the spans (a user, customer, session
+    ... filter: spans_by_user)."""
+    shared = Filters(project=f.project, since=f.since, until=f.until, pending=f.pending, stale_days=f.stale_days,
+                     equals={k: v for k, v in f.equals.items() if k not in LISTED})
+    rollup = shared.rollup_possible()
+    if rollup:
         dims = ("route", "model", "release")
-        where, params = f.where(rollup=True, llm_only=False, dims=dims)
-        source = f.rollup_source(store.database, dims)
-        columns = {n: n for n in names}
+        where, params = shared.where(rollup=True, llm_only=False, dims=dims)
+        source = shared.rollup_source(store.database, dims)
     else:
-        where, params = f.where(llm_only=False)
-        source = f.span_source(store.database, llm_only=False)
-        columns = {n: "if(response_model != '', response_model, request_model)" if n == "model" else n for n in names}
+        where, params = shared.where(llm_only=False)
+        source = shared.span_source(store.database, llm_only=False)
+    conds: dict[str, str] = {}
+    for i, (name, value) in enumerate(sorted((k, v) for k, v in f.equals.items() if k in LISTED)):
+        params[f"lv{i}"] = value
+        conds[name] = f"{DIMENSIONS[name][1 if rollup else 0]} = {{lv{i}:String}}"
     # aliases get a prefix: one named like a column would shadow it in the WHERE clause (model_family's
     # condition reads the rollups' ``model``, which ``AS model`` would turn into this array)
-    pick = ", ".join(f"groupUniqArrayIf({c}, {c} != '') AS v_{n}" for n, c in columns.items())
-    row = store.query(f"SELECT {pick} FROM {source} WHERE {where}", params)[0]
+    picks = []
+    for name in LISTED:
+        col = DIMENSIONS[name][1 if rollup else 0]
+        others = "".join(f" AND {c}" for k, c in conds.items() if k != name)
+        picks.append(f"groupUniqArrayIf({col}, {col} != ''{others}) AS v_{name}")
+    row = store.query(f"SELECT {', '.join(picks)} FROM {source} WHERE {where}", params)[0]
     return {k.removeprefix("v_"): sorted(v) for k, v in row.items()}
