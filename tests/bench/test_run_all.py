@@ -55,3 +55,21 @@ def test_the_readme_has_the_generated_block() -> None:
     run_all = _runner()
     text = (ROOT / "README.md").read_text()
     assert text.count(run_all.START) == 1 and text.count(run_all.END) == 1
+
+
+def test_the_readme_gets_the_headline_figures_and_a_link_to_the_rest() -> None:
+    run_all = _runner()
+    results = {"meta": {"date": "d", "commit": "c", "full": False, "python": "3.11", "machine": "x"}, "benches": {
+        "ingest": {"spans_per_s": 32567, "server_peak_rss_mb": 796.0, "floor_spans_per_s_one_core": {
+            "engine_insert": 34932, "upb_parse": 600000}},
+        "recording": {"idle_cpu_pct": 1.0, "otlp": {"1": {"cpu_ms_per_call": 102.0}, "10": {"cpu_ms_per_call": 8.86}}},
+        "pages": {"pages_over_300ms": [], "slowest_page": {"none 24h": {"page": "cost", "p50_ms": 88.2},
+                                                           "user 24h": {"page": "quality", "p50_ms": 51.9}}}}}
+    table = run_all.headline(results)
+    assert "| `ingest` | durable spans/s (acknowledged and inserted) | 32,567 |" in table
+    assert "| `ingest` | floor, engine INSERT spans per CPU-second | 34,932 |" in table
+    assert "upb" not in table  # only the headline figures; the link has the rest
+    assert "[bench/results/latest.md](bench/results/latest.md)" in table
+    assert "| `recording` | otlp: server CPU ms per call at 1 / 10 / 100 / 1,000 calls/s | 102 / 8.86 / – / – |" in table
+    assert "| `pages` | pages over 300 ms (filter, range) | none |" in table
+    assert "| `pages` | slowest page p50 over 24h (filter: page) | 88.2 ms (none: cost) |" in table
