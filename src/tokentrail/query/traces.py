@@ -179,8 +179,9 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int,
     ``scored``, of traces holding such a score), looking back in growing windows so the common case
     (recent data) reads a small part of the range; also the start of the window that sufficed."""
     end = f.end
-    # a user, customer or session filter reads a few granules of spans_by_user over any range: one pass
-    for hours in (None,) if f.by_person() else (1, 6, 24, 96, None):
+    # a user or session filter picks a few hundred calls a month, a few granules of spans_by_user over any
+    # range: one pass (a customer's calls are many: the windows pay there too)
+    for hours in (None,) if {"user", "session"} & set(f.equals) else (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
         where, params = _with_text(store, g, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
