@@ -3,11 +3,15 @@
 Runs in the recorder thread. Content (prompt and reply) is attached only when the capture
 policy allows: ``off`` never; ``errors`` (default) for failed calls and calls flagged with
 ``X-Tokentrail-Capture: true``; ``always`` unless the call says ``X-Tokentrail-Capture: false``.
-The prompt is the request body as sent; the reply is the generated text (and tool-call
-arguments), or the error body for a failed call.
+The prompt is the request body as sent; the reply is the generated text, or, when the model called
+tools, the reply in its provider's own shape with each call's id, name and arguments (an OpenAI
+assistant message with ``tool_calls``; Anthropic content blocks with ``tool_use``), or the error
+body for a failed call.
 """
 
 from __future__ import annotations
+
+import json
 
 from tokentrail.gateway.adapters import Outcome, adapter_for, decode_body, request_info
 from tokentrail.gateway.call import CLIENT_DISCONNECTED, STREAM_ABORTED, Call
@@ -113,8 +117,7 @@ def build_span(call: Call, policy: str | Policy) -> bytes:
     attrs += call.context.attributes
     reason = _capture_reason(policy, call, bool(error_type))
     if reason:
-        reply = "".join(out.output) if out.output else decode_body(call.body or b"".join(call.chunks),
-                                                                  call.content_encoding)
+        reply = _reply(call, out) or decode_body(call.body or b"".join(call.chunks), call.content_encoding)
         attrs += [("tokentrail.input", _clip(call.request_body)), ("tokentrail.output", _clip(reply)),
                   ("tokentrail.capture_reason", reason)]
     return encode_span(SpanFields(
@@ -122,3 +125,30 @@ def build_span(call: Call, policy: str | Policy) -> bytes:
         name=f"{call.operation} {model}".strip(), start_ns=call.start_ns,
         end_ns=call.start_ns + int(call.duration_s * 1e9), attributes=attrs,
         error_message=message[:2000] if error_type else None))
+
+
+def _reply(call: Call, out: Outcome) -> str:
+    """What the model answered: its text; with tool calls, the reply in the provider's shape, so each call
+    keeps its name (the conversation view shows it), its id and its arguments."""
+    if not out.tool_calls:
+        return "".join(out.output)
+    calls = [out.tool_calls[i] for i in sorted(out.tool_calls)]
+    text = out.text()
+    if call.upstream.format == "anthropic":
+        blocks: list[dict[str, object]] = [{"type": "text", "text": text}] if text else []
+        for c in calls:
+            try:
+                args: object = json.loads(c["arguments"]) if c["arguments"] else {}
+            except ValueError:  # a stream cut inside the arguments: kept as sent
+                args = c["arguments"]
+            blocks.append({"type": "tool_use", "id": c["id"], "name": c["name"], "input": args})
+        return json.dumps(blocks, ensure_ascii=False)
+    if call.operation == "responses":
+        items: list[dict[str, object]] = [{"type": "message", "role": "assistant", "content": [
+            {"type": "output_text", "text": text}]}] if text else []
+        items += [{"type": "function_call", "call_id": c["id"], "name": c["name"], "arguments": c["arguments"]}
+                  for c in calls]
+        return json.dumps({"output": items}, ensure_ascii=False)
+    return json.dumps({"role": "assistant", "content": text or None, "tool_calls": [
+        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for c in calls]}, ensure_ascii=False)

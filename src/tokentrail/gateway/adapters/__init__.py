@@ -39,9 +39,25 @@ class Outcome:
     estimated: bool = False
     finish_reasons: list[str] = field(default_factory=list)
     output: list[str] = field(default_factory=list)  # text and tool-call arguments, in order
+    # the tool calls of the reply, by position: {"id", "name", "arguments"} (arguments: the JSON text)
+    tool_calls: dict[int, dict[str, str]] = field(default_factory=dict)
     error_type: str = ""  # the provider's own error type or code, for the status message
     error_message: str = ""
     complete: bool = False  # a stream reached its terminal event
+
+    not_text: set[int] = field(default_factory=set)  # positions in ``output`` of arguments and thinking
+
+    def call_at(self, index: int) -> dict[str, str]:
+        return self.tool_calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+
+    def add_other(self, piece: str) -> None:
+        """Output that is not the reply's text (tool-call arguments, thinking): counted, kept apart."""
+        self.not_text.add(len(self.output))
+        self.output.append(piece)
+
+    def text(self) -> str:
+        """The generated text, without tool-call arguments and thinking."""
+        return "".join(p for i, p in enumerate(self.output) if i not in self.not_text)
 
     def estimate_missing(self, input_texts: list[str]) -> None:
         """Fill tokens the provider did not report (no usage block, stream cut short)."""

@@ -59,7 +59,10 @@ def _content(out: Outcome, blocks: Any) -> None:
         if isinstance(block.get("text"), str):
             out.output.append(block["text"])
         elif block.get("type") == "tool_use" and block.get("input") is not None:
-            out.output.append(json.dumps(block["input"]))
+            args = json.dumps(block["input"])
+            out.add_other(args)
+            slot = out.call_at(len(out.tool_calls))
+            slot.update(id=str(block.get("id") or ""), name=str(block.get("name") or ""), arguments=args)
 
 
 def _message(out: Outcome, msg: Any) -> None:
@@ -87,6 +90,7 @@ def parse_response(operation: str, body: bytes) -> Outcome:
 
 def parse_stream(operation: str, data: bytes) -> Outcome:
     out = Outcome()
+    blocks: dict[Any, dict[str, str]] = {}  # content block index -> its tool call
     for event, payload in iter_sse(data):
         doc = loads(payload)
         if not isinstance(doc, dict):
@@ -96,7 +100,18 @@ def parse_stream(operation: str, data: bytes) -> Outcome:
             delta = doc.get("delta") or {}
             piece = delta.get("text") or delta.get("partial_json") or delta.get("thinking")
             if isinstance(piece, str) and piece:
-                out.output.append(piece)
+                if delta.get("text"):
+                    out.output.append(piece)
+                else:
+                    out.add_other(piece)
+                if delta.get("partial_json") and doc.get("index") in blocks:
+                    blocks[doc["index"]]["arguments"] += piece
+        elif kind == "content_block_start":
+            block = doc.get("content_block") or {}
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                slot = out.call_at(len(out.tool_calls))
+                slot.update(id=str(block.get("id") or ""), name=str(block.get("name") or ""))
+                blocks[doc.get("index")] = slot
         elif kind == "message_start":
             _message(out, doc.get("message"))
             _usage(out, (doc.get("message") or {}).get("usage"), final=False)

@@ -65,10 +65,19 @@ def _choices(out: Outcome, choices: Any) -> None:
             out.output.append(text)
         elif isinstance(choice.get("text"), str) and choice["text"]:
             out.output.append(choice["text"])
-        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else ():
-            args = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+        for i, call in enumerate((message.get("tool_calls") or []) if isinstance(message, dict) else ()):
+            if not isinstance(call, dict):
+                continue
+            fn = call.get("function") or {}
+            args = fn.get("arguments") if isinstance(fn, dict) else None
             if isinstance(args, str) and args:
-                out.output.append(args)
+                out.add_other(args)
+            # a stream sends each call's id and name once, then its arguments in pieces, by index
+            slot = out.call_at(call["index"] if isinstance(call.get("index"), int) else i)
+            slot["id"] = slot["id"] or str(call.get("id") or "")
+            if isinstance(fn, dict):
+                slot["name"] = slot["name"] or str(fn.get("name") or "")
+                slot["arguments"] += args if isinstance(args, str) else ""
 
 
 def _response_object(out: Outcome, resp: Any) -> None:
@@ -84,13 +93,18 @@ def _response_object(out: Outcome, resp: Any) -> None:
         out.finish_reasons = [str(status or resp.get("status"))]
     if resp.get("error"):
         _error(out, resp["error"])
+    calls = [i for i in resp.get("output") or () if isinstance(i, dict) and i.get("type") == "function_call"]
+    for n, item in enumerate(calls):
+        slot = out.call_at(n)
+        slot.update(id=str(item.get("call_id") or item.get("id") or ""), name=str(item.get("name") or ""),
+                    arguments=str(item.get("arguments") or ""))
     if out.output:
         return
     for item in resp.get("output") or ():
         if not isinstance(item, dict):
             continue
         if isinstance(item.get("arguments"), str):
-            out.output.append(item["arguments"])
+            out.add_other(item["arguments"])
         for part in item.get("content") or ():
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 out.output.append(part["text"])
@@ -140,7 +154,10 @@ def parse_stream(operation: str, data: bytes) -> Outcome:
 def _responses_event(out: Outcome, kind: str, doc: dict[str, Any]) -> None:
     if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
         if isinstance(doc.get("delta"), str):
-            out.output.append(doc["delta"])
+            if kind == "response.output_text.delta":
+                out.output.append(doc["delta"])
+            else:
+                out.add_other(doc["delta"])
     elif kind in ("response.completed", "response.incomplete", "response.failed"):
         out.complete = True
         _response_object(out, doc.get("response"))
