@@ -59,6 +59,25 @@ def test_convention_fills_the_columns(server: ServerThread, project: str, conven
         assert row["streamed"] is True
 
 
+def test_openinference_messages_without_input_value_are_kept(server: ServerThread, project: str) -> None:
+    """OpenInference with only the flattened messages (no input.value / output.value): they become the
+    call's content as one JSON object of those keys, not dropped."""
+    import json
+
+    sent_in = {"llm.input_messages.0.message.role": "system", "llm.input_messages.0.message.content": "Be brief.",
+               "llm.input_messages.1.message.role": "user", "llm.input_messages.1.message.content": "Weather in Paris?"}
+    sent_out = {"llm.output_messages.0.message.role": "assistant",
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "get_weather",
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"city": "Paris"}'}
+    _emit(provider_exporting_to(server.url, project), {
+        "openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.token_count.prompt": 12,
+        **sent_in, **sent_out})
+    (c,) = server.contents("project = {p:String}", {"p": project})
+    assert json.loads(c["input"]) == sent_in and json.loads(c["output"]) == sent_out
+    (row,) = server.query("SELECT attributes FROM tokentrail.spans FINAL WHERE project = {p:String}", {"p": project})
+    assert not any(k.startswith("llm.input_messages") for k in row["attributes"])  # content stays out of attributes
+
+
 def test_spec_example_otlp_json(server: ServerThread, project: str) -> None:
     """The shape of opentelemetry-proto's examples/trace.json (hex ids, string int64s, camelCase)."""
     body = """{"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "my.service"}}]},

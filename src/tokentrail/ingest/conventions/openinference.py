@@ -45,8 +45,15 @@ KEYS = {
     "user_id": ("user.id",),
     "session_id": ("session.id",),
     "tags": ("tag.tags",),
-    "input": ("input.value",),
-    "output": ("output.value",),
+    # without input.value / output.value (hidden by a TraceConfig, or an instrumentor that sends only the
+    # messages): the flattened llm.*_messages.* keys as one JSON object (the conversation view unflattens it)
+    "input": ("input.value", Expr(
+        "nullIf(toJSONString(mapFilter((k, v) -> startsWith(k, 'llm.input_messages.') OR startsWith(k, "
+        "'llm.prompts.'), a)), '{}')",
+        "the flattened `llm.input_messages.*` / `llm.prompts.*` keys as one JSON object")),
+    "output": ("output.value", Expr(
+        "nullIf(toJSONString(mapFilter((k, v) -> startsWith(k, 'llm.output_messages.'), a)), '{}')",
+        "the flattened `llm.output_messages.*` keys as one JSON object")),
 }
 
 KIND_VALUES = {
