@@ -25,7 +25,7 @@ const PAGES = { "": overview, overview, cost, usage, quality, traces, sessions: 
 const TITLES = { overview: "Overview", cost: "Cost", usage: "Usage", quality: "Quality", traces: "Traces",
   sessions: "Sessions", users: "Users", audit: "Audit", alerts: "Alerts", explain: "Why did this change?" };
 // pages with their own controls: the filter bar would filter nothing there
-const NO_FILTER_BAR = new Set(["alerts"]);
+const NO_FILTER_BAR = new Set(["alerts", "audit"]);
 // filters the URL may carry that have no control in the bar: shown as removable chips
 const CHIP_LABELS = { model_family: "model family", provider: "provider", kind: "kind", http_status: "HTTP status",
   finish: "finish reason", source: "source" };

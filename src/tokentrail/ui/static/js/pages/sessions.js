@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { badge, errorBox, h, table } from "../dom.js";
 import { ago, count, dateTime, ms, plural, usd } from "../fmt.js";
+import { contentView } from "./conversation.js";
 import * as session from "../session.js";
 import * as state from "../state.js";
 import { title, whenEmpty } from "./common.js";
@@ -60,7 +61,7 @@ export async function sessionDetail(root, { id }) {
   const user = turns.find((t) => t.user_id)?.user_id;
   root.append(h("div", { class: "page-title" }, h("h1", { testid: "session-id" }, `Session ${doc.session_id}`),
     h("span", { class: "page-range", title: "every turn of the session, whatever the time range" },
-      `all ${count(turns.length)} turns · ${usd(cost, true)}`,
+      `${turns.length === 1 ? "its one turn" : `all ${count(turns.length)} turns`} · ${usd(cost, true)}`,
       user ? [" · user ", h("a", { href: state.href("traces", { user }), "data-nav": true }, user)] : null)));
   if (!doc.content_permitted) {
     root.append(h("p", { class: "note", testid: "content-hidden" },
@@ -81,9 +82,7 @@ function turn(t, i, permitted) {
       h("span", { class: "spacer" }),
       h("span", { class: "muted" }, `${ms(t.duration_ms)} · ${plural(t.llm_calls, "LLM call")} · ${usd(t.cost_usd, true)}`),
       h("a", { href: state.href(`traces/${t.trace_id}`), "data-nav": true, testid: "turn-trace-link" }, "trace →")),
-    captured
-      ? h("div", { class: "content" },
-        h("div", { class: "msg msg-in" }, h("div", { class: "msg-label" }, "User / prompt"), h("pre", {}, t.input || "–")),
-        h("div", { class: "msg msg-out" }, h("div", { class: "msg-label" }, "Response"), h("pre", {}, t.output || "–")))
-      : null);
+    // read as on the trace page: a conversation (roles, tool calls and results), the raw JSON one click away
+    captured ? contentView({ input: t.input, output: t.output },
+      { kind: "llm", status: t.status, streamed: false }) : null);
 }
