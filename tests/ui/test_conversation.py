@@ -390,3 +390,6 @@ def test_a_call_without_content_says_why_and_how_to_keep_it(demo: Demo, traces: 
     note = page.locator("[data-testid=content-not-captured]")
     assert note.get_attribute("data-code") == "not-sent"
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in note.inner_text()
+    # the server keeps every call already: the fix shown is the sender's, not a capture-policy command
+    change = page.inner_text("[data-testid=not-captured-change]")
+    assert "capture-policy" not in change and "at the sender" in note.inner_text()

@@ -51,15 +51,22 @@ def _change(origin: str, project: str, route: str) -> str:
     return f"tokentrail capture-policy set always{where}"
 
 
-def _sender_hint(source: str) -> str:
+def _sender_hint(source: str, failed: bool) -> tuple[str, str]:
+    """Why the sender kept the content back (the server would have stored it), and what turns it on there."""
     if source == "sdk":
-        return ("the tokentrail SDK did not send it: it keeps 1% of calls and every failure by default; "
-                "tokentrail.init(capture=\"always\") or tokentrail.set_capture(\"always\", route=...) keeps more")
+        if failed:  # the SDK sends a failed call's content in every mode but off
+            return ("the tokentrail SDK did not send it: it sends a failed call's content unless capture is off "
+                    "for the app or this route (TOKENTRAIL_CAPTURE=off, tokentrail.set_capture(\"off\", route=...)), "
+                    "or the call failed before the app saw a response",
+                    "TOKENTRAIL_CAPTURE=sampled (the default) or tokentrail.set_capture(\"always\", route=...)")
+        return ("the tokentrail SDK did not send it: by default it sends 1% of successful calls (and every failure)",
+                "tokentrail.init(capture=\"always\") or tokentrail.set_capture(\"always\", route=...)")
     if source == "gateway":
-        return "the gateway did not keep it (a call sent with X-Tokentrail-Capture: false opts out)"
-    return ("the sender did not include it: turn on the instrumentation's content capture (e.g. "
-            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true, TRACELOOP_TRACE_CONTENT=true; "
-            "OpenInference captures it unless OPENINFERENCE_HIDE_INPUTS/OUTPUTS is set)")
+        return ("the gateway did not keep it: the call was sent with X-Tokentrail-Capture: false",
+                "send the calls without X-Tokentrail-Capture: false (or with X-Tokentrail-Capture: true)")
+    return ("the sender did not include it: the instrumentation's content capture is off",
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (OTel GenAI), TRACELOOP_TRACE_CONTENT=true "
+            "(OpenLLMetry); OpenInference captures it unless OPENINFERENCE_HIDE_INPUTS/OUTPUTS is set")
 
 
 def explain(policy: capture.Policy, project: str, span: dict[str, Any]) -> dict[str, Any]:
@@ -76,13 +83,18 @@ def explain(policy: capture.Policy, project: str, span: dict[str, Any]) -> dict[
     if rule.rate <= 0 and not rule.errors and not rule.flagged:
         code, text = "policy-off", f"not captured: {words}"
     elif (failed and rule.errors) or in_sample:
-        code, text = "not-sent", f"not captured: {words}, so {_sender_hint(source)}"
+        hint, fix = _sender_hint(source, failed)
+        # the server would have stored it: the fix is at the sender, not in the server's policy
+        return {"code": "not-sent", "text": f"not captured: {words}, so {hint}", "rule": rule.to_dict(),
+                "scope": origin, "change": fix, "fix_in": "sender",
+                "note": "worked out from the capture policy in force now; it may have changed since the call was "
+                        "recorded"}
     elif rule.rate <= 0:
         code, text = "errors-only", f"not captured: {words}, and this call succeeded"
     else:
         code, text = "sampled-out", f"not captured (sampled out): {words}; this trace is not in the sample"
     return {"code": code, "text": text, "rule": rule.to_dict(), "scope": origin, "change": _change(origin, project, route),
-            "note": "worked out from the capture policy in force now; it may have changed since the call was recorded"}
+            "fix_in": "server", "note": "worked out from the capture policy in force now; it may have changed since the call was recorded"}
 
 
 def for_trace(store: Store, settings: Any, project: str, spans: list[dict[str, Any]],

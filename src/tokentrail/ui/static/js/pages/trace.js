@@ -153,8 +153,11 @@ function content(s, doc) {
   }
   return h("div", { class: "note not-captured", testid: "content-not-captured", dataset: { code: why.code } },
     h("p", { testid: "not-captured-why" }, `Prompt and response ${why.text}.`),
-    h("p", { class: "small" }, "To keep them from now on: ", h("code", { testid: "not-captured-change" }, why.change),
-      " (or ", h("code", {}, "sampled:0.1"), " instead of ", h("code", {}, "always"), " for a 10% sample)."),
+    why.fix_in === "sender"
+      ? h("p", { class: "small" }, "To send them from now on, at the sender: ",
+        h("code", { testid: "not-captured-change" }, why.change), ".")
+      : h("p", { class: "small" }, "To keep them from now on: ", h("code", { testid: "not-captured-change" }, why.change),
+        " (or ", h("code", {}, "sampled:0.1"), " instead of ", h("code", {}, "always"), " for a 10% sample)."),
     h("p", { class: "muted small" }, `(${why.note})`));
 }
 
