@@ -27,6 +27,14 @@ def test_errors_only_lists_failed_traces(demo: Demo, page) -> None:
     api = demo.api("traces", status="error", limit=50)["traces"]
     assert api and all(t["status"] == "error" for t in api)
     assert page.locator("[data-testid=trace-row]").count() == len(api)
+    # each failed trace shows the error type of one of its failed calls (a 429 reads RateLimitError)
+    shown = page.locator("[data-testid=trace-row] td:last-child").all_inner_texts()
+    assert shown == [t["error_type"] or "error" for t in api]
+    first = api[0]
+    types = {r["error_type"] for r in demo.server.query(
+        "SELECT error_type FROM tokentrail.spans FINAL WHERE trace_id = {t:String} AND status = 'error'",
+        {"t": first["trace_id"]})}
+    assert first["error_type"] in types and first["error_type"]
 
 
 def test_a_trace_shows_all_its_spans_and_its_captured_content(demo: Demo, page) -> None:

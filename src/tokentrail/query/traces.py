@@ -169,6 +169,7 @@ _TRACE_SUMMARY = """
     round(sum(coalesce(total_cost, 0)), 6) AS cost_usd,
     countIf(kind IN ('llm', 'embedding') AND total_cost IS NULL AND status = 'ok') AS unpriced,
     if(countIf(status = 'error') > 0, 'error', 'ok') AS status,
+    anyIf(error_type, status = 'error' AND error_type != '') AS error_type,
     groupUniqArrayIf(if(response_model != '', response_model, request_model), request_model != '') AS models
 """
 

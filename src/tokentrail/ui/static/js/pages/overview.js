@@ -118,9 +118,11 @@ function errorsPanel(ts, s, byModel) {
     series: [{ name: "other errors", values: other, color: COLORS.errors },
       { name: "429 rate limited", values: limited, color: COLORS.rate_limited },
       { name: "timeouts", values: timeouts, color: COLORS.timeouts }] });
-  const models = h("div", { class: "sub-table" }, h("h3", {}, "Error rate by model"), table([
+  const models = h("div", { class: "sub-table" }, h("h3", {}, "Error rate by model",
+    h("span", { class: "muted small" }, " · the 4 model families with the most failed calls")), table([
     { label: "model family", value: (r) => familyName(r) },
     { label: "requests", num: true, value: (r) => count(r.requests) },
+    { label: "failed", num: true, value: (r) => count(r.errors) },
     { label: "error rate", num: true, value: (r) => pct(r.error_rate), raw: (r) => r.error_rate },
     { label: "429s", num: true, value: (r) => count(r.rate_limited) },
     { label: "timeouts", num: true, value: (r) => count(r.timeouts) },

@@ -176,7 +176,8 @@ function traceColumns(rows) {
       testid: "cell-cost" },
     ...scoreNames(rows).map((name) => ({ label: name, value: (r) => scoreCell(r, name), cls: "nowrap score-col",
       testid: "cell-score", title: `score "${name}": label or value of each (several: oldest first)` })),
-    { label: "status", value: (r) => (r.status === "error" ? badge("error", "bad") : badge("ok", "good")) },
+    { label: "status", value: (r) => (r.status === "error" ? badge(r.error_type || "error", "bad") : badge("ok", "good")),
+      title: "error: the error type of a failed call in the trace (429 RateLimitError, timeouts ...)" },
   ];
 }
 
