@@ -18,18 +18,21 @@ export function count(v) {
 }
 
 /**
- * $12.3k, $192.34, $0.44, $0.0042, <$0.0001. `precise` keeps 4 decimals below $1 (one call's
- * or one trace's cost: $0.0707 rather than $0.07).
+ * $12.3k, $192.34, $0.44, $0.0042, <$0.0001: below $1, up to 4 decimals for every amount (one call's
+ * cost $0.0707, a table's rows alike). `_precise` is what callers asked for before that: every amount is.
  */
-export function usd(v, precise = false) {
+export function usd(v, _precise = false) {
   if (!isNum(v)) return "–";
   const a = Math.abs(v);
   const sign = v < 0 ? "-" : "";
   if (a === 0) return "$0.00";
   if (a >= 10_000) return sign + "$" + count(a);
-  if (a >= 1 || (a >= 0.01 && !precise)) return sign + "$" + nf(2).format(a);
+  if (a >= 1) return sign + "$" + nf(2).format(a);
   if (a < 0.00005) return sign + "<$0.0001";
-  return sign + "$" + a.toFixed(4);
+  // under a dollar: 4 decimals, trailing zeros dropped down to cents ($0.0138, $0.03, $0.0030 -> $0.003),
+  // so the rows of a table add up as they read (2 decimals made $0.0138 read $0.01 beside $0.0081)
+  const text = a.toFixed(4).replace(/0{1,2}$/, "");
+  return sign + "$" + text;
 }
 
 /** Axis labels: $0, $5, $12.5, $0.25, $1.2k. */
