@@ -179,6 +179,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
     base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]
     wanted = list(dict.fromkeys(base + ["requests"]))
     group_sql = "'all'"
+    groups: list[str] = []
     if group_by:
         groups = top_groups(store, f, group_by, top)
         expr = DIMENSIONS[group_by][1 if rollup else 0]
@@ -190,6 +191,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         FROM {_table(store, rollup, f, dims)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
     buckets = _buckets(f, step)
     index = {b.strftime("%Y-%m-%d %H:%M:%S"): i for i, b in enumerate(buckets)}
+    rank = {g: i for i, g in enumerate(groups)}
     series: dict[str, dict[str, list[Any]]] = {}
     for row in rows:
         i = index.get(row["t"])
@@ -205,7 +207,9 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
                 s[n][i] = d[n]
     return {"step_seconds": step, "source": "rollup" if rollup else "raw",
             "timestamps": [b.isoformat().replace("+00:00", "Z") for b in buckets],
-            "series": [{"group": g, "metrics": m} for g, m in sorted(series.items(), key=lambda kv: kv[0] == "other")]}
+            # the top groups in their order (largest first), then "other": never the order rows came in
+            "series": [{"group": g, "metrics": m} for g, m in sorted(
+                series.items(), key=lambda kv: (kv[0] == "other", rank.get(kv[0], len(rank)), kv[0]))]}
 
 
 def _flat(names: list[str]) -> list[str]:
