@@ -75,8 +75,9 @@ class ContentMatch:
 
 def _with_text(store: Store, f: Filters, text: ContentMatch | None, where: str,
                params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """``where`` narrowed to traces holding a content row that matches ``text``, anywhere in the range
-    (the row may belong to another span of the trace than the one matching the filters)."""
+    """``where`` narrowed to traces holding a content row that matches ``text`` from an hour before ``f``'s
+    start (the look-back window being searched; the row may belong to another span of the trace than the
+    one matching the filters)."""
     if text is None:
         return where, params
     sql = (f"trace_id IN (SELECT trace_id FROM {store.database}.contents WHERE project = {{project:String}} "
