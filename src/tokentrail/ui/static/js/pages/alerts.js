@@ -125,8 +125,8 @@ async function nowTab(body, base, project, now) {
       sub: firing.some((a) => a.silenced) ? `${firing.filter((a) => a.silenced).length} silenced` : "alerts firing now" }),
     kpi("Pending", count(pending.length), pending.length, { testid: "kpi-pending", tone: pending.length ? "warn" : null,
       sub: "holding, not yet for their 'for'" }),
-    kpi("Receivers", failing.length ? `${failing.length} failing` : `${ev.receivers.length} ok`, failing.length,
-      { testid: "kpi-receivers", tone: failing.length ? "bad" : "good",
+    kpi("Receivers", failing.length ? `${failing.length} failing` : ev.receivers.length ? `${ev.receivers.length} ok` : "none",
+      failing.length, { testid: "kpi-receivers", tone: failing.length ? "bad" : ev.receivers.length ? "good" : "neutral",
         sub: ev.receivers.length ? ev.receivers.map((r) => r.name).join(", ") : "none configured" }),
     kpi("Evaluator", ev.interval_seconds ? (last.at ? ago(new Date(last.at * 1000).toISOString()) : "not run yet") : "off",
       last.at || null, { testid: "kpi-evaluator", tone: ev.config_error || last.errors ? "bad" : null,
@@ -226,7 +226,9 @@ function receivers(list, deliveries) {
     { label: "last error", testid: "cell-last-error", value: (r) => (r.last_error
       ? [h("span", { class: r.healthy ? "muted" : "bad-text" }, r.last_error),
         h("div", { class: "small muted" }, ago(new Date(r.last_error_at * 1000).toISOString()))] : "–") },
-  ], list, { testid: "receivers-table", rowTestid: "receiver-row", empty: "No receivers: add them to the alerts file." });
+  ], list, { testid: "receivers-table", rowTestid: "receiver-row",
+    empty: "No receivers: notifications go nowhere. Add Slack, PagerDuty or webhook receivers to an alerts file " +
+      "and start the server with --alerts-file (docs: Alerts)." });
   t.querySelectorAll?.("tr[data-testid=receiver-row]").forEach((tr, i) => tr.classList.toggle("row-bad", !list[i].healthy));
   const recent = deliveries.deliveries || [];
   return [t, h("div", { class: "sub-table" }, h("h3", {}, "Recent notifications"), table([
@@ -237,7 +239,8 @@ function receivers(list, deliveries) {
     { label: "", value: (d) => (d.ok ? badge("sent", "good") : badge("failed", "bad")) },
     { label: "attempts", num: true, value: (d) => count(d.attempts) },
     { label: "error", value: (d) => d.error || "" },
-  ], recent, { testid: "deliveries-table", empty: "No notification finished yet (a failing one is still being retried)." }))];
+  ], recent, { testid: "deliveries-table", empty: list.length
+    ? "No notification finished yet (a failing one is still being retried)." : "No notification: no receiver is configured." }))];
 }
 
 // ---- rules and the editor -------------------------------------------------------------------
@@ -553,8 +556,8 @@ function editor(el, { rule, receivers, project, file }) {
 function findingsTable(rows) {
   const active = rows.filter((f) => f.active);
   return [h("p", { class: "preview-verdict", testid: "preview-now-verdict" }, active.length
-    ? h("span", { class: "bad-text" }, `${active.length} group(s) would fire now`)
-    : h("span", { class: "good-text" }, rows.length ? `nothing would fire now (${rows.length} group(s) checked)` : "no data in scope now")),
+    ? h("span", { class: "bad-text" }, `${plural(active.length, "group")} would fire now`)
+    : h("span", { class: "good-text" }, rows.length ? `nothing would fire now (${plural(rows.length, "group")} checked)` : "no data in scope now")),
   table([
     { label: "", value: (f) => (f.active ? badge("holds", "bad") : badge("ok", "good")) },
     { label: "group", value: (f) => labelsText(f.labels) || "whole scope", cls: "nowrap" },
@@ -563,7 +566,7 @@ function findingsTable(rows) {
     { label: "summary", value: (f) => (f.active ? f.summary : h("span", { class: "muted" }, f.summary)) },
   ], active.length ? active.slice(0, 15) : rows.slice(0, 3), { testid: "preview-findings", rowTestid: "finding-row", empty: "" }),
   active.length && rows.length > active.length
-    ? h("p", { class: "muted small" }, `${rows.length - active.length} other group(s) are fine.`) : null];
+    ? h("p", { class: "muted small" }, `${plural(rows.length - active.length, "other group")} ${rows.length - active.length === 1 ? "is" : "are"} fine.`) : null];
 }
 
 function num(v) {
