@@ -50,26 +50,25 @@ def save(store: Store, project: str, name: str, page: str, query: str, actor: st
     now = datetime.now(UTC).replace(tzinfo=None)
     view_id = same["view_id"] if same else secrets.token_hex(8)
     created_at = same["created_at"] if same else now.isoformat(sep=" ", timespec="milliseconds")
-    store.command(f"""
-        INSERT INTO {store.database}.saved_views (project, view_id, name, page, query, created_by, created_at,
-                                                   deleted, version)
-        VALUES ({{p:String}}, {{id:String}}, {{name:String}}, {{page:String}}, {{q:String}}, {{by:String}},
-                {{at:DateTime64(3)}}, 0, now64(6))""",
-                  {"p": project, "id": view_id, "name": name, "page": page, "q": query, "by": actor,
-                   "at": created_at})
-    return {"view_id": view_id, "name": name, "page": page, "query": query, "created_by": actor,
-            "created_at": created_at, "replaced": same is not None}
+    view = {"view_id": view_id, "name": name, "page": page, "query": query, "created_by": actor,
+            "created_at": created_at}
+    _write(store, project, view, deleted=False)
+    return {**view, "replaced": same is not None}
 
 
 def delete(store: Store, project: str, view_id: str) -> None:
-    views = {v["view_id"]: v for v in list_views(store, project)}
-    view = views.get(view_id)
+    view = next((v for v in list_views(store, project) if v["view_id"] == view_id), None)
     if view is None:
         raise NotFound(f"no saved view {view_id!r} in project {project!r}")
+    _write(store, project, view, deleted=True)
+
+
+def _write(store: Store, project: str, view: dict[str, Any], deleted: bool) -> None:
+    """A new version of ``view`` (the newest wins; ``deleted`` removes it)."""
     store.command(f"""
         INSERT INTO {store.database}.saved_views (project, view_id, name, page, query, created_by, created_at,
                                                    deleted, version)
         VALUES ({{p:String}}, {{id:String}}, {{name:String}}, {{page:String}}, {{q:String}}, {{by:String}},
-                {{at:DateTime64(3)}}, 1, now64(6))""",
-                  {"p": project, "id": view_id, "name": view["name"], "page": view["page"], "q": view["query"],
-                   "by": view["created_by"], "at": view["created_at"]})
+                {{at:DateTime64(3)}}, {{deleted:UInt8}}, now64(6))""",
+                  {"p": project, "id": view["view_id"], "name": view["name"], "page": view["page"],
+                   "q": view["query"], "by": view["created_by"], "at": view["created_at"], "deleted": int(deleted)})
