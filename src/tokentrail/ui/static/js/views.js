@@ -12,12 +12,17 @@ let views = [];
 let loadedFor = null;
 let box = null;
 
-/** The view's query string as the server keeps it: sorted, without the project and the pager's offset. */
-function canonical(search) {
+/** A query string's parameters without the project (a view belongs to one) and the pager's offset. */
+function viewParams(search) {
   const p = new URLSearchParams(search);
   p.delete("project");
   p.delete("offset");
-  return [...p.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join("&");
+  return p;
+}
+
+/** Two query strings compared as the same view: their parameters, sorted. */
+function canonical(search) {
+  return [...viewParams(search).entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join("&");
 }
 
 function currentPage() {
@@ -25,10 +30,7 @@ function currentPage() {
 }
 
 function currentQuery() {
-  const p = new URLSearchParams(window.location.search);
-  p.delete("project");
-  p.delete("offset");
-  return p.toString();
+  return viewParams(window.location.search).toString();
 }
 
 function open(view, project) {
