@@ -125,6 +125,19 @@ def test_score_filters_keep_exactly_the_scored_traces(two: ServerThread) -> None
     assert r.status_code == 400 and "finite" in r.json()["error"]
 
 
+def test_a_score_sent_with_only_a_span_id_counts_for_its_trace(two: ServerThread) -> None:
+    trace_id = trace_ids(two, A)[20]
+    span = two.query("SELECT span_id FROM tokentrail.spans FINAL WHERE project = {p:String} AND trace_id = {t:String} "
+                     "LIMIT 1", {"p": A, "t": trace_id})[0]["span_id"]
+    r = two.client.post("/api/scores", json=[{"name": "span-only-check", "span_id": span, "value": 0.5}],
+                        headers={"x-tokentrail-project": A})
+    assert r.status_code == 200, r.text
+    two.flush()
+    assert trace_ids(two, A, score_name="span-only-check") == [trace_id]
+    assert trace_ids(two, A, score_name="span-only-check", score_min=0.6) == []
+    assert trace_ids(two, A, score_name="span-only-check", order="cost") == [trace_id]
+
+
 def test_a_reader_of_one_project_sees_only_its_name(two: ServerThread) -> None:
     # last in this module: the first key closes the server's open mode
     key = two.client.post("/api/admin/keys", json={"project": A, "scopes": ["read"], "name": "reader"}).json()["key"]
