@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,9 @@ class ScoreFilter:
     label: str = ""
     min: float | None = None
     max: float | None = None
+    # whether scores sent with only a span id may match (``search`` asks the store once per request; the
+    # branch that reads them costs a second pass over the scores and a spans scan)
+    span_only: bool = True
 
     def __post_init__(self) -> None:
         for bound in (self.min, self.max):
@@ -106,14 +109,20 @@ def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: st
     latest = _latest_scores(db, since, "trace_id != ''" + _people_traces(store, f, where), "trace_id")
     sql = f"trace_id IN (SELECT trace_id FROM ({latest}) WHERE {cond}"
     params = {**params, **more, "sc_since": _naive(f.since - SCORE_SLACK)}
-    # the span-only branch scans the scores a second time: only when the project has such scores (an
-    # existence check costs milliseconds; the branch, a second grouping of the window's scores and a spans scan)
-    if store.query(f"SELECT count() AS n FROM (SELECT 1 FROM {db}.scores WHERE project = {{project:String}} "
-                   f"AND timestamp >= {since} AND trace_id = '' AND span_id != '' LIMIT 1)", params)[0]["n"]:
+    if scored.span_only:
         only = _latest_scores(db, since, "trace_id = '' AND span_id != ''", "span_id")
         sql += (f" UNION ALL SELECT trace_id FROM {db}.spans WHERE project = {{project:String}} AND span_id IN ("
                 f"SELECT span_id FROM ({only}) WHERE {cond})")
     return f"{where} AND {sql})", params
+
+
+def _has_span_only_scores(store: Store, f: Filters) -> bool:
+    """Whether the project holds scores sent with only a span id since the range's score slack (a check on
+    the unmerged table: milliseconds)."""
+    return bool(store.query(f"""
+        SELECT count() AS n FROM (SELECT 1 FROM {store.database}.scores WHERE project = {{p:String}}
+          AND timestamp >= {{since:DateTime64(3)}} AND trace_id = '' AND span_id != '' LIMIT 1)""",
+                            {"p": f.project, "since": _naive(f.since - SCORE_SLACK)})[0]["n"])
 
 
 def _naive(t: datetime) -> str:
@@ -216,7 +225,10 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
     ``text``, a prompt or response that does): newest first, or those holding the costliest or slowest
     calls. Two steps: pick the trace ids, then summarize only those. Each trace comes with its scores."""
     want = limit + offset
-    scored = scored if scored else None
+    if scored:
+        scored = replace(scored, span_only=_has_span_only_scores(store, f))
+    else:
+        scored = None
     if order == "start_time":
         ids, since = _newest_keys(store, f, "trace_id", want, scored, text)
     else:
