@@ -113,6 +113,8 @@ class Runtime:
         # days whose per-user / per-session rollup rows are owed (after their minutes are refreshed)
         self.day_queue = RollupQueue(settings.spool_dir / "rollup_days.pending")
         self._days_refreshed = 0.0
+        self._live_lock = threading.Lock()
+        self._live_at = 0.0  # when a live reader last had the spooled calls inserted
         self._rollups_next = 0.0
         self._owed_since = 0.0  # monotonic time the oldest pending minute was queued (0: none)
         self._spans_owed = 0  # spans inserted since the last refresh began
@@ -224,6 +226,17 @@ class Runtime:
         for flush in self.before_settle:
             flush()
         return self.inserter.flush(timeout)
+
+    def fresh_for_live(self, every: float = 1.0, timeout: float = 2.0) -> None:
+        """A live view asks for what arrived up to now: everything acknowledged is inserted at once instead of
+        at the batching deadline (up to ``batch_seconds`` at a trickle), at most once per ``every`` seconds
+        whatever the number of live readers, and only while someone watches."""
+        with self._live_lock:
+            now = time.monotonic()
+            if now - self._live_at < every:
+                return
+            self._live_at = now
+        self.wait_for_acknowledged(timeout)
 
     def reload_prices(self) -> bool:
         """Reload a changed price file; a broken one keeps the previous prices, is logged once and shown by

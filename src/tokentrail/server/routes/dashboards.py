@@ -9,8 +9,6 @@ user, session, customer, source).
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -136,23 +134,6 @@ async def filter_values(request: Request) -> dict[str, Any]:
     return await _run(rt, quality.filter_values, rt.store, filters(request))
 
 
-LIVE_FRESH_SECONDS = 1.0
-_live_lock = threading.Lock()
-_live_at: dict[int, float] = {}
-
-
-def _fresh_for_live(rt: Runtime) -> None:
-    """A live traces list (``live=1``) asks for what arrived up to now: the spooled calls are inserted at
-    once instead of at the batching deadline (up to ``batch_seconds`` at a trickle), at most once a second
-    whatever the number of live readers, and only while someone watches. Waits up to 2 s for the insert."""
-    now = time.monotonic()
-    with _live_lock:
-        if now - _live_at.get(id(rt), 0.0) < LIVE_FRESH_SECONDS:
-            return
-        _live_at[id(rt)] = now
-    rt.inserter.flush(2.0)
-
-
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first), each trace with its scores; "
             "score_name, score_source, score_label, score_min, score_max keep traces holding such a score; q keeps "
             "traces whose prompt or response holds every word of q (needs read-content; encrypted content is "
@@ -168,7 +149,7 @@ async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), o
     scored = traces.ScoreFilter(name=score_name, source=score_source, label=score_label, min=score_min, max=score_max)
     f = filters(request)
     if live:
-        await run_in_threadpool(_fresh_for_live, rt)
+        await run_in_threadpool(rt.fresh_for_live)
     text = None
     if q.strip():
         principal = require(request, "read-content")
