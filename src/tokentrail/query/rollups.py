@@ -330,8 +330,8 @@ def _session_day_select(source: str, project: str, days: list[datetime]) -> str:
     return f"""
         SELECT project, session_id, toDate(start_time) AS day, anyIf(user_id, user_id != ''), uniqState(trace_id),
                min(start_time), max(end_time), max(start_time), countIf(kind IN ('llm', 'embedding')),
-               sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)), countIf(status = 'error'),
-               groupUniqArrayIf(route, route != ''), now64(3)
+               sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)),
+               countIf(status = 'error' AND kind IN ('llm', 'embedding')), groupUniqArrayIf(route, route != ''), now64(3)
         FROM {source}
         WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
           AND toDate(start_time) IN {_in_days(days)} AND session_id != ''
@@ -361,6 +361,17 @@ def exact_day_source(database: str, table: str, project: str, stale: frozenset[d
     days = sorted({d.replace(hour=0, minute=0, second=0, microsecond=0) for d in stale})
     clean = f"SELECT * FROM {database}.{table} FINAL WHERE project = {project} AND day NOT IN {_in_days(days)}"
     return f"({clean} UNION ALL {_DAY_SELECTS[table](f'{database}.spans FINAL', project, days)})"
+
+
+def rebuild_session_days(store: Store) -> None:
+    """Recompute the per-session daily rollup from the spans still kept (after its definition changed)."""
+    rows = store.query(f"SELECT DISTINCT project, toStartOfDay(start_time) AS day FROM {store.database}.spans "
+                       "WHERE session_id != ''")
+    r = _Refresh(store, check=True)
+    days = {(row["project"], datetime.fromisoformat(row["day"])) for row in rows}
+    for project, ordered in _by_project(days).items():
+        for i in range(0, len(ordered), 60):
+            _refresh_session_days(r, project, ordered[i:i + 60])
 
 
 def rebuild_all(store: Store) -> None:

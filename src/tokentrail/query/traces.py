@@ -313,7 +313,7 @@ _SESSION_FROM_SPANS = """
     min(start_time) AS first_seen, max(end_time) AS last_seen,
     countIf(kind IN ('llm', 'embedding')) AS llm_calls,
     sum(input_tokens) + sum(output_tokens) AS tokens,
-    sum(coalesce(total_cost, 0)) AS cost, countIf(status = 'error') AS errors,
+    sum(coalesce(total_cost, 0)) AS cost, countIf(status = 'error' AND kind IN ('llm', 'embedding')) AS errors,
     groupUniqArrayIf(route, route != '') AS routes
 """
 

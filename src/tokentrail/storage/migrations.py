@@ -265,3 +265,12 @@ def m015_saved_views(store: Store) -> None:
     from tokentrail.storage.schema import SAVED_VIEWS
 
     store.command(SAVED_VIEWS.create_sql(store.database))
+
+
+@migration
+def m016_session_errors_are_failed_calls(store: Store) -> None:
+    """A session's ``errors`` count its failed LLM / embedding calls (they counted every failed span: one
+    failed call inside a chain counted twice); the per-session daily rollup is rebuilt from the spans kept."""
+    from tokentrail.query.rollups import rebuild_session_days
+
+    rebuild_session_days(store)
