@@ -38,6 +38,12 @@ def per(name: str) -> str:
     return f"{rollup(name)} / nullIf({rollup('requests')}, 0)"
 
 
+def per_priced_1k(name: str) -> str:
+    """A rollup metric per 1,000 priced LLM calls (calls without a price have no known cost: left out of
+    the denominator as of the numerator; NULL when none was priced)."""
+    return f"1000 * {rollup(name)} / nullIf({rollup('requests')} - {rollup('unpriced')}, 0)"
+
+
 def finite(expr: str) -> str:
     """Quantiles of an empty state are NaN: show a gap instead."""
     return f"if(isFinite({expr}), {expr}, NULL)"
@@ -171,7 +177,7 @@ SELECT
   {finite(rollup('latency_ms') + '[2]')} AS `p95 latency`,
   {finite(rollup('ttft_ms') + '[2]')} AS `p95 TTFT`,
   {rollup('cost_usd')} AS `Spend`,
-  1000 * {per('cost_usd')} AS `Cost / 1k calls`,
+  {per_priced_1k('cost_usd')} AS `Cost / 1k calls`,
   {rollup('unpriced')} AS `Unpriced calls`
 FROM {ROLLUP}
 {ROLLUP_WHERE}"""
@@ -219,7 +225,7 @@ GROUP BY customer_name
 ORDER BY spend DESC
 LIMIT 15"""
     per_1k = f"""
-SELECT {BUCKET}, 1000 * {per('cost_usd')} AS `cost / 1k calls`
+SELECT {BUCKET}, {per_priced_1k('cost_usd')} AS `cost / 1k calls`
 FROM {ROLLUP}
 {ROLLUP_WHERE}
 GROUP BY time

@@ -44,7 +44,8 @@ QUANTILE_METRICS = ("latency_ms", "ttft_ms", "tpot_ms")
 RATES: dict[str, tuple[str, str]] = {
     "error_rate": ("errors", "requests"), "rate_limited_rate": ("rate_limited", "requests"),
     "timeout_rate": ("timeouts", "requests"), "cache_hit_rate": ("cache_hits", "requests"),
-    "streamed_rate": ("streamed", "requests"), "cost_per_1k_requests": ("cost_usd", "requests"),
+    "streamed_rate": ("streamed", "requests"),
+    "cost_per_1k_requests": ("cost_usd", "requests"),  # x 1000, over priced calls (requests - unpriced)
     "schema_valid_rate": ("schema_valid", "schema_checked"),
 }
 
@@ -71,7 +72,9 @@ def _derive(row: dict[str, Any]) -> dict[str, Any]:
                       for p, v in zip(("p50", "p95", "p99"), values[:3], strict=True)}
     if "cost_usd" in row:
         out["cost_usd"] = round(row["cost_usd"] or 0.0, 6)
-        out["cost_per_1k_requests"] = round(1000 * out["cost_usd"] / n, 6) if n else None
+        # per priced call: a call without a price has no known cost, so it counts in neither side
+        priced = n - (row.get("unpriced") or 0)
+        out["cost_per_1k_requests"] = round(1000 * out["cost_usd"] / priced, 6) if priced > 0 else None
     if "requests" not in row:
         out.pop("cost_per_1k_requests", None)
     for rate, (num, den) in RATES.items():
@@ -123,7 +126,8 @@ def summary(store: Store, f: Filters, names: list[str] | None = None) -> dict[st
     # raw spans also give distinct users and sessions, in the same pass
     people = "" if rollup or names else (", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
                                          "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
-    wanted = list(dict.fromkeys(["requests", *names])) if names else list(METRICS)
+    wanted = list(dict.fromkeys(["requests", *names, *(["unpriced"] if "cost_usd" in names else [])])) \
+        if names else list(METRICS)
     rows = store.query(f"SELECT {_select(wanted, rollup)}{people} FROM {source} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
     out["source"] = "rollup" if rollup else "raw"
@@ -177,7 +181,7 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
     where, params = f.where(rollup, dims=dims)
     time_col = _time_column(rollup, f, dims)
     base = [n for n in names if n in METRICS] + [x for n in names if n in RATES for x in RATES[n]]
-    wanted = list(dict.fromkeys(base + ["requests"]))
+    wanted = list(dict.fromkeys(base + ["requests"] + (["unpriced"] if "cost_per_1k_requests" in names else [])))
     group_sql = "'all'"
     groups: list[str] = []
     if group_by:
@@ -238,7 +242,8 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     unknown = [n for n in names if n not in METRICS]
     if unknown:
         raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}")
-    names = list(dict.fromkeys(["requests", "cost_usd", order, *names]))
+    # unpriced: the cost per 1,000 calls counts priced calls only
+    names = list(dict.fromkeys(["requests", "cost_usd", "unpriced", order, *names]))
     if by in ("user", "customer") and users.rollup_answers(f) and order in _USER_ROLLUP:
         return _user_breakdown(store, f, by, limit, order, names)
     rollup = f.use_rollup() and DIMENSIONS[by][1] is not None

@@ -50,7 +50,7 @@ export default async function cost(root) {
 
   const long = longRange();
   const days = api.get("metrics/timeseries", { metric: "cost_usd,requests", step: DAY, ...long });
-  const byRoute = api.get("metrics/timeseries", { metric: "cost_usd,requests", group_by: "route", top: 6 });
+  const byRoute = api.get("metrics/timeseries", { metric: "cost_usd,requests,unpriced", group_by: "route", top: 6 });
   await Promise.all([
     fill(daily.body, async () => dailyChart(await days, budget)),
     fill(weekly.body, async () => weeklyChart(await days)),
@@ -85,7 +85,7 @@ function kpis(s, b) {
   return grid("kpis",
     kpi("Spend", usd(s.cost_usd), s.cost_usd, { testid: "kpi-cost", sub: plural(s.requests, "request") }),
     kpi("Cost per 1,000 requests", usd(s.cost_per_1k_requests), s.cost_per_1k_requests, { testid: "kpi-cost-per-1k",
-      sub: "average over the range" }),
+      sub: s.unpriced > 0 ? "average over the range's priced calls" : "average over the range" }),
     budgetTile,
     kpi("This month so far", usd(b.month_to_date_usd), b.month_to_date_usd, { testid: "kpi-month",
       sub: whole || (b.month_budget_usd ? `budget ${usd(b.month_budget_usd)}` : "all routes and models") }),
@@ -159,15 +159,17 @@ function routeChart(ts, p) {
     clickHint: "click to see the costliest traces then" });
 }
 
+/** Cost per 1,000 priced calls in each interval (as the KPI): a call without a price has no known cost, so an
+ * interval whose calls are all unpriced is a gap, not $0. */
 function per1kChart(ts) {
   const n = ts.timestamps.length;
   const cost = Array(n).fill(0);
-  const reqs = Array(n).fill(0);
+  const priced = Array(n).fill(0);
   for (const sr of ts.series) {
     sr.metrics.cost_usd.forEach((v, i) => { cost[i] += v || 0; });
-    sr.metrics.requests.forEach((v, i) => { reqs[i] += v || 0; });
+    sr.metrics.requests.forEach((v, i) => { priced[i] += (v || 0) - (sr.metrics.unpriced[i] || 0); });
   }
-  const values = cost.map((c, i) => (reqs[i] ? (1000 * c) / reqs[i] : null));
+  const values = cost.map((c, i) => (priced[i] > 0 ? (1000 * c) / priced[i] : null));
   return chart({ x: { times: ts.timestamps, step: ts.step_seconds }, type: "line", height: 220,
     testid: "chart-cost-per-1k", format: usd, axisFormat: usdAxis, series: [{ name: "cost per 1,000 requests", values, color: COLORS.cost }] });
 }
