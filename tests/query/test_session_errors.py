@@ -1,6 +1,6 @@
 """A session's error count is its failed calls: a failed call inside a failed chain counts once, a failed
-tool beside a call that answered counts none, from raw spans (a short range) and from the per-session daily
-rollup (a long range) alike."""
+tool beside a call that answered counts none; a user's sessions do not count calls without a session as one;
+from raw spans (a short range) and from the daily rollups (a long range) alike."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def _turn(start: datetime, spans: list[tuple[str, str]]) -> list[dict]:
 
 
 def _session_day(start: datetime) -> list[dict]:
-    return [
+    loner = {"model": "gpt-4o-mini", "input_tokens": 3, "user_id": "u-no-session", "start_time": start.isoformat()}
+    return [loner,
         *_turn(start, [("chain", "ok"), ("llm", "ok")]),                         # answered
         *_turn(start + timedelta(minutes=1), [("chain", "error"), ("llm", "error")]),  # 1 failed call
         *_turn(start + timedelta(minutes=2), [("chain", "error"), ("tool", "error"), ("llm", "ok")]),  # tool failed
@@ -84,15 +85,23 @@ def test_long_range_from_the_daily_rollup_counts_failed_calls(server: ServerThre
     assert rolled[0]["e"] == 2 * FAILED_CALLS_PER_DAY
 
 
+@pytest.mark.parametrize("rng", ["6h", "7d"])
+def test_a_users_sessions_leave_out_calls_without_one(server: ServerThread, rng: str) -> None:
+    r = server.client.get("/api/users", params={"project": P, "range": rng})
+    assert r.status_code == 200, r.text
+    assert r.json()["source"] == ("raw" if rng == "6h" else "rollup")
+    assert {u["key"]: u["sessions"] for u in r.json()["rows"]} == {"u-1": 1, "u-no-session": 0}
+
+
 def test_the_rebuild_migration_recounts_old_rows(server: ServerThread) -> None:
     """A store whose session rollup counted failed spans gets failed calls after m016's rebuild."""
-    from tokentrail.query.rollups import rebuild_session_days
+    from tokentrail.query.rollups import rebuild_day_rollups
 
     store = server.runtime.store
     store.command("ALTER TABLE tokentrail.rollup_day_session UPDATE errors = errors + 7 WHERE project = {p:String} "
                   "SETTINGS mutations_sync = 1", {"p": P})
     assert server.query("SELECT sum(errors) AS e FROM tokentrail.rollup_day_session FINAL "
                         "WHERE project = {p:String}", {"p": P})[0]["e"] > 2 * FAILED_CALLS_PER_DAY
-    rebuild_session_days(store)
+    rebuild_day_rollups(store)
     assert server.query("SELECT sum(errors) AS e FROM tokentrail.rollup_day_session FINAL "
                         "WHERE project = {p:String}", {"p": P})[0]["e"] == 2 * FAILED_CALLS_PER_DAY

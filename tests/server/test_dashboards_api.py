@@ -202,3 +202,14 @@ def test_hour_and_day_rollups_agree_with_raw(demo: ServerThread, days: int, tabl
     assert rows[0]["n"] == raw["requests"]
     daily = get(demo, "/api/cost", range=f"{days}d")["daily"]
     assert sum(d["requests"] for d in daily) == raw["requests"]
+
+
+@pytest.mark.parametrize("days", [0.5, 3], ids=["raw", "rollup"])
+def test_users_pages_add_up_to_the_whole_list(demo: ServerThread, days: float) -> None:
+    rng = {"range": "12h" if days < 1 else "3d"}
+    whole = get(demo, "/api/users", by="user", order="requests", limit=1000, **rng)
+    assert len(whole["rows"]) > 10
+    pages = [get(demo, "/api/users", by="user", order="requests", limit=7, offset=o, **rng)["rows"]
+             for o in range(0, len(whole["rows"]) + 7, 7)]
+    assert [r["key"] for p in pages for r in p] == [r["key"] for r in whole["rows"]]
+    assert pages[-1] == []

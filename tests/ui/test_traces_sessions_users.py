@@ -135,3 +135,23 @@ def test_a_text_search_finds_a_captured_prompt(demo: Demo, page) -> None:
     page.wait_for_url(f"**/ui/traces/{wanted['trace_id']}?**")
     wait_ready(page)
     assert "Where is my parcel" in page.inner_text("[data-testid=page]")
+
+
+def test_users_list_pages_through_every_user(demo: Demo, page) -> None:
+    """A later page of the users list is the API's rows from that offset, with a link back to the first."""
+    every = demo.api("users", by="user", order="requests", limit=1000)["rows"]
+    assert len(every) >= 3
+    offset = len(every) - 2
+    open_page(page, demo.page_url("users", order="requests", offset=offset))
+    cells = page.locator("[data-testid=users-table] [data-testid=cell-requests]").evaluate_all(
+        "cells => cells.map(c => Number(c.dataset.value))")
+    assert cells == [r["requests"] for r in every[offset:]]
+    assert page.locator("[data-testid=pager]").inner_text().startswith(f"← Previous\nusers {offset + 1:,}–")
+    assert page.locator("[data-testid=next-page]").count() == 0  # fewer rows than a page: the last page
+    back = max(0, offset - 100)
+    page.click("[data-testid=prev-page]")
+    page.wait_for_url(lambda url: (f"offset={back}" in url) if back else ("offset" not in url))
+    wait_ready(page)
+    first = page.locator("[data-testid=users-table] [data-testid=cell-requests]").evaluate_all(
+        "cells => cells.map(c => Number(c.dataset.value))")
+    assert first == [r["requests"] for r in every[back:back + 100]]

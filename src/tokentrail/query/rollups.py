@@ -317,7 +317,7 @@ def _user_day_select(source: str, project: str, days: list[datetime]) -> str:
     return f"""
         SELECT project, toDate(start_time) AS day, user_id, customer, environment,
                count(), countIf(status = 'error'), sum(input_tokens), sum(output_tokens),
-               sum(coalesce(total_cost, 0)), uniqState(session_id), max(start_time), now64(3)
+               sum(coalesce(total_cost, 0)), uniqStateIf(session_id, session_id != ''), max(start_time), now64(3)
         FROM {source}
         WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
           AND toDate(start_time) IN {_in_days(days)}
@@ -363,15 +363,11 @@ def exact_day_source(database: str, table: str, project: str, stale: frozenset[d
     return f"({clean} UNION ALL {_DAY_SELECTS[table](f'{database}.spans FINAL', project, days)})"
 
 
-def rebuild_session_days(store: Store) -> None:
-    """Recompute the per-session daily rollup from the spans still kept (after its definition changed)."""
-    rows = store.query(f"SELECT DISTINCT project, toStartOfDay(start_time) AS day FROM {store.database}.spans "
-                       "WHERE session_id != ''")
-    r = _Refresh(store, check=True)
-    days = {(row["project"], datetime.fromisoformat(row["day"])) for row in rows}
-    for project, ordered in _by_project(days).items():
-        for i in range(0, len(ordered), 60):
-            _refresh_session_days(r, project, ordered[i:i + 60])
+def rebuild_day_rollups(store: Store) -> None:
+    """Recompute the per-user and per-session daily rollups from the spans still kept (after their
+    definitions changed)."""
+    rows = store.query(f"SELECT DISTINCT project, toStartOfDay(start_time) AS day FROM {store.database}.spans")
+    refresh_user_days(store, {(row["project"], datetime.fromisoformat(row["day"])) for row in rows})
 
 
 def rebuild_all(store: Store) -> None:

@@ -26,7 +26,9 @@ def rollup_where(f: Filters, col: str) -> tuple[str, dict[str, Any]]:
             f"AND day <= toDate({{until:DateTime64(6)}}) AND {col} != ''{env}"), params
 
 
-def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost", limit: int = 50) -> dict[str, Any]:
+def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost", limit: int = 50,
+                offset: int = 0) -> dict[str, Any]:
+    """Users (or customers) by ``order``, ties by name: a page of ``limit`` from ``offset``."""
     if by not in ("user", "customer"):
         raise BadRequest("by must be user or customer")
     if order not in ORDERS:
@@ -40,7 +42,7 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
                      "tokens": "sum(input_tokens) + sum(output_tokens)"}[order]
         keys = [r["key"] for r in store.query(f"""
             SELECT {col} AS key, {order_sql} AS v FROM {f.day_source(store.database, "rollup_day_user")} WHERE {where}
-            GROUP BY key ORDER BY v DESC, key LIMIT {int(limit)}""", params)]
+            GROUP BY key ORDER BY v DESC, key LIMIT {int(limit)} OFFSET {int(offset)}""", params)]
         rows = store.query(f"""
             SELECT {col} AS key, sum(requests) AS requests, sum(input_tokens) + sum(output_tokens) AS tokens,
                    round(sum(cost), 6) AS cost_usd, sum(errors) AS errors, max(last_seen) AS last_seen,
@@ -51,12 +53,12 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
     else:
         where, params = f.where()
         rows = store.query(f"""
-            SELECT {col} AS key, count() AS requests, uniq(session_id) AS sessions,
+            SELECT {col} AS key, count() AS requests, uniqIf(session_id, session_id != '') AS sessions,
                    sum(input_tokens) + sum(output_tokens) AS tokens,
                    round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
                    max(start_time) AS last_seen
             FROM {f.span_source(store.database)}
             WHERE {where} AND {col} != ''
-            GROUP BY key ORDER BY {ORDERS[order]} DESC LIMIT {int(limit)}""", params)
+            GROUP BY key ORDER BY {ORDERS[order]} DESC, key LIMIT {int(limit)} OFFSET {int(offset)}""", params)
         source = "raw"
-    return {"by": by, "source": source, "rows": rows}
+    return {"by": by, "source": source, "rows": rows, "limit": limit, "offset": offset}

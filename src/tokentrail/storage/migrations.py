@@ -268,9 +268,10 @@ def m015_saved_views(store: Store) -> None:
 
 
 @migration
-def m016_session_errors_are_failed_calls(store: Store) -> None:
+def m016_day_rollups_count_calls(store: Store) -> None:
     """A session's ``errors`` count its failed LLM / embedding calls (they counted every failed span: one
-    failed call inside a chain counted twice); the per-session daily rollup is rebuilt from the spans kept."""
-    from tokentrail.query.rollups import rebuild_session_days
+    failed call inside a chain counted twice) and a user's ``sessions`` no longer count "no session" as
+    one; the per-session and per-user daily rollups are rebuilt from the spans kept."""
+    from tokentrail.query.rollups import rebuild_day_rollups
 
-    rebuild_session_days(store)
+    rebuild_day_rollups(store)

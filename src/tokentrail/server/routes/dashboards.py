@@ -223,6 +223,7 @@ async def session_detail(request: Request, session_id: str, project: str | None 
 
 @router.get("/users", summary="Users (or customers) by cost, requests, tokens or errors")
 async def user_list(request: Request, by: str = Query("user", pattern="^(user|customer)$"),
-                    order: str = "cost", limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+                    order: str = "cost", limit: int = Query(50, ge=1, le=1000),
+                    offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    return await _run(rt, users.leaderboard, rt.store, filters(request), by, order, limit)
+    return await _run(rt, users.leaderboard, rt.store, filters(request), by, order, limit, offset)

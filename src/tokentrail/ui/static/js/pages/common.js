@@ -213,3 +213,14 @@ export function brushToExplain(ts, metric) {
     window.scrollTo(0, 0);
   };
 }
+
+/** Previous / next links of a paged list: ``n`` rows shown from ``offset``, pages of ``limit``; ``keep``: the
+ * page's own options the links carry (its order, search, ...). */
+export function pager(page, { offset, n, limit, noun, keep = {} }) {
+  const prev = offset > 0 ? state.href(page, { ...keep, offset: Math.max(0, offset - limit) || null }) : null;
+  const next = n === limit ? state.href(page, { ...keep, offset: offset + limit }) : null;
+  return h("div", { class: "pager", testid: "pager" },
+    prev ? h("a", { href: prev, "data-nav": true, class: "button", testid: "prev-page" }, "← Previous") : null,
+    h("span", { class: "muted" }, n ? `${noun} ${count(offset + 1)}–${count(offset + n)}` : `no more ${noun}`),
+    next ? h("a", { href: next, "data-nav": true, class: "button", testid: "next-page" }, "Next →") : null);
+}

@@ -7,7 +7,7 @@ import { ago, count, dateTime, ms, plural, usd } from "../fmt.js";
 import { contentView } from "./conversation.js";
 import * as session from "../session.js";
 import * as state from "../state.js";
-import { title, whenEmpty } from "./common.js";
+import { pager, title, whenEmpty } from "./common.js";
 
 const LIMIT = 50;
 
@@ -36,12 +36,7 @@ export async function sessionList(root) {
     { label: "routes", value: (r) => (r.routes || []).join(", "), cls: "models ellipsis" },
   ], doc.sessions, { testid: "sessions-table", rowTestid: "session-row",
     href: (r) => state.href(`sessions/${encodeURIComponent(r.session_id)}`) })));
-  const prev = offset > 0 ? state.href("sessions", { offset: Math.max(0, offset - LIMIT) || null }) : null;
-  const next = doc.sessions.length === LIMIT ? state.href("sessions", { offset: offset + LIMIT }) : null;
-  root.append(h("div", { class: "pager" },
-    prev ? h("a", { href: prev, "data-nav": true, class: "button" }, "← Previous") : null,
-    h("span", { class: "muted" }, `sessions ${count(offset + 1)}–${count(offset + doc.sessions.length)}`),
-    next ? h("a", { href: next, "data-nav": true, class: "button" }, "Next →") : null));
+  root.append(pager("sessions", { offset, n: doc.sessions.length, limit: LIMIT, noun: "sessions" }));
 }
 
 export async function sessionDetail(root, { id }) {

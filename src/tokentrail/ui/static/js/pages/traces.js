@@ -8,7 +8,7 @@ import { badge, bar, h, table } from "../dom.js";
 import { count, dateTime, ms, parseTime, plural } from "../fmt.js";
 import * as live from "../live.js";
 import * as state from "../state.js";
-import { costText, title, whenEmpty } from "./common.js";
+import { costText, pager, title, whenEmpty } from "./common.js";
 
 const LIMIT = 50;
 const ORDERS = [["start_time", "Newest"], ["cost", "Costliest"], ["duration", "Slowest"]];
@@ -50,7 +50,7 @@ export default async function traces(root) {
     href: (r) => state.href(`traces/${r.trace_id}`) });
   markRows(wrap, rows);
   root.append(h("section", { class: "panel" }, wrap));
-  root.append(pager(offset, rows.length));
+  root.append(pager("traces", { offset, n: rows.length, limit: LIMIT, noun: "traces", keep: pageOptions() }));
   if (order === "start_time" && offset === 0) tail(wrap, rows, columns, scored);
 }
 
@@ -256,15 +256,6 @@ function rangeOpen() {
 
 function clock() {
   return dateTime(new Date(), true).split(", ").pop();
-}
-
-function pager(offset, n) {
-  const prev = offset > 0 ? state.href("traces", { ...pageOptions(), offset: Math.max(0, offset - LIMIT) || null }) : null;
-  const next = n === LIMIT ? state.href("traces", { ...pageOptions(), offset: offset + LIMIT }) : null;
-  return h("div", { class: "pager", testid: "pager" },
-    prev ? h("a", { href: prev, "data-nav": true, class: "button" }, "← Previous") : null,
-    h("span", { class: "muted" }, n ? `traces ${count(offset + 1)}–${count(offset + n)}` : "no more traces"),
-    next ? h("a", { href: next, "data-nav": true, class: "button", testid: "next-page" }, "Next →") : null);
 }
 
 function pageOptions() {

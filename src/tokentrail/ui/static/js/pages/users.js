@@ -4,8 +4,9 @@ import * as api from "../api.js";
 import { bar, h, table } from "../dom.js";
 import { ago, count, usd } from "../fmt.js";
 import * as state from "../state.js";
-import { title, whenEmpty } from "./common.js";
+import { pager, title, whenEmpty } from "./common.js";
 
+const LIMIT = 100;
 const ORDERS = [["cost", "Cost"], ["requests", "Requests"], ["tokens", "Tokens"], ["errors", "Errors"]];
 
 export default async function users(root) {
@@ -15,13 +16,14 @@ export default async function users(root) {
   root.append(h("div", { class: "toolbar" },
     h("div", { class: "segmented", testid: "users-by" }, [["user", "By user"], ["customer", "By customer"]].map(([v, label]) =>
       h("button", { type: "button", class: v === by ? "active" : null, dataset: { by: v },
-        onclick: () => state.update({ by: v === "user" ? null : v }) }, label))),
+        onclick: () => state.update({ by: v === "user" ? null : v, offset: null }) }, label))),
     h("span", { class: "toolbar-label" }, "sorted by"),
     h("div", { class: "segmented", testid: "users-order" }, ORDERS.map(([v, label]) =>
       h("button", { type: "button", class: v === order ? "active" : null, dataset: { order: v },
-        onclick: () => state.update({ order: v === "cost" ? null : v }) }, label)))));
-  const doc = await api.get("users", { by, order, limit: 100 });
-  if (!doc.rows.length) {
+        onclick: () => state.update({ order: v === "cost" ? null : v, offset: null }) }, label)))));
+  const offset = Math.max(0, Number(state.option("offset", "0")) || 0);
+  const doc = await api.get("users", { by, order, limit: LIMIT, offset });
+  if (!doc.rows.length && offset === 0) {
     const empty = await whenEmpty(await api.get("metrics/summary"));
     root.append(empty || h("div", { class: "empty", testid: "empty-state" }, h("h3", {}, `No ${by}s in this range`),
       h("p", {}, "Calls are attributed when they carry ", h("code", {}, by === "user" ? "user.id" : "tokentrail.customer"),
@@ -46,4 +48,6 @@ export default async function users(root) {
     { label: "cost / request", num: true, value: (r) => usd(r.requests ? r.cost_usd / r.requests : null) },
     { label: "last seen", value: (r) => ago(r.last_seen), cls: "nowrap" },
   ], rows, { testid: "users-table", rowTestid: "user-row", href: (r) => state.href("traces", { [by]: r.key }) })));
+  const keep = { by: by === "user" ? null : by, order: order === "cost" ? null : order };
+  root.append(pager("users", { offset, n: rows.length, limit: LIMIT, noun: by === "user" ? "users" : "customers", keep }));
 }
