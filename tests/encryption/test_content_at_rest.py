@@ -263,6 +263,10 @@ def test_search_finds_traces_holding_every_word(server: ServerThread, project: s
     assert hits(f"{word} SUNNY") == {a["trace_id"]}  # input and output together
     assert hits(f"{word} rain") == set()
     assert server.client.get("/api/search", params={"q": "  ,, ", "project": project}).status_code == 400
+    doc = server.client.get("/api/search", params={"q": f"weather {word}", "project": project}).json()
+    (t,) = doc["traces"]
+    assert "".join(p["text"] for p in t["match"]["parts"]) == f"The Weather in {word} today"
+    assert [p["text"] for p in t["match"]["parts"] if p["mark"]] == ["Weather", word]
 
 
 
@@ -293,6 +297,19 @@ def test_the_traces_list_searches_encrypted_content_with_its_filters_and_orders(
     assert listed(q=f"{word} refund", route="billing", model="gpt-4o", order="duration") == [dear["trace_id"]]
     assert listed(q=f"{word} nowhere") == []
     assert len(listed(q="   ")) >= 4  # blank: no text filter
+
+    # each trace found says where: the prompt or response holding the words, the words marked
+    r = server.client.get("/api/traces", params={"project": project, "range": "1h", "q": f"Refund {word}"})
+    found = {t["trace_id"]: t["match"] for t in r.json()["traces"]}
+    cut = found[cheap["trace_id"]]
+    assert (cut["field"], cut["before"], cut["after"]) == ("input", False, False)
+    assert "".join(p["text"] for p in cut["parts"]) == f"refund for {word}"  # the prompt sent
+    assert [p["text"] for p in cut["parts"] if p["mark"]] == ["refund", word]
+    r = server.client.get("/api/traces", params={"project": project, "range": "1h", "q": "ESCALATED"})
+    cut = {t["trace_id"]: t["match"] for t in r.json()["traces"]}[dear["trace_id"]]
+    assert cut["field"] == "output" and [p for p in cut["parts"] if p["mark"]] == [{"text": "escalated", "mark": True}]
+    assert all("match" not in t for t in server.client.get(
+        "/api/traces", params={"project": project, "range": "1h"}).json()["traces"])  # no search: no snippet
     r = server.client.get("/api/traces", params={"project": project, "q": " ,, "})
     assert r.status_code == 400 and "word" in r.json()["error"]
     r = server.client.get("/api/traces", params={"project": project, "q": " ".join(f"w{i}" for i in range(40))})

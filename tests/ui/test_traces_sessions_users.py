@@ -115,6 +115,9 @@ def test_a_text_search_finds_a_captured_prompt(demo: Demo, page) -> None:
     ids = [h.split("/ui/traces/")[1].split("?")[0] for h in hrefs(page, "trace-row")]
     assert ids == [wanted["trace_id"]]
     assert page.input_value("[data-testid=content-search]") == f"PARCEL {word}"
+    # where it matched: the prompt sent, the searched words marked
+    assert page.inner_text("[data-testid=match-snippet]") == f"prompt: {wanted['input']}"
+    assert page.locator("[data-testid=match-snippet] mark").all_inner_texts() == ["parcel", word]
     # both hold the marker: the newest first, as without a search
     page.fill("[data-testid=content-search]", word)
     page.click("[data-testid=content-search-go]")

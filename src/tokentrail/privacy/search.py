@@ -9,11 +9,12 @@ newest first.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from tokentrail.errors import BadRequest
-from tokentrail.privacy import search_index
+from tokentrail.privacy import encryption, search_index
 from tokentrail.privacy.content_keys import Keyring
 from tokentrail.privacy.encryption import PLAIN_INDEX_KEY
 from tokentrail.query import traces
@@ -41,6 +42,101 @@ def _words(q: str) -> list[str]:
     if len(words) > MAX_WORDS:
         raise BadRequest(f"q holds {len(words)} words; at most {MAX_WORDS}")
     return words
+
+
+SNIPPET_CHARS = 160
+# keys of a captured JSON document (chat messages, tool calls) that label its text rather than hold it
+_LABEL_KEYS = frozenset({"role", "type", "id", "tool_call_id", "call_id", "index", "object", "model",
+                         "finish_reason", "stop_reason", "media_type", "detail"})
+
+
+def readable(value: str) -> str:
+    """The text a person reads in a captured prompt or response: a JSON document's strings (message
+    contents, tool arguments), in order, joined by " · "; inline data (a base64 image) as ``[data]``;
+    anything else as it is."""
+    try:
+        doc = json.loads(value)
+    except ValueError:
+        return value
+    parts: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, str):
+            if x.startswith("data:") or (len(x) > 512 and " " not in x):
+                parts.append("[data]")
+            elif x.strip():
+                parts.append(x.strip())
+        elif isinstance(x, dict):
+            for k, v in x.items():
+                if k not in _LABEL_KEYS:
+                    walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(doc)
+    return " · ".join(parts) if parts else value
+
+
+def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> dict[str, Any] | None:
+    """The part of ``text`` around its first word of ``words`` (indexed words: lower case), as ``parts``:
+    runs of text, each marked or not (every word of ``words`` in it is marked), and whether text was cut
+    before or after it. Runs, not offsets: a browser counts characters differently (UTF-16)."""
+    wanted = set(words)
+    found = [(m.start(), m.end()) for m in search_index.WORD.finditer(text) if m.group().lower() in wanted]
+    if not found:
+        return None
+    first = found[0][0]
+    start = max(0, first - width // 3)
+    if start:  # begin at a word
+        space = text.find(" ", start, first)
+        start = space + 1 if space >= 0 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", found[0][1], end)
+        end = space if space > 0 else end
+    parts, at = [], start
+    for a, b in found:
+        if a < start or b > end:
+            continue
+        if a > at:
+            parts.append({"text": text[at:a], "mark": False})
+        parts.append({"text": text[a:b], "mark": True})
+        at = b
+    if at < end:
+        parts.append({"text": text[at:end], "mark": False})
+    return {"parts": parts, "before": start > 0, "after": end < len(text)}
+
+
+def snippets(store: Store, ring: Keyring | None, project: str, trace_ids: list[str], q: str,
+             since: datetime) -> dict[str, dict[str, Any]]:
+    """Per trace, where its first matching content row (from ``since``) holds the words of ``q``:
+    ``{"field": "input" | "output", "span_id", "parts", "before", "after"}`` (``snippet``). One query for every
+    trace; the rows are decrypted here, never in the engine."""
+    if not trace_ids:
+        return {}
+    words = _words(q)
+    cond, params = _match(ring, words)
+    rows = store.query(f"""
+        SELECT trace_id, argMin(tuple(span_id, key_id, base64Encode(input), base64Encode(output)), start_time) AS c
+        FROM {store.database}.contents
+        WHERE project = {{ct_p:String}} AND start_time >= {{ct_since:DateTime64(6)}}
+          AND trace_id IN {{ct_ids:Array(String)}} AND {cond}
+        GROUP BY trace_id""", {**params, "ct_p": project, "ct_ids": array_param(trace_ids),
+                               "ct_since": since.replace(tzinfo=None).isoformat(sep=" ")})
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        span_id, key_id, value_in, value_out = r["c"]
+        row = encryption.decrypt_row({"trace_id": r["trace_id"], "span_id": span_id, "key_id": key_id,
+                                      "input": value_in, "output": value_out}, ring)
+        if "content_error" in row:
+            continue
+        for field in ("input", "output"):
+            cut = snippet(readable(row[field] or ""), words)
+            if cut is not None:
+                out[r["trace_id"]] = {"field": field, "span_id": span_id, **cut}
+                break
+    return out
 
 
 def content_match(ring: Keyring | None, q: str) -> traces.ContentMatch:
@@ -72,6 +168,8 @@ def search(store: Store, ring: Keyring | None, project: str, q: str, since: date
         SETTINGS prefer_column_name_to_alias = 1""",
         {"p": project, "since": earliest.isoformat(sep=" "), "ids": array_param([h["trace_id"] for h in hits])})
     matched = {h["trace_id"]: int(h["spans"]) for h in hits}
+    cuts = snippets(store, ring, project, [r["trace_id"] for r in rows], q, since)
     for r in rows:
         r["matching_spans"] = matched.get(r["trace_id"], 0)
+        r["match"] = cuts.get(r["trace_id"])
     return {"traces": rows, "matched": len(hits), "words": len(words), "limit": limit}

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 MAX_WORD_BYTES = 64
 # the engine's splitByNonAlpha separators: ASCII white space and punctuation (except '~')
 _SEPARATORS = re.compile(r"[\t\n\x0b\x0c\r !-/:-@\[-`{-}]+")
+WORD = re.compile(r"[^\t\n\x0b\x0c\r !-/:-@\[-`{-}]+")  # one word (before lower-casing)
 
 
 def words(text: str) -> list[str]:

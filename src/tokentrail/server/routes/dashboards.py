@@ -136,8 +136,8 @@ async def filter_values(request: Request) -> dict[str, Any]:
 
 @router.get("/traces", summary="Trace search (newest, costliest or slowest first), each trace with its scores; "
             "score_name, score_source, score_label, score_min, score_max keep traces holding such a score; q keeps "
-            "traces whose prompt or response holds every word of q (needs read-content; encrypted content is "
-            "searched through its blind index); live=1 (the UI's live tail) first inserts the calls spooled so far, "
+            "traces whose prompt or response holds every word of q, each with a snippet of where (match; needs "
+            "read-content; encrypted content is searched through its blind index); live=1 (the UI's live tail) first inserts the calls spooled so far, "
             "at most once a second")
 async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000),
                        order: str = Query("start_time", pattern="^(start_time|cost|duration)$"),
@@ -156,6 +156,11 @@ async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), o
         text = search.content_match(rt.content_keys, q)
     found = await _run(rt, traces.search, rt.store, f, limit, offset, order, scored, text)
     if text is not None:
+        # where each trace matched: a snippet of its first matching prompt or response, the words marked
+        cuts = await _run(rt, search.snippets, rt.store, rt.content_keys, f.project,
+                          [t["trace_id"] for t in found["traces"]], q, f.since - timedelta(hours=1))
+        for t in found["traces"]:
+            t["match"] = cuts.get(t["trace_id"])
         # the words are not recorded (they may be personal data themselves): how many, and what was found
         audit.record_request(request, actor=principal.actor, action="content.search", project=f.project,
                              detail=f"{text.words} word(s), {len(found['traces'])} trace(s), traces list")

@@ -164,7 +164,8 @@ function traceColumns(rows) {
   const maxDur = Math.max(0, ...rows.map((r) => r.duration_ms));
   return [
     { label: "time", value: (r) => dateTime(r.start_time), cls: "nowrap" },
-    { label: "trace", value: (r) => h("span", { class: "trace-name" }, r.name || r.trace_id.slice(0, 12)), cls: "key" },
+    { label: "trace", value: (r) => [h("span", { class: "trace-name" }, r.name || r.trace_id.slice(0, 12)), matchSnippet(r.match)],
+      cls: "key" },
     { label: "route", value: (r) => r.route || "–", cls: "nowrap" },
     { label: "models", value: (r) => (r.models || []).join(", ") || "–", cls: "models ellipsis" },
     { label: "user", value: (r) => r.user_id || "–", cls: "nowrap" },
@@ -179,6 +180,14 @@ function traceColumns(rows) {
     { label: "status", value: (r) => (r.status === "error" ? badge(r.error_type || "error", "bad") : badge("ok", "good")),
       title: "error: the error type of a failed call in the trace (429 RateLimitError, timeouts ...)" },
   ];
+}
+
+/** Where a text search matched this trace: a snippet of the prompt or response, the searched words marked. */
+function matchSnippet(m) {
+  if (!m) return null;
+  return h("div", { class: "match-snippet", testid: "match-snippet", dataset: { field: m.field } },
+    h("span", { class: "faint" }, m.field === "input" ? "prompt: " : "response: "), m.before ? "…" : "",
+    m.parts.map((p) => (p.mark ? h("mark", {}, p.text) : p.text)), m.after ? "…" : "");
 }
 
 function markRows(wrap, rows) {
