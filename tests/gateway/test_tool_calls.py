@@ -78,3 +78,4 @@ def test_anthropic_tool_use_keeps_its_name(server: ServerThread, project: str, s
     assert [(b["id"], b["name"], b["input"]) for b in got if b["type"] == "tool_use"] == sent
     texts = [b.text for b in message.content if b.type == "text"]
     assert [b["text"] for b in got if b["type"] == "text"] == (["".join(texts)] if "".join(texts) else [])
+

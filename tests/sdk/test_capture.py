@@ -134,3 +134,30 @@ def test_long_content_is_cut(sdk: Init, oai: openai.OpenAI, server: ServerThread
     (row,) = spans(server, project, 1)
     redacted = tokentrail.redact_pii(json.dumps(MESSAGES, separators=(",", ":")))
     assert contents(server, project)[row["span_id"]]["input"] == f"{redacted[:40]}...[cut {len(redacted) - 40} chars]"
+
+
+def test_an_image_is_kept_as_its_size_and_the_conversation_after_it_survives(
+        sdk: Init, oai: openai.OpenAI, claude, server: ServerThread, project: str) -> None:
+    """A 300 KB image is far above the default content limit (20,000 characters): its base64 becomes its size,
+    so the prompt stays valid JSON and the words after the image are kept (they were cut off with it)."""
+    import base64
+    import os
+
+    picture = os.urandom(300_000)
+    data = base64.b64encode(picture).decode()
+    sdk(capture="always")
+    oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{data}"}},
+        {"type": "text", "text": "What breed is this dog?"}]}])
+    claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": data}},
+        {"type": "text", "text": "And this one?"}]}])
+    rows = spans(server, project, 2)
+    stored = contents(server, project)
+    by_model = {r["request_model"]: json.loads(stored[r["span_id"]]["input"]) for r in rows}
+    size = f"[base64 omitted: {len(picture)} bytes]"
+    (chat,) = by_model["gpt-4o-mini"]
+    assert chat["content"] == [{"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{size}"}},
+                               {"type": "text", "text": "What breed is this dog?"}]
+    (msg,) = by_model["claude-haiku-4-5"]  # the messages (no system prompt sent)
+    assert msg["content"][0]["source"]["data"] == size and msg["content"][1]["text"] == "And this one?"

@@ -191,8 +191,8 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def traces(demo: Demo, fake: FakeLLM) -> Traces:
-    tokentrail.init(endpoint=demo.url, project=PROJECT, capture="always", flush_seconds=0.2, service_name="conv-app",
-                    capture_max_chars=200_000)  # the default (20,000) would cut the image
+    # the default content limit (20,000 characters) is below the image's base64: the image is kept as its size
+    tokentrail.init(endpoint=demo.url, project=PROJECT, capture="always", flush_seconds=0.2, service_name="conv-app")
     try:
         oai = openai.OpenAI(base_url=fake.openai_base_url, api_key="sk-test", max_retries=0)
         claude = anthropic.Anthropic(base_url=fake.base_url, api_key="sk-ant-test", max_retries=0)

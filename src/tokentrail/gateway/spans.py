@@ -16,6 +16,7 @@ import json
 from tokentrail.gateway.adapters import Outcome, adapter_for, decode_body, request_info
 from tokentrail.gateway.call import CLIENT_DISCONNECTED, STREAM_ABORTED, Call
 from tokentrail.gateway.otlp import SpanFields, encode_span
+from tokentrail.privacy import inline_data
 from tokentrail.privacy.policy import Policy, Rule
 
 CAPTURE_POLICIES = ("off", "errors", "always")
@@ -61,9 +62,12 @@ def _error(call: Call, out: Outcome) -> tuple[str, str]:
 
 
 def _clip(data: bytes | str) -> str:
-    raw = data.encode() if isinstance(data, str) else data
+    """Content as kept: inline images, audio and files as their size (``privacy/inline_data.py``), then cut
+    at ``MAX_CONTENT`` bytes."""
+    text = inline_data.omit(data if isinstance(data, str) else data.decode("utf-8", "replace"))
+    raw = text.encode()
     if len(raw) <= MAX_CONTENT:
-        return raw.decode("utf-8", "replace")
+        return text
     return raw[:MAX_CONTENT].decode("utf-8", "ignore") + f"...[{len(raw) - MAX_CONTENT} bytes not kept]"
 
 

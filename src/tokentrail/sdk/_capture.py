@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from tokentrail.privacy import redact
+from tokentrail.privacy import inline_data, redact
 from tokentrail.sdk._context import Ctx
 
 
@@ -63,9 +63,10 @@ class Policy:
         return None
 
     def text(self, value: Any, counts: dict[str, int] | None = None) -> str:
-        """Serialize, redact and cut one piece of content (export thread); ``counts`` gets the
-        redactions per type when the default hook runs."""
-        text = value if isinstance(value, str) else dumps(value)
+        """Serialize, redact and cut one piece of content (export thread); inline images, audio and files
+        become their size first (``privacy/inline_data.py``); ``counts`` gets the redactions per type when
+        the default hook runs."""
+        text = inline_data.omit(value if isinstance(value, str) else dumps(value))  # images: their size
         if self.redact is redact_pii:  # before cutting: a value cut in two could escape the patterns
             text, found = redact.default().redact(text)
             if counts is not None:

@@ -84,9 +84,14 @@ function parseSSE(text) {
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const str = (v) => (typeof v === "string" ? v : v === null || v === undefined ? "" : JSON.stringify(v));
 
+// what the SDK and the gateway keep of inline data (privacy/inline_data.py): its size
+const OMITTED = /^\[base64 omitted: (\d+) bytes\]$/;
+
 /** Bytes a base64 text stands for. */
 function base64Bytes(data) {
   if (typeof data !== "string") return null;
+  const omitted = OMITTED.exec(data);
+  if (omitted) return Number(omitted[1]);
   if (data.endsWith(CUT_MARK)) return -1; // cut at the size limit: its size is unknown
   const clean = data.replace(/\s/g, "");
   return Math.max(0, Math.floor((clean.length * 3) / 4) - (clean.endsWith("==") ? 2 : clean.endsWith("=") ? 1 : 0));
