@@ -184,11 +184,15 @@ _TRACE_SUMMARY = """
 """
 
 
-def _newest_keys(store: Store, f: Filters, key: str, want: int,
-                 scored: ScoreFilter | None = None, text: ContentMatch | None = None) -> tuple[list[str], datetime]:
+Seen = dict[str, tuple[datetime, datetime]]  # key -> first and last start of its spans that matched
+
+
+def _newest_keys(store: Store, f: Filters, key: str, want: int, scored: ScoreFilter | None = None,
+                 text: ContentMatch | None = None) -> tuple[list[str], datetime, Seen]:
     """The ``want`` most recently active values of ``key`` among spans matching ``f`` (and, with
     ``scored``, of traces holding such a score), looking back in growing windows so the common case
-    (recent data) reads a small part of the range; also the start of the window that sufficed."""
+    (recent data) reads a small part of the range; also the start of the window that sufficed, and when
+    each key's matching spans started."""
     end = f.end
     # a user or session filter picks a few hundred calls a month, a few granules of spans_by_user over any
     # range: one pass (a customer's calls are many: the windows pay there too)
@@ -198,15 +202,37 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int,
         where, params = _with_text(store, g, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
         source = g.span_source(store.database, llm_only=False) if g.by_person() else f"{store.database}.spans"
         rows = store.query(f"""
-            SELECT {key} AS k FROM {source} WHERE {where} AND {key} != ''
-            GROUP BY k ORDER BY max(start_time) DESC LIMIT {int(want)}""", params)
+            SELECT {key} AS k, min(start_time) AS lo, max(start_time) AS hi FROM {source} WHERE {where} AND {key} != ''
+            GROUP BY k ORDER BY hi DESC LIMIT {int(want)}""", params)
         if len(rows) >= want or since == f.since:
-            return [r["k"] for r in rows], since
-    return [], f.since
+            return [r["k"] for r in rows], since, {r["k"]: (_utc(r["lo"]), _utc(r["hi"])) for r in rows}
+    return [], f.since, {}
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+# Where a trace's spans may lie around those that matched: an hour before (a root that started first) and
+# six after (a long agent's later steps). The summary reads only those days of each trace by the spans'
+# key (project, day, trace_id): a few granules a trace instead of one per trace in every day of the range.
+_BEFORE, _AFTER = timedelta(hours=1), timedelta(hours=6)
+
+
+def _trace_days(seen: Seen) -> str:
+    """An Array(Tuple(Date, String)) parameter: every (day, trace) where the traces' spans may lie."""
+    pairs = []
+    for trace, (lo, hi) in seen.items():
+        day, last = (lo - _BEFORE).date(), (hi + _AFTER).date()
+        while day <= last:
+            pairs.append(f"('{day.isoformat()}',{array_param([trace])[1:-1]})")
+            day += timedelta(days=1)
+    return "[" + ",".join(pairs) + "]"
 
 
 def _top_traces_by(store: Store, f: Filters, column: str, want: int,
-                   scored: ScoreFilter | None = None, text: ContentMatch | None = None) -> tuple[list[str], datetime]:
+                   scored: ScoreFilter | None = None,
+                   text: ContentMatch | None = None) -> tuple[list[str], datetime, Seen]:
     """Candidate traces for "costliest" / "slowest": those holding the largest values of a span
     column, many more than asked (x20): one top-N over spans instead of summing every trace of
     the range. Exact unless a trace's total is made of many calls each too small to place."""
@@ -215,8 +241,9 @@ def _top_traces_by(store: Store, f: Filters, column: str, want: int,
     rows = store.query(f"""
         SELECT trace_id, start_time FROM {source} WHERE {where}
         ORDER BY {column} DESC LIMIT 1 BY trace_id LIMIT {int(want)}""", params)
-    earliest = min((datetime.fromisoformat(r["start_time"]).replace(tzinfo=UTC) for r in rows), default=f.since)
-    return [r["trace_id"] for r in rows], earliest
+    seen = {r["trace_id"]: (_utc(r["start_time"]), _utc(r["start_time"])) for r in rows}
+    earliest = min((lo for lo, _ in seen.values()), default=f.since)
+    return [r["trace_id"] for r in rows], earliest, seen
 
 
 def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: str = "start_time",
@@ -230,9 +257,9 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
     else:
         scored = None
     if order == "start_time":
-        ids, since = _newest_keys(store, f, "trace_id", want, scored, text)
+        ids, since, seen = _newest_keys(store, f, "trace_id", want, scored, text)
     else:
-        ids, since = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
+        ids, since, seen = _top_traces_by(store, f, "coalesce(total_cost, 0)" if order == "cost" else "duration_ms",
                                     max(200, 20 * want), scored, text)
     if not ids:
         return {"traces": [], "limit": limit, "offset": offset}
@@ -240,12 +267,13 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
                  "duration": "max(end_time) - min(start_time) DESC"}[order]
     # a trace may start before its matching span: look an hour further back than that span
     params = {"project": f.project, "since": (since - timedelta(hours=1)).astimezone(UTC).replace(tzinfo=None)
-              .isoformat(sep=" "), "ids": array_param(ids)}
+              .isoformat(sep=" "), "ids": array_param(ids), "days": _trace_days(seen)}
     rows = store.query(f"""
         SELECT {_TRACE_SUMMARY}
         FROM (SELECT * FROM {store.database}.spans FINAL
               WHERE project = {{project:String}} AND start_time >= {{since:DateTime64(6)}}
-                AND trace_id IN {{ids:Array(String)}})
+                AND trace_id IN {{ids:Array(String)}}
+                AND (toDate(start_time), trace_id) IN {{days:Array(Tuple(Date, String))}})
         GROUP BY trace_id
         ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}
         SETTINGS prefer_column_name_to_alias = 1""", params)
@@ -322,7 +350,7 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
     """The most recently active sessions among spans matching the filters, each with its totals
     over the range. Over about a day these come from spans; beyond, the days before today come
     from the per-session daily rollup (whose first day is whole) and today from spans."""
-    ids, _ = _newest_keys(store, f, "session_id", limit + offset)
+    ids, _, _ = _newest_keys(store, f, "session_id", limit + offset)
     if not ids:
         return {"sessions": [], "limit": limit, "offset": offset}
     db = store.database
