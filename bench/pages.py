@@ -84,13 +84,18 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
         metrics.summary(store, f)
         metrics.timeseries(store, f, ["requests", "schema_checked", "schema_valid", "cache_hits"])
 
+    def searched(q: str) -> None:
+        """The traces list with a text search, as the API answers it: the traces, then where each matched."""
+        chrome()
+        found = traces.search(store, f, 50, text=search.content_match(None, q))
+        search.snippets(store, None, f.project, found["traces"], q)
+
     return {
         "overview": overview, "cost": cost_page, "usage": usage, "quality": quality_page,
         "traces": lambda: (chrome(), traces.search(store, f, 50)),
         # the traces list's text search (a word in 1/8 of captured prompts, then one order id) and score filter
-        "traces_search": lambda: (chrome(), traces.search(store, f, 50, text=search.content_match(None, "refund"))),
-        "traces_search_rare": lambda: (chrome(), traces.search(store, f, 50,
-                                                               text=search.content_match(None, "ord-4242424"))),
+        "traces_search": lambda: searched("refund"),
+        "traces_search_rare": lambda: searched("ord-4242424"),
         "traces_scored": lambda: (chrome(), traces.search(store, f, 50, scored=traces.ScoreFilter(
             name="helpfulness", source="eval", max=0.25))),
         "sessions": lambda: (chrome(), traces.sessions(store, f, 50)),

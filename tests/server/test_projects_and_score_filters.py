@@ -136,6 +136,16 @@ def test_a_score_sent_with_only_a_span_id_counts_for_its_trace(two: ServerThread
     assert trace_ids(two, A, score_name="span-only-check") == [trace_id]
     assert trace_ids(two, A, score_name="span-only-check", score_min=0.6) == []
     assert trace_ids(two, A, score_name="span-only-check", order="cost") == [trace_id]
+    # the trace's row shows it, with or without a score filter; a score sent again shows its newest version
+    for value in (0.75, 0.25):
+        r = two.client.post("/api/scores", json=[{"name": "span-only-check", "span_id": span, "value": value,
+                                                  "score_id": "again"}], headers={"x-tokentrail-project": A})
+        assert r.status_code == 200, r.text
+        two.flush()
+    for params in ({}, {"score_name": "span-only-check"}):
+        rows = two.client.get("/api/traces", params={"project": A, "limit": 500, **window(), **params}).json()["traces"]
+        row = next(t for t in rows if t["trace_id"] == trace_id)
+        assert sorted(s["value"] for s in row["scores"] if s["name"] == "span-only-check") == [0.25, 0.5], params
 
 
 def test_a_reader_of_one_project_sees_only_its_name(two: ServerThread) -> None:

@@ -10,7 +10,7 @@ newest first.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tokentrail.errors import BadRequest
@@ -108,22 +108,27 @@ def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> dict[str
     return {"parts": parts, "before": start > 0, "after": end < len(text)}
 
 
-def snippets(store: Store, ring: Keyring | None, project: str, trace_ids: list[str], q: str,
-             since: datetime) -> dict[str, dict[str, Any]]:
-    """Per trace, where its first matching content row (from ``since``) holds the words of ``q``:
-    ``{"field": "input" | "output", "span_id", "parts", "before", "after"}`` (``snippet``). One query for every
-    trace; the rows are decrypted here, never in the engine."""
-    if not trace_ids:
+def snippets(store: Store, ring: Keyring | None, project: str, found: list[dict[str, Any]],
+             q: str) -> dict[str, dict[str, Any]]:
+    """Per trace of ``found`` (trace summaries: ``trace_id``, ``start_time``, ``duration_ms``), where its
+    first matching content row holds the words of ``q``: ``{"field": "input" | "output", "span_id", "parts",
+    "before", "after"}`` (``snippet``). One query for every trace, reading only the days each trace spans
+    (by the contents' key); the rows are decrypted here, never in the engine."""
+    if not found:
         return {}
     words = _words(q)
     cond, params = _match(ring, words)
+    seen = {}
+    for t in found:
+        start = datetime.fromisoformat(str(t["start_time"])).replace(tzinfo=UTC)
+        seen[t["trace_id"]] = (start, start + timedelta(milliseconds=float(t["duration_ms"] or 0)))
     rows = store.query(f"""
         SELECT trace_id, argMin(tuple(span_id, key_id, base64Encode(input), base64Encode(output)), start_time) AS c
         FROM {store.database}.contents
-        WHERE project = {{ct_p:String}} AND start_time >= {{ct_since:DateTime64(6)}}
-          AND trace_id IN {{ct_ids:Array(String)}} AND {cond}
-        GROUP BY trace_id""", {**params, "ct_p": project, "ct_ids": array_param(trace_ids),
-                               "ct_since": since.replace(tzinfo=None).isoformat(sep=" ")})
+        WHERE project = {{ct_p:String}} AND trace_id IN {{ct_ids:Array(String)}}
+          AND (toDate(start_time), trace_id) IN {{ct_days:Array(Tuple(Date, String))}} AND {cond}
+        GROUP BY trace_id""", {**params, "ct_p": project, "ct_ids": array_param(list(seen)),
+                               "ct_days": traces.trace_days(seen)})
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         span_id, key_id, value_in, value_out = r["c"]
@@ -168,7 +173,7 @@ def search(store: Store, ring: Keyring | None, project: str, q: str, since: date
         SETTINGS prefer_column_name_to_alias = 1""",
         {"p": project, "since": earliest.isoformat(sep=" "), "ids": array_param([h["trace_id"] for h in hits])})
     matched = {h["trace_id"]: int(h["spans"]) for h in hits}
-    cuts = snippets(store, ring, project, [r["trace_id"] for r in rows], q, since)
+    cuts = snippets(store, ring, project, rows, q)
     for r in rows:
         r["matching_spans"] = matched.get(r["trace_id"], 0)
         r["match"] = cuts.get(r["trace_id"])

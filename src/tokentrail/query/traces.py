@@ -116,13 +116,13 @@ def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: st
     return f"{where} AND {sql})", params
 
 
-def _has_span_only_scores(store: Store, f: Filters) -> bool:
-    """Whether the project holds scores sent with only a span id since the range's score slack (a check on
-    the unmerged table: milliseconds)."""
+def _has_span_only_scores(store: Store, project: str, since: datetime) -> bool:
+    """Whether the project holds scores sent with only a span id since ``since`` (a check on the unmerged
+    table: milliseconds)."""
     return bool(store.query(f"""
         SELECT count() AS n FROM (SELECT 1 FROM {store.database}.scores WHERE project = {{p:String}}
           AND timestamp >= {{since:DateTime64(3)}} AND trace_id = '' AND span_id != '' LIMIT 1)""",
-                            {"p": f.project, "since": _naive(f.since - SCORE_SLACK)})[0]["n"])
+                            {"p": project, "since": _naive(since)})[0]["n"])
 
 
 def _naive(t: datetime) -> str:
@@ -138,25 +138,34 @@ def score_names(store: Store, f: Filters, limit: int = 100) -> list[dict[str, An
         GROUP BY name ORDER BY scores DESC, name LIMIT {int(limit)}""", {"p": f.project, "since": _naive(f.since)})
 
 
-def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime) -> dict[str, list[dict[str, Any]]]:
+def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime,
+              span_only: bool | None = None) -> dict[str, list[dict[str, Any]]]:
     """The scores of each of ``trace_ids`` (oldest first, at most ``SCORES_PER_TRACE`` each): name, value,
-    label, source; those sent with only a span id count for that span's trace."""
+    label, source; those sent with only a span id count for that span's trace (looked for only when the
+    project holds such scores since ``since``: ``span_only``, asked here when not known). Each score's
+    newest version by grouping only these traces' scores (FINAL merges every part of the table)."""
     if not trace_ids:
         return {}
     db = store.database
-    rows = store.query(f"""
-        SELECT t AS trace_id, name, value, label, source FROM (
-            SELECT trace_id AS t, name, value, label, source, timestamp FROM {db}.scores FINAL
-            WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
-            UNION ALL
+    params = {"p": project, "ids": array_param(trace_ids), "since": _naive(since)}
+    fields = ("argMax(name, ingested_at) AS name, argMax(value, ingested_at) AS value, "
+              "argMax(label, ingested_at) AS label, argMax(source, ingested_at) AS source, "
+              "argMax(timestamp, ingested_at) AS timestamp")
+    parts = [f"""SELECT trace_id AS t, {fields} FROM {db}.scores
+                 WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}} GROUP BY trace_id, score_id"""]
+    if span_only is None:
+        span_only = _has_span_only_scores(store, project, since)
+    if span_only:
+        parts.append(f"""
             SELECT m.trace_id AS t, s.name, s.value, s.label, s.source, s.timestamp
-            FROM (SELECT * FROM {db}.scores FINAL WHERE project = {{p:String}} AND trace_id = '' AND span_id != ''
-                  AND timestamp >= {{since:DateTime64(3)}}) AS s
+            FROM (SELECT span_id, {fields} FROM {db}.scores WHERE project = {{p:String}} AND trace_id = ''
+                    AND span_id != '' AND timestamp >= {{since:DateTime64(3)}} GROUP BY span_id, score_id) AS s
             INNER JOIN (SELECT DISTINCT span_id, trace_id FROM {db}.spans WHERE project = {{p:String}}
                         AND trace_id IN {{ids:Array(String)}} AND start_time >= {{since:DateTime64(6)}}) AS m
-            ON s.span_id = m.span_id)
-        ORDER BY timestamp LIMIT {SCORES_PER_TRACE} BY t""",
-                       {"p": project, "ids": array_param(trace_ids), "since": _naive(since)})
+            ON s.span_id = m.span_id""")
+    rows = store.query(f"""
+        SELECT t AS trace_id, name, value, label, source FROM ({" UNION ALL ".join(parts)})
+        ORDER BY timestamp LIMIT {SCORES_PER_TRACE} BY t""", params)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r.pop("trace_id"), []).append(r)
@@ -195,8 +204,10 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int, scored: ScoreFil
     each key's matching spans started."""
     end = f.end
     # a user or session filter picks a few hundred calls a month, a few granules of spans_by_user over any
-    # range: one pass (a customer's calls are many: the windows pay there too)
-    for hours in (None,) if {"user", "session"} & set(f.equals) else (1, 6, 24, 96, None):
+    # range: one pass; so does a customer's under a text or score filter (a customer's calls are many: the
+    # windows pay alone, not when most of them are left out)
+    sparse = {"user", "session"} & set(f.equals) or (f.by_person() and (scored or text))
+    for hours in (None,) if sparse else (1, 6, 24, 96, None):
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
         where, params = _with_text(store, g, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
@@ -219,7 +230,7 @@ def _utc(value: str) -> datetime:
 _BEFORE, _AFTER = timedelta(hours=1), timedelta(hours=6)
 
 
-def _trace_days(seen: Seen) -> str:
+def trace_days(seen: Seen) -> str:
     """An Array(Tuple(Date, String)) parameter: every (day, trace) where the traces' spans may lie."""
     pairs = []
     for trace, (lo, hi) in seen.items():
@@ -253,7 +264,7 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
     calls. Two steps: pick the trace ids, then summarize only those. Each trace comes with its scores."""
     want = limit + offset
     if scored:
-        scored = replace(scored, span_only=_has_span_only_scores(store, f))
+        scored = replace(scored, span_only=_has_span_only_scores(store, f.project, f.since - SCORE_SLACK))
     else:
         scored = None
     if order == "start_time":
@@ -267,7 +278,7 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
                  "duration": "max(end_time) - min(start_time) DESC"}[order]
     # a trace may start before its matching span: look an hour further back than that span
     params = {"project": f.project, "since": (since - timedelta(hours=1)).astimezone(UTC).replace(tzinfo=None)
-              .isoformat(sep=" "), "ids": array_param(ids), "days": _trace_days(seen)}
+              .isoformat(sep=" "), "ids": array_param(ids), "days": trace_days(seen)}
     rows = store.query(f"""
         SELECT {_TRACE_SUMMARY}
         FROM (SELECT * FROM {store.database}.spans FINAL
@@ -277,7 +288,9 @@ def search(store: Store, f: Filters, limit: int = 50, offset: int = 0, order: st
         GROUP BY trace_id
         ORDER BY {order_sql} LIMIT {int(limit)} OFFSET {int(offset)}
         SETTINGS prefer_column_name_to_alias = 1""", params)
-    by_trace = scores_of(store, f.project, [r["trace_id"] for r in rows], since - timedelta(hours=1))
+    # with a score filter, whether span-only scores exist is known (since before ``since``): not asked again
+    by_trace = scores_of(store, f.project, [r["trace_id"] for r in rows], since - timedelta(hours=1),
+                         span_only=scored.span_only if scored else None)
     for r in rows:
         r["scores"] = by_trace.get(r["trace_id"], [])
     return {"traces": rows, "limit": limit, "offset": offset}

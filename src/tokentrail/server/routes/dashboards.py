@@ -157,8 +157,7 @@ async def trace_search(request: Request, limit: int = Query(50, ge=1, le=500), o
     found = await _run(rt, traces.search, rt.store, f, limit, offset, order, scored, text)
     if text is not None:
         # where each trace matched: a snippet of its first matching prompt or response, the words marked
-        cuts = await _run(rt, search.snippets, rt.store, rt.content_keys, f.project,
-                          [t["trace_id"] for t in found["traces"]], q, f.since - timedelta(hours=1))
+        cuts = await _run(rt, search.snippets, rt.store, rt.content_keys, f.project, found["traces"], q)
         for t in found["traces"]:
             t["match"] = cuts.get(t["trace_id"])
         # the words are not recorded (they may be personal data themselves): how many, and what was found
