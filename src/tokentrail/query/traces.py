@@ -83,8 +83,10 @@ def _with_text(store: Store, f: Filters, text: ContentMatch | None, where: str,
     one matching the filters)."""
     if text is None:
         return where, params
-    sql = (f"trace_id IN (SELECT trace_id FROM {store.database}.contents WHERE project = {{project:String}} "
-           f"AND start_time >= {{ct_since:DateTime64(6)}} AND {text.condition}{_people_traces(store, f, where)})")
+    # PREWHERE: the person's traces are looked up first and the words matched on their rows only (the engine
+    # would match the words on every row first: a third slower under a customer filter at 30 days)
+    sql = (f"trace_id IN (SELECT trace_id FROM {store.database}.contents PREWHERE project = {{project:String}} "
+           f"AND start_time >= {{ct_since:DateTime64(6)}}{_people_traces(store, f, where)} WHERE {text.condition})")
     return f"{where} AND {sql}", {**params, **text.params, "ct_since": _naive(f.since - timedelta(hours=1))}
 
 
