@@ -312,6 +312,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
     status LowCardinality(String),
     http_status UInt16,
     error_type LowCardinality(String),
+    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
     requests UInt64,
     streamed UInt64,
     cache_hits UInt64,
@@ -336,7 +337,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(minute)
-ORDER BY (project, minute, kind, route, provider, model, environment, release, status, http_status, error_type);
+ORDER BY (project, minute, kind, route, provider, model, environment, release, status, http_status, error_type, tags);
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
 (
@@ -351,6 +352,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
     status LowCardinality(String),
     http_status UInt16,
     error_type LowCardinality(String),
+    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
     requests UInt64,
     streamed UInt64,
     cache_hits UInt64,
@@ -375,7 +377,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(hour)
-ORDER BY (project, hour, kind, route, provider, model, environment, release, status, http_status, error_type);
+ORDER BY (project, hour, kind, route, provider, model, environment, release, status, http_status, error_type, tags);
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
 (
@@ -390,6 +392,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
     status LowCardinality(String),
     http_status UInt16,
     error_type LowCardinality(String),
+    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
     requests UInt64,
     streamed UInt64,
     cache_hits UInt64,
@@ -414,7 +417,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
 )
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(day)
-ORDER BY (project, day, kind, route, provider, model, environment, release, status, http_status, error_type);
+ORDER BY (project, day, kind, route, provider, model, environment, release, status, http_status, error_type, tags);
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_totals
 (

@@ -33,7 +33,7 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "session": ("session_id", None),
     "customer": ("customer", None),
     "source": ("source", None),
-    "tag": ("tags", None),  # a filter only (has the tag), never a group: a call has several
+    "tag": ("tags", "tags"),  # a filter only (has the tag), never a group: a call has several
 }
 FILTERABLE = tuple(DIMENSIONS)
 FILTER_ONLY = frozenset({"tag"})

@@ -176,7 +176,7 @@ def _minute_select(source: str, project: str, minutes: list[datetime]) -> str:
     lo, hi = _ts(minutes[0]), _ts(minutes[-1] + timedelta(minutes=1))
     return f"""
         SELECT project, toStartOfMinute(start_time) AS minute, kind, route, provider, {MODEL} AS model,
-               environment, release, status, http_status, error_type,
+               environment, release, status, http_status, error_type, tags,
                count(), countIf(streamed), countIf(cache_hit), countIf(schema_valid IS NOT NULL),
                countIf(schema_valid = true), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
                sum(reasoning_tokens), sum(coalesce(total_cost, 0)),

@@ -23,8 +23,10 @@ LATENCY_BUCKETS_MS = (100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
 # Upper bounds of the output-length histogram buckets (tokens of successful LLM calls).
 OUTPUT_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
+# ``tags``: a call's tag set (a row per set, so a call counts once whatever its tags and a tag filter is
+# ``has(tags, ...)`` on the rollups as on the spans; tags are for low-cardinality labels)
 ROLLUP_DIMENSIONS = ("project", "minute", "kind", "route", "provider", "model", "environment", "release",
-                     "status", "http_status", "error_type")
+                     "status", "http_status", "error_type", "tags")
 # The coarse rollups ("totals") keep only these dimensions: a few rows per hour or day, so the
 # default views (no route, model or release filter) merge a few hundred quantile states, not tens
 # of thousands.
@@ -49,6 +51,7 @@ ROLLUP_MINUTE = Table(
         _c("status", "LowCardinality(String)"),
         _c("http_status", "UInt16"),
         _c("error_type", "LowCardinality(String)"),
+        _c("tags", "Array(LowCardinality(String))", "the calls' tags (one row per tag set)"),
         _c("requests", "UInt64"),
         _c("streamed", "UInt64"),
         _c("cache_hits", "UInt64"),

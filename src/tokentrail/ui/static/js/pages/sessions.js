@@ -32,7 +32,8 @@ export async function sessionList(root) {
     { label: "LLM calls", num: true, value: (r) => count(r.llm_calls) },
     { label: "tokens", num: true, value: (r) => count(r.tokens) },
     { label: "cost", num: true, value: (r) => usd(r.cost_usd, true), raw: (r) => r.cost_usd },
-    { label: "errors", num: true, value: (r) => (r.errors ? h("span", { class: "bad-text" }, count(r.errors)) : "0") },
+    { label: "errors", num: true, title: "failed LLM and embedding calls",
+      value: (r) => (r.errors ? h("span", { class: "bad-text" }, count(r.errors)) : "0") },
     { label: "routes", value: (r) => (r.routes || []).join(", "), cls: "models ellipsis" },
   ], doc.sessions, { testid: "sessions-table", rowTestid: "session-row",
     href: (r) => state.href(`sessions/${encodeURIComponent(r.session_id)}`) })));
