@@ -56,6 +56,11 @@ def api(demo: Demo, path: str, project: str, **params: Any) -> Any:
 
 
 def picker_rows(page: Any) -> dict[str, int]:
+    """Each project the picker offers with its calls, once /api/projects has filled it."""
+    page.wait_for_function("""() => {
+        const os = [...document.querySelectorAll('[data-testid=project-picker] option')];
+        return os.length > 0 && os.every((o) => o.dataset.requests !== undefined);
+    }""")
     return dict(page.locator("[data-testid=project-picker] option").evaluate_all(
         "os => os.map(o => [o.value, Number(o.dataset.requests)])"))
 

@@ -111,7 +111,13 @@ def sign_in(page: Any, site: Site, name: str = "", key: str = "") -> None:
 
 
 def picker(page: Any) -> list[str]:
-    """The projects the picker offers (each option reads "p1 · 3 calls": its value is the project)."""
+    """The projects the picker offers (each option reads "p1 · 3 calls": its value is the project), once
+    /api/projects has filled it (it first holds the current project alone: a loaded machine answered
+    the test before the list)."""
+    page.wait_for_function("""() => {
+        const os = [...document.querySelectorAll('[data-testid=project-picker] option')];
+        return os.length > 0 && os.every((o) => o.dataset.requests !== undefined);
+    }""")
     return page.locator("[data-testid=project-picker] option").evaluate_all("os => os.map(o => o.value)")
 
 
