@@ -7,12 +7,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.query.test_tag_rollups import P, _calls, expected
 from tokentrail.query import metrics, rollups
 from tokentrail.query.filters import Filters
 from tokentrail.storage.backend import open_store
 from tokentrail.storage.migrations import m017_rollups_by_tag_set, migrate
-from tokentrail.storage.rollup_tables import ROLLUP_DAY, ROLLUP_HOUR, ROLLUP_MINUTE
+from tokentrail.storage.rollup_tables import ROLLUP_DAY, ROLLUP_DIMENSIONS, ROLLUP_HOUR, ROLLUP_MINUTE
 
 
 def _old_table_sql(table, database: str) -> str:
@@ -22,7 +24,9 @@ def _old_table_sql(table, database: str) -> str:
     return old.create_sql(database)
 
 
-def test_m017_gives_an_old_store_its_tags_without_counting_twice(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stopped_after_alter", [False, True])
+def test_m017_gives_an_old_store_its_tags_without_counting_twice(tmp_path: Path, stopped_after_alter: bool) -> None:
+    """``stopped_after_alter``: an earlier start added the columns and stopped before deleting the old rows."""
     store = open_store(f"chdb://{tmp_path / 'db'}")
     try:
         migrate(store)
@@ -48,6 +52,11 @@ def test_m017_gives_an_old_store_its_tags_without_counting_twice(tmp_path: Path)
             dims = rollups._DIMS.replace(", tags", "")
             store.command(f"INSERT INTO {db}.{target} " + rollups._coarser_select(
                 f"{db}.{src} FINAL", src_t, f"'{P}'", periods, t, trunc, dims))
+        if stopped_after_alter:
+            for table, time_col in (("rollup_minute", "minute"), ("rollup_hour", "hour"), ("rollup_day", "day")):
+                key = ", ".join(time_col if d == "minute" else d for d in ROLLUP_DIMENSIONS)
+                store.command(f"ALTER TABLE {db}.{table} ADD COLUMN tags Array(LowCardinality(String)) "
+                              f"AFTER error_type, MODIFY ORDER BY ({key})")
         m017_rollups_by_tag_set(store)
         for days in (7, 30):
             for tag in (None, "canary", "eu"):

@@ -282,7 +282,8 @@ def m017_rollups_by_tag_set(store: Store) -> None:
     """The minute, hour and day rollups keep each call's tag set as a dimension, so a tag filter over a long
     range reads them instead of every span (a store made since gets the column in m003). The rows of every
     period that still has spans are deleted and computed again with their tags; older periods (their spans
-    expired) keep their totals under an empty tag set."""
+    expired) keep their totals under an empty tag set. The delete is not tied to adding the column: a start
+    stopped after the ALTER runs it again (rows left without their tags would count twice beside the new)."""
     from tokentrail.query import rollups
     from tokentrail.storage.rollup_tables import ROLLUP_DIMENSIONS
 
@@ -291,11 +292,10 @@ def m017_rollups_by_tag_set(store: Store) -> None:
                                    ("rollup_day", "day", "toStartOfDay")):
         has = store.query("SELECT count() AS n FROM system.columns WHERE database = {d:String} AND table = {t:String} "
                           "AND name = 'tags'", {"d": db, "t": table})[0]["n"]
-        if has:
-            continue
-        key = ", ".join(time_col if d == "minute" else d for d in ROLLUP_DIMENSIONS)
-        store.command(f"ALTER TABLE {db}.{table} ADD COLUMN tags Array(LowCardinality(String)) AFTER error_type, "
-                      f"MODIFY ORDER BY ({key})")
+        if not has:
+            key = ", ".join(time_col if d == "minute" else d for d in ROLLUP_DIMENSIONS)
+            store.command(f"ALTER TABLE {db}.{table} ADD COLUMN tags Array(LowCardinality(String)) AFTER error_type, "
+                          f"MODIFY ORDER BY ({key})")
         store.command(f"ALTER TABLE {db}.{table} DELETE WHERE (project, {time_col}) IN "
                       f"(SELECT DISTINCT project, {trunc}(start_time) FROM {db}.spans) SETTINGS mutations_sync = 2")
     rollups.rebuild_all(store)
