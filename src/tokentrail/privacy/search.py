@@ -10,7 +10,7 @@ newest first.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tokentrail.errors import BadRequest
@@ -120,7 +120,7 @@ def snippets(store: Store, ring: Keyring | None, project: str, found: list[dict[
     cond, params = _match(ring, words)
     seen = {}
     for t in found:
-        start = datetime.fromisoformat(str(t["start_time"])).replace(tzinfo=UTC)
+        start = traces.utc(str(t["start_time"]))
         seen[t["trace_id"]] = (start, start + timedelta(milliseconds=float(t["duration_ms"] or 0)))
     rows = store.query(f"""
         SELECT trace_id, argMin(tuple(span_id, key_id, base64Encode(input), base64Encode(output)), start_time) AS c

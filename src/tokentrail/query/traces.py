@@ -218,11 +218,12 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int, scored: ScoreFil
             SELECT {key} AS k, min(start_time) AS lo, max(start_time) AS hi FROM {source} WHERE {where} AND {key} != ''
             GROUP BY k ORDER BY hi DESC LIMIT {int(want)}""", params)
         if len(rows) >= want or since == f.since:
-            return [r["k"] for r in rows], since, {r["k"]: (_utc(r["lo"]), _utc(r["hi"])) for r in rows}
+            return [r["k"] for r in rows], since, {r["k"]: (utc(r["lo"]), utc(r["hi"])) for r in rows}
     return [], f.since, {}
 
 
-def _utc(value: str) -> datetime:
+def utc(value: str) -> datetime:
+    """A time as the engine writes it (naive UTC text) as an aware datetime."""
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
@@ -254,7 +255,7 @@ def _top_traces_by(store: Store, f: Filters, column: str, want: int,
     rows = store.query(f"""
         SELECT trace_id, start_time FROM {source} WHERE {where}
         ORDER BY {column} DESC LIMIT 1 BY trace_id LIMIT {int(want)}""", params)
-    seen = {r["trace_id"]: (_utc(r["start_time"]), _utc(r["start_time"])) for r in rows}
+    seen = {r["trace_id"]: (utc(r["start_time"]), utc(r["start_time"])) for r in rows}
     earliest = min((lo for lo, _ in seen.values()), default=f.since)
     return [r["trace_id"] for r in rows], earliest, seen
 
