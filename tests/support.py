@@ -48,8 +48,9 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, interval: floa
 class ServerThread:
     def __init__(self, data_dir: Path, **settings: Any) -> None:
         self.port = free_port()
-        self.settings = Settings.load(data_dir=data_dir, port=self.port,
-                                      **{"batch_seconds": 0.1, "spool_fsync": False, **settings})
+        settings = {"batch_seconds": 0.1, "spool_fsync": False, **settings}
+        settings.setdefault("batch_seconds_unwatched", settings["batch_seconds"])  # tests read the store directly
+        self.settings = Settings.load(data_dir=data_dir, port=self.port, **settings)
         self.runtime = Runtime(self.settings)
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(create_app(self.runtime), host="127.0.0.1", port=self.port,

@@ -48,9 +48,13 @@ PARAMS: tuple[Param, ...] = (
     Param("ingest_max_value_bytes", int, 1 << 20, "Longest attribute or content value stored, in bytes: a longer "
           "one is cut and ends with '…[truncated]', its span gets the attribute tokentrail.truncated (the keys cut) "
           "and is counted (truncated_spans)."),
-    Param("batch_seconds", float, 5.0, "Longest time an acknowledged span waits before its batch is inserted "
-          "(queryable): light traffic waits up to this long so that one insert holds many calls (an insert "
+    Param("batch_seconds", float, 5.0, "Longest time an acknowledged span waits before a reader sees it (its batch "
+          "is inserted): light traffic waits up to this long so that one insert holds many calls (an insert "
           "has a large fixed cost), a burst goes in at once; a flush never waits."),
+    Param("batch_seconds_unwatched", float, 300.0, "While nobody reads (no API, UI, Grafana or /metrics read for "
+          "5 minutes), the batching deadline may grow up to this long, so a trickle of calls costs one insert every "
+          "few minutes instead of one every batch_seconds; the next read has every acknowledged call inserted "
+          "before it is answered, and an alert round does the same. Never below batch_seconds."),
     Param("default_project", str, "default", "Project of data that names none."),
     Param("query_timeout", float, 30.0, "Seconds a read request may wait for the store before it is answered "
           "503 + Retry-After (0 = wait without limit)."),
@@ -124,6 +128,7 @@ class Settings:
     ingest_max_batch_items: int
     ingest_max_value_bytes: int
     batch_seconds: float
+    batch_seconds_unwatched: float
     default_project: str
     query_timeout: float
     rollup_seconds: float

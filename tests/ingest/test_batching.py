@@ -62,6 +62,30 @@ def test_the_deadline_grows_while_traffic_is_light_and_never_passes_the_cap(tmp_
     assert seen == sorted(seen) and seen[0] > 0.01 and max(seen) == 0.08
 
 
+def test_while_nobody_reads_the_deadline_grows_past_batch_seconds_and_a_reader_brings_it_back(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_age=0.04, min_age=0.01, unwatched_age=0.3, fsync=False)
+    seen = []
+    for i in range(7):
+        spool.append(b"unwatched %d" % i)
+        assert spool.take(1 << 30, wait=30)
+        seen.append(spool.deadline)
+    assert seen == sorted(seen) and max(seen) == 0.3  # past segment_age, never past unwatched_age
+    spool.append(b"a reader comes")
+    time.sleep(0.06)  # longer than segment_age, shorter than the deadline now
+    assert spool.take(1 << 30, wait=0) == []
+    waited = spool.watch(10.0)
+    assert waited >= 0.06 and spool.deadline == 0.04
+    taken = spool.take(1 << 30, wait=0)  # it has waited past segment_age: closed at once
+    assert [wire.records(p.read_bytes()) for p, _ in taken] == [[b"a reader comes"]]
+    for i in range(4):  # watched: back to the batch_seconds cap
+        spool.append(b"watched %d" % i)
+        assert spool.take(1 << 30, wait=30)
+        assert spool.deadline <= 0.04
+    assert spool.oldest_open() == 0.0
+    spool.append(b"open")
+    assert spool.oldest_open() > 0.0
+
+
 def test_flush_never_waits_for_the_deadline(slow: ServerThread, project: str) -> None:
     provider = provider_exporting_to(slow.url, project)
     with provider.get_tracer("app").start_as_current_span("chat", attributes={

@@ -8,9 +8,13 @@ loads them into the store in one INSERT and deletes them.
 When a segment closes (the batching policy): at ``segment_bytes`` (a burst is inserted at once), or
 when its first record has waited the current deadline. The deadline starts at ``min_age``, doubles
 each time a segment closes by time (light traffic: fewer, larger inserts, since every INSERT has a
-large fixed cost), never passes ``segment_age`` (the setting ``batch_seconds``: how stale stored data
-may be), and drops back to ``min_age`` when a segment fills by size. ``cut`` closes the current segment
-now (a flush), so waiting for it never costs the deadline.
+large fixed cost), and drops back to ``min_age`` when a segment fills by size. Its cap is
+``segment_age`` (the setting ``batch_seconds``: how stale stored data may be for a reader) while
+someone reads (``watch``: the API, the UI, Grafana, a /metrics scrape), and ``unwatched_age``
+(``batch_seconds_unwatched``) while nobody does: then a trickle of calls costs one insert every few
+minutes, and the first reader has what is acknowledged inserted before it is answered (the server's
+``Runtime.fresh``). ``cut`` closes the current segment now (a flush), so waiting for it never costs the
+deadline.
 
 After a crash every remaining segment is loaded again on start (rows dedupe in the store), so an
 acknowledged record is never lost. When the backlog passes ``max_backlog_bytes`` new
@@ -67,11 +71,14 @@ class QuarantinedRecord:
 
 class Spool:
     def __init__(self, directory: Path, *, segment_bytes: int = 16 << 20, segment_age: float = 0.5,
-                 max_backlog_bytes: int = 1 << 30, fsync: bool = True, min_age: float = 0.05) -> None:
+                 max_backlog_bytes: int = 1 << 30, fsync: bool = True, min_age: float = 0.05,
+                 unwatched_age: float | None = None) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
-        self.segment_age = segment_age  # the cap of the deadline
+        self.segment_age = segment_age  # the cap of the deadline while someone reads
+        self.unwatched_age = max(segment_age, unwatched_age or 0.0)  # its cap while nobody does
+        self._watched_until = 0.0  # monotonic time until which a reader is assumed (``watch``)
         self.min_age = min(min_age, segment_age)
         self.deadline = self.min_age  # seconds the current segment's first record may wait (adaptive)
         self.max_backlog_bytes = max_backlog_bytes
@@ -183,6 +190,28 @@ class Spool:
             with self._lock:
                 self._synced = max(self._synced, upto)
 
+    # -- readers -----------------------------------------------------------------
+    def _cap(self, now: float) -> float:
+        return self.segment_age if now < self._watched_until else self.unwatched_age
+
+    def watch(self, seconds: float) -> float:
+        """A reader came: for ``seconds`` the deadline is capped at ``segment_age`` again (a segment that
+        has waited that long closes now). Returns how long the oldest record not yet closed into a
+        segment has waited (0.0: none), so the reader can tell whether to wait for it (``cut``)."""
+        with self._lock:
+            now = time.monotonic()
+            self._watched_until = max(self._watched_until, now + seconds)
+            if self.deadline > self.segment_age:
+                self.deadline = self.segment_age
+                self._ready.notify_all()  # a waiting take re-reads the deadline
+            return now - self._first_at if self._size else 0.0
+
+    def oldest_open(self) -> float:
+        """Seconds the oldest record of the open segment has waited (0.0: it is empty); ``watch`` without
+        watching (an alert round reads, but is no reason to insert more often)."""
+        with self._lock:
+            return time.monotonic() - self._first_at if self._size else 0.0
+
     # -- reading (the inserter) -------------------------------------------------
     def take(self, max_bytes: int, wait: float) -> list[tuple[Path, int]]:
         """Closed segments (up to ``max_bytes``, at least one), closing the current one once its first
@@ -191,9 +220,10 @@ class Spool:
         with self._lock:
             while True:
                 now = time.monotonic()
-                if self._size and now - self._first_at >= self.deadline:
+                cap = self._cap(now)
+                if self._size and now - self._first_at >= min(self.deadline, cap):
                     self._rotate_locked()
-                    self.deadline = min(self.segment_age, self.deadline * 2)  # light traffic: wait longer
+                    self.deadline = min(cap, self.deadline * 2)  # light traffic: wait longer
                 if self._closed_segments:
                     out, total = [], 0
                     while self._closed_segments and (not out or total + self._closed_segments[0][1] <= max_bytes):
@@ -206,7 +236,7 @@ class Spool:
                     self._interrupted = False
                     return []
                 if self._size:  # wake at the current segment's deadline
-                    left = min(left, max(self._first_at + self.deadline - now, 0.001))
+                    left = min(left, max(self._first_at + min(self.deadline, cap) - now, 0.001))
                 self._ready.wait(left)
 
     def cut(self) -> int:

@@ -17,6 +17,7 @@ from tokentrail.errors import Overloaded, TokentrailError
 from tokentrail.ingest import normalize
 from tokentrail.server import browser
 from tokentrail.server.body_limit import BodyLimit, limit_for
+from tokentrail.server.freshness import FreshReads
 from tokentrail.server.prometheus import TokentrailCollector
 from tokentrail.server.responses import JSONResponse
 from tokentrail.server.routes import (
@@ -58,6 +59,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.prometheus = CollectorRegistry()
     app.state.prometheus.register(TokentrailCollector(runtime))
     app.add_middleware(ReadDeadline, seconds=runtime.settings.query_timeout)  # reads answer 503, never queue forever
+    app.add_middleware(FreshReads, runtime=runtime)  # a read sees what was acknowledged batch_seconds ago
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(batch.router)

@@ -45,6 +45,10 @@ ROLLUP_DUTY_FACTOR = 4.0  # after a refresh that took d seconds, the next waits 
 ROLLUP_MAX_DELAY = 60.0
 ROLLUP_DUE_SPANS = 20_000
 ROLLUP_DUE_MINUTES = 30
+# A read (API, UI, Grafana, /metrics) keeps the batching at batch_seconds this long; after it, a trickle
+# batches for up to batch_seconds_unwatched (ingest/spool.py) and the next read has it inserted first.
+WATCH_SECONDS = 300.0
+FRESH_TIMEOUT = 10.0  # longest a read waits for the spooled calls to be inserted (then it answers anyway)
 
 
 @dataclass
@@ -102,6 +106,7 @@ class Runtime:
         self._price_error = ""  # the last price file error logged (each is logged once)
         sync_prices(self.store, self.prices, prune=True)
         self.spool = Spool(settings.spool_dir, segment_age=settings.batch_seconds,
+                           unwatched_age=settings.batch_seconds_unwatched,
                            max_backlog_bytes=settings.spool_max_mb << 20, fsync=settings.spool_fsync)
         self.inserter = Inserter(self.store, self.spool, price_version=lambda: self.prices.version)
         self.counters = IngestCounters()
@@ -130,7 +135,7 @@ class Runtime:
         self.alerts = AlertService(self.store, settings.alerts_file, holder=self.instance_id, base_url=settings.url,
                                    interval=settings.alerts_interval, config=alerts_file)
         if settings.alerts_interval > 0:
-            self.scheduler.add("alerts", settings.alerts_interval, self.alerts.tick)
+            self.scheduler.add("alerts", settings.alerts_interval, self._alerts_round)
 
     def start(self) -> None:
         self.inserter.start()
@@ -226,6 +231,24 @@ class Runtime:
         for flush in self.before_settle:
             flush()
         return self.inserter.flush(timeout)
+
+    def fresh(self, watch: bool = True, timeout: float = FRESH_TIMEOUT) -> bool:
+        """A reader is about to read: what was acknowledged more than ``batch_seconds`` ago is inserted first
+        (the promise of ``batch_seconds``, however long a trickle batched while nobody read). With
+        ``watch``, the batching deadline stays at ``batch_seconds`` for the next WATCH_SECONDS. Cheap
+        when there is nothing to wait for (one lock); returns whether it waited."""
+        waited = self.spool.watch(WATCH_SECONDS) if watch else self.spool.oldest_open()
+        if waited < self.settings.batch_seconds:
+            return False
+        self.wait_for_acknowledged(timeout)
+        return True
+
+    def _alerts_round(self) -> None:
+        """An alert round reads the calls up to now, without keeping the batching short (rules or not, a round
+        every alerts_interval is no reader watching)."""
+        if self.alerts.config.rules:
+            self.fresh(watch=False)
+        self.alerts.tick()
 
     def fresh_for_live(self, every: float = 1.0, timeout: float = 2.0) -> None:
         """A live view asks for what arrived up to now: everything acknowledged is inserted at once instead of
