@@ -1,49 +1,49 @@
 CREATE TABLE IF NOT EXISTS tokentrail.spans
 (
-    project LowCardinality(String),
+    project LowCardinality(String) CODEC(ZSTD(1)),
     trace_id String CODEC(ZSTD(1)) COMMENT '32 hex chars',
     span_id String CODEC(ZSTD(1)) COMMENT '16 hex chars',
     parent_span_id String CODEC(ZSTD(1)) COMMENT 'empty for a root span',
-    name LowCardinality(String),
-    kind LowCardinality(String) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
+    name LowCardinality(String) CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'llm, embedding, tool, retrieval, agent, chain, other',
     start_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     end_time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-    duration_ms Float64,
-    ttft_ms Nullable(Float64) COMMENT 'time to first token, streams',
-    provider LowCardinality(String),
-    operation LowCardinality(String) COMMENT 'chat, text_completion, embeddings, responses ...',
-    request_model LowCardinality(String),
-    response_model LowCardinality(String),
-    input_tokens UInt32 COMMENT 'includes cached and cache-write input tokens',
-    output_tokens UInt32 COMMENT 'includes reasoning tokens',
-    cached_input_tokens UInt32,
-    cache_write_tokens UInt32,
-    reasoning_tokens UInt32,
-    tokens_estimated Bool COMMENT 'counted with a tokenizer, not reported by the provider',
-    input_cost Nullable(Float64) COMMENT 'USD; NULL when the model has no price',
-    output_cost Nullable(Float64) COMMENT 'USD',
-    total_cost Nullable(Float64) COMMENT 'USD',
-    price_version LowCardinality(String),
-    status LowCardinality(String) COMMENT 'ok, error, unset',
-    error_type LowCardinality(String),
-    error_message String,
-    http_status UInt16,
-    finish_reason LowCardinality(String) COMMENT 'as the provider or library sent it',
-    finish LowCardinality(String) MATERIALIZED if(trimBoth(finish_reason) = '', if(status = 'error', 'error', ''), transform(lower(trimBoth(finish_reason)), ['stop', 'end_turn', 'stop_sequence', 'end', 'eos', 'eos_token', 'complete', 'completed', 'finish', 'finished', 'pause_turn', 'length', 'max_tokens', 'max_output_tokens', 'max_tokens_reached', 'token_limit', 'model_context_window_exceeded', 'model_length', 'incomplete', 'tool_calls', 'tool_call', 'tool_use', 'function_call', 'tools', 'malformed_function_call', 'content_filter', 'content_filtered', 'refusal', 'safety', 'recitation', 'blocklist', 'prohibited_content', 'spii', 'guardrail_intervened', 'error'], ['stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'error'], 'other')) COMMENT 'canonical: stop, length, tool_calls, content_filter, error, other',
-    response_id String MATERIALIZED attributes['gen_ai.response.id'] COMMENT 'the provider\'s response id (gen_ai.response.id): one call seen by two instrumentations, even in two traces, shares it',
-    streamed Bool,
-    cache_hit Bool,
-    schema_valid Nullable(Bool),
+    duration_ms Float64 CODEC(ZSTD(1)),
+    ttft_ms Nullable(Float64) CODEC(ZSTD(1)) COMMENT 'time to first token, streams',
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    operation LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'chat, text_completion, embeddings, responses ...',
+    request_model LowCardinality(String) CODEC(ZSTD(1)),
+    response_model LowCardinality(String) CODEC(ZSTD(1)),
+    input_tokens UInt32 CODEC(ZSTD(1)) COMMENT 'includes cached and cache-write input tokens',
+    output_tokens UInt32 CODEC(ZSTD(1)) COMMENT 'includes reasoning tokens',
+    cached_input_tokens UInt32 CODEC(ZSTD(1)),
+    cache_write_tokens UInt32 CODEC(ZSTD(1)),
+    reasoning_tokens UInt32 CODEC(ZSTD(1)),
+    tokens_estimated Bool CODEC(ZSTD(1)) COMMENT 'counted with a tokenizer, not reported by the provider',
+    input_cost Nullable(Float64) CODEC(ZSTD(1)) COMMENT 'USD; NULL when the model has no price',
+    output_cost Nullable(Float64) CODEC(ZSTD(1)) COMMENT 'USD',
+    total_cost Nullable(Float64) CODEC(ZSTD(1)) COMMENT 'USD',
+    price_version LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'ok, error, unset',
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    error_message String CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    finish_reason LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'as the provider or library sent it',
+    finish LowCardinality(String) MATERIALIZED if(trimBoth(finish_reason) = '', if(status = 'error', 'error', ''), transform(lower(trimBoth(finish_reason)), ['stop', 'end_turn', 'stop_sequence', 'end', 'eos', 'eos_token', 'complete', 'completed', 'finish', 'finished', 'pause_turn', 'length', 'max_tokens', 'max_output_tokens', 'max_tokens_reached', 'token_limit', 'model_context_window_exceeded', 'model_length', 'incomplete', 'tool_calls', 'tool_call', 'tool_use', 'function_call', 'tools', 'malformed_function_call', 'content_filter', 'content_filtered', 'refusal', 'safety', 'recitation', 'blocklist', 'prohibited_content', 'spii', 'guardrail_intervened', 'error'], ['stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'stop', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'length', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'tool_calls', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'content_filter', 'error'], 'other')) CODEC(ZSTD(1)) COMMENT 'canonical: stop, length, tool_calls, content_filter, error, other',
+    response_id String MATERIALIZED attributes['gen_ai.response.id'] CODEC(ZSTD(1)) COMMENT 'the provider\'s response id (gen_ai.response.id): one call seen by two instrumentations, even in two traces, shares it',
+    streamed Bool CODEC(ZSTD(1)),
+    cache_hit Bool CODEC(ZSTD(1)),
+    schema_valid Nullable(Bool) CODEC(ZSTD(1)),
     user_id String CODEC(ZSTD(1)),
     session_id String CODEC(ZSTD(1)),
-    route LowCardinality(String) COMMENT 'feature',
+    route LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'feature',
     customer String CODEC(ZSTD(1)),
-    environment LowCardinality(String),
-    release LowCardinality(String),
-    service LowCardinality(String),
-    tags Array(LowCardinality(String)),
-    attributes Map(LowCardinality(String), String) COMMENT 'every attribute not mapped to a column',
-    source LowCardinality(String) COMMENT 'sdk, otlp, gateway, batch',
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    release LowCardinality(String) CODEC(ZSTD(1)),
+    service LowCardinality(String) CODEC(ZSTD(1)),
+    tags Array(LowCardinality(String)) CODEC(ZSTD(1)),
+    attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)) COMMENT 'every attribute not mapped to a column',
+    source LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'sdk, otlp, gateway, batch',
     ingested_at DateTime64(3, 'UTC') COMMENT 'version: the newest copy of a span wins; one value per insert',
     INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 4,
@@ -60,15 +60,15 @@ SETTINGS ttl_only_drop_parts = 1, index_granularity = 8192;
 
 CREATE TABLE IF NOT EXISTS tokentrail.contents
 (
-    project LowCardinality(String),
-    trace_id String,
-    span_id String,
-    start_time DateTime64(6, 'UTC'),
-    key_id LowCardinality(String) COMMENT 'content key of input and output; empty: plain text',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)),
+    start_time DateTime64(6, 'UTC') CODEC(ZSTD(1)),
+    key_id LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'content key of input and output; empty: plain text',
     input String CODEC(LZ4) COMMENT 'nonce || AES-256-GCM ciphertext || tag (plain text when key_id is empty)',
     output String CODEC(LZ4) COMMENT 'as input',
-    search_tokens Array(UInt64) COMMENT 'blind index: keyed hashes of the distinct words of input and output',
-    captured_reason LowCardinality(String) COMMENT 'always, sampled, error, flagged ...',
+    search_tokens Array(UInt64) CODEC(ZSTD(1)) COMMENT 'blind index: keyed hashes of the distinct words of input and output',
+    captured_reason LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'always, sampled, error, flagged ...',
     ingested_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(ingested_at)
@@ -79,17 +79,17 @@ SETTINGS ttl_only_drop_parts = 1;
 
 CREATE TABLE IF NOT EXISTS tokentrail.scores
 (
-    project LowCardinality(String),
-    score_id String,
-    trace_id String,
-    span_id String COMMENT 'empty: the score is about the whole trace',
-    name LowCardinality(String),
-    value Nullable(Float64) COMMENT 'numeric value',
-    label String COMMENT 'categorical value',
-    source LowCardinality(String) COMMENT 'feedback, sdk, eval, api',
-    comment String,
-    user_id String,
-    timestamp DateTime64(3, 'UTC'),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    score_id String CODEC(ZSTD(1)),
+    trace_id String CODEC(ZSTD(1)),
+    span_id String CODEC(ZSTD(1)) COMMENT 'empty: the score is about the whole trace',
+    name LowCardinality(String) CODEC(ZSTD(1)),
+    value Nullable(Float64) CODEC(ZSTD(1)) COMMENT 'numeric value',
+    label String CODEC(ZSTD(1)) COMMENT 'categorical value',
+    source LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'feedback, sdk, eval, api',
+    comment String CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    timestamp DateTime64(3, 'UTC') CODEC(ZSTD(1)),
     ingested_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(ingested_at)
@@ -99,26 +99,26 @@ TTL toDateTime(timestamp) + INTERVAL 365 DAY;
 
 CREATE TABLE IF NOT EXISTS tokentrail.prices
 (
-    model_key String,
-    provider LowCardinality(String),
-    effective_from DateTime64(6, 'UTC'),
-    input Float64 COMMENT 'USD per 1M input tokens',
-    output Float64,
-    cached_input Nullable(Float64),
-    cache_write Nullable(Float64),
-    source LowCardinality(String),
-    version LowCardinality(String)
+    model_key String CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    effective_from DateTime64(6, 'UTC') CODEC(ZSTD(1)),
+    input Float64 CODEC(ZSTD(1)) COMMENT 'USD per 1M input tokens',
+    output Float64 CODEC(ZSTD(1)),
+    cached_input Nullable(Float64) CODEC(ZSTD(1)),
+    cache_write Nullable(Float64) CODEC(ZSTD(1)),
+    source LowCardinality(String) CODEC(ZSTD(1)),
+    version LowCardinality(String) CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 ORDER BY (model_key, effective_from);
 
 CREATE TABLE IF NOT EXISTS tokentrail.ingest_events
 (
-    time DateTime64(3, 'UTC'),
-    project LowCardinality(String),
-    kind LowCardinality(String) COMMENT 'rejected_span, rejected_request, ...',
-    count UInt64,
-    reason String
+    time DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'rejected_span, rejected_request, ...',
+    count UInt64 CODEC(ZSTD(1)),
+    reason String CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
@@ -179,7 +179,7 @@ ENGINE = Null;
 
 CREATE TABLE IF NOT EXISTS tokentrail.schema_migrations
 (
-    name String,
+    name String CODEC(ZSTD(1)),
     applied_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(applied_at)
@@ -187,22 +187,22 @@ ORDER BY name;
 
 CREATE TABLE IF NOT EXISTS tokentrail.batch_files
 (
-    project LowCardinality(String),
-    source String COMMENT 'absolute path or URL of the file',
-    kind LowCardinality(String) COMMENT 'spans or scores',
-    size UInt64 COMMENT 'bytes of the file when last read',
-    mtime Float64 COMMENT 'its modification time then, epoch seconds',
-    head_hash String COMMENT 'sha256 of its first head_len bytes: the same file grown, or another one',
-    head_len UInt32,
-    base_time_us Int64 COMMENT 'dates events that have no timestamp: the file\'s time when first read',
-    offset UInt64 COMMENT 'bytes of (decompressed) content loaded, always at a line end',
-    lines UInt64 COMMENT 'lines loaded',
-    crc32 UInt32 COMMENT 'of those bytes',
-    rows UInt64,
-    rejected UInt64 COMMENT 'lines sent to the dead-letter file',
-    cost Float64 COMMENT 'USD added',
-    status LowCardinality(String) COMMENT 'partial or done',
-    rollups_from DateTime64(3, 'UTC') COMMENT 'rows loaded since then wait for a rollup refresh (0: none)',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    source String CODEC(ZSTD(1)) COMMENT 'absolute path or URL of the file',
+    kind LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'spans or scores',
+    size UInt64 CODEC(ZSTD(1)) COMMENT 'bytes of the file when last read',
+    mtime Float64 CODEC(ZSTD(1)) COMMENT 'its modification time then, epoch seconds',
+    head_hash String CODEC(ZSTD(1)) COMMENT 'sha256 of its first head_len bytes: the same file grown, or another one',
+    head_len UInt32 CODEC(ZSTD(1)),
+    base_time_us Int64 CODEC(ZSTD(1)) COMMENT 'dates events that have no timestamp: the file\'s time when first read',
+    offset UInt64 CODEC(ZSTD(1)) COMMENT 'bytes of (decompressed) content loaded, always at a line end',
+    lines UInt64 CODEC(ZSTD(1)) COMMENT 'lines loaded',
+    crc32 UInt32 CODEC(ZSTD(1)) COMMENT 'of those bytes',
+    rows UInt64 CODEC(ZSTD(1)),
+    rejected UInt64 CODEC(ZSTD(1)) COMMENT 'lines sent to the dead-letter file',
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD added',
+    status LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'partial or done',
+    rollups_from DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT 'rows loaded since then wait for a rollup refresh (0: none)',
     updated_at DateTime64(6, 'UTC') COMMENT 'version: the newest row of a file wins'
 )
 ENGINE = ReplacingMergeTree(updated_at)
@@ -210,16 +210,16 @@ ORDER BY (project, source);
 
 CREATE TABLE IF NOT EXISTS tokentrail.api_keys
 (
-    key_id String,
-    prefix String COMMENT 'tt_ and the first characters: names the key in listings and logs',
-    hash String COMMENT 'sha256 of the whole key (hex)',
-    project LowCardinality(String) COMMENT '* = every project (a server-wide key)',
-    scopes String COMMENT 'comma separated: ingest, read, read-content, metrics, admin',
-    name String,
-    created_at DateTime64(3, 'UTC'),
-    expires_at DateTime64(3, 'UTC') COMMENT '1970-01-01: never',
-    revoked_at DateTime64(3, 'UTC') COMMENT '1970-01-01: not revoked',
-    created_by String COMMENT 'actor that made it (key:tt_..., user:..., local)',
+    key_id String CODEC(ZSTD(1)),
+    prefix String CODEC(ZSTD(1)) COMMENT 'tt_ and the first characters: names the key in listings and logs',
+    hash String CODEC(ZSTD(1)) COMMENT 'sha256 of the whole key (hex)',
+    project LowCardinality(String) CODEC(ZSTD(1)) COMMENT '* = every project (a server-wide key)',
+    scopes String CODEC(ZSTD(1)) COMMENT 'comma separated: ingest, read, read-content, metrics, admin',
+    name String CODEC(ZSTD(1)),
+    created_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    expires_at DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT '1970-01-01: never',
+    revoked_at DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT '1970-01-01: not revoked',
+    created_by String CODEC(ZSTD(1)) COMMENT 'actor that made it (key:tt_..., user:..., local)',
     version DateTime64(6, 'UTC') COMMENT 'the newest row of a key wins'
 )
 ENGINE = ReplacingMergeTree(version)
@@ -227,14 +227,14 @@ ORDER BY key_id;
 
 CREATE TABLE IF NOT EXISTS tokentrail.audit_log
 (
-    time DateTime64(3, 'UTC'),
-    actor String COMMENT 'key:tt_9f3a1c, user:alice, local ...',
-    action LowCardinality(String) COMMENT 'content.read, key.create, policy.change, export, purge ...',
-    project LowCardinality(String),
-    target String COMMENT 'what was acted on: a trace or session id, a key prefix, an account',
-    detail String,
-    ip String COMMENT 'client address as the server saw it',
-    user_agent String,
+    time DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    actor String CODEC(ZSTD(1)) COMMENT 'key:tt_9f3a1c, user:alice, local ...',
+    action LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'content.read, key.create, policy.change, export, purge ...',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    target String CODEC(ZSTD(1)) COMMENT 'what was acted on: a trace or session id, a key prefix, an account',
+    detail String CODEC(ZSTD(1)),
+    ip String CODEC(ZSTD(1)) COMMENT 'client address as the server saw it',
+    user_agent String CODEC(ZSTD(1)),
     INDEX idx_actor actor TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_target target TYPE bloom_filter(0.01) GRANULARITY 4
 )
@@ -245,13 +245,13 @@ TTL toDateTime(time) + INTERVAL 365 DAY;
 
 CREATE TABLE IF NOT EXISTS tokentrail.accounts
 (
-    name String,
-    password_hash String COMMENT 'scrypt$n$r$p$salt$hash (base64)',
-    projects String COMMENT 'comma separated, or * for every project',
-    scopes String COMMENT 'comma separated: read, read-content, ingest, admin',
-    created_at DateTime64(3, 'UTC'),
-    created_by String,
-    disabled_at DateTime64(3, 'UTC') COMMENT '1970-01-01: active',
+    name String CODEC(ZSTD(1)),
+    password_hash String CODEC(ZSTD(1)) COMMENT 'scrypt$n$r$p$salt$hash (base64)',
+    projects String CODEC(ZSTD(1)) COMMENT 'comma separated, or * for every project',
+    scopes String CODEC(ZSTD(1)) COMMENT 'comma separated: read, read-content, ingest, admin',
+    created_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    created_by String CODEC(ZSTD(1)),
+    disabled_at DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT '1970-01-01: active',
     version DateTime64(6, 'UTC') COMMENT 'the newest row of an account wins'
 )
 ENGINE = ReplacingMergeTree(version)
@@ -259,14 +259,14 @@ ORDER BY name;
 
 CREATE TABLE IF NOT EXISTS tokentrail.ui_sessions
 (
-    id_hash String COMMENT 'SHA-256 of the session id in the cookie',
-    kind LowCardinality(String) COMMENT 'account or key',
-    subject String COMMENT 'the account name, or the SHA-256 of the key signed in with',
-    created_at DateTime64(3, 'UTC'),
-    expires_at DateTime64(3, 'UTC'),
-    ended_at DateTime64(3, 'UTC') COMMENT 'signed out at; 1970-01-01: not signed out',
-    ip String,
-    user_agent String,
+    id_hash String CODEC(ZSTD(1)) COMMENT 'SHA-256 of the session id in the cookie',
+    kind LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'account or key',
+    subject String CODEC(ZSTD(1)) COMMENT 'the account name, or the SHA-256 of the key signed in with',
+    created_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    expires_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    ended_at DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT 'signed out at; 1970-01-01: not signed out',
+    ip String CODEC(ZSTD(1)),
+    user_agent String CODEC(ZSTD(1)),
     version DateTime64(6, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -274,11 +274,11 @@ ORDER BY id_hash;
 
 CREATE TABLE IF NOT EXISTS tokentrail.capture_policy
 (
-    scope String COMMENT 'default, gateway, project:P, route:R, route:P/R, mark:trace:P/ID, mark:route:P/R',
-    rule String COMMENT 'JSON {rate, errors, flagged, redact}; a mark: its reason',
-    expires_at DateTime64(3, 'UTC') COMMENT 'marks only; 1970-01-01: never',
-    deleted UInt8 COMMENT '1: the scope\'s rule was removed',
-    updated_by String COMMENT 'who changed it (the audit log has the details)',
+    scope String CODEC(ZSTD(1)) COMMENT 'default, gateway, project:P, route:R, route:P/R, mark:trace:P/ID, mark:route:P/R',
+    rule String CODEC(ZSTD(1)) COMMENT 'JSON {rate, errors, flagged, redact}; a mark: its reason',
+    expires_at DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT 'marks only; 1970-01-01: never',
+    deleted UInt8 CODEC(ZSTD(1)) COMMENT '1: the scope\'s rule was removed',
+    updated_by String CODEC(ZSTD(1)) COMMENT 'who changed it (the audit log has the details)',
     updated_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(updated_at)
@@ -286,13 +286,13 @@ ORDER BY scope;
 
 CREATE TABLE IF NOT EXISTS tokentrail.saved_views
 (
-    project LowCardinality(String),
-    view_id String COMMENT 'random id',
-    name String,
-    page LowCardinality(String) COMMENT 'overview, cost, usage, quality, traces, sessions, users',
-    query String COMMENT 'the page\'s URL query string, without the project',
-    created_by String COMMENT 'key:tt_9f3a1c, user:alice, local ...',
-    created_at DateTime64(3, 'UTC'),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    view_id String CODEC(ZSTD(1)) COMMENT 'random id',
+    name String CODEC(ZSTD(1)),
+    page LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'overview, cost, usage, quality, traces, sessions, users',
+    query String CODEC(ZSTD(1)) COMMENT 'the page\'s URL query string, without the project',
+    created_by String CODEC(ZSTD(1)) COMMENT 'key:tt_9f3a1c, user:alice, local ...',
+    created_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
     deleted UInt8 COMMENT '1: deleted',
     version DateTime64(6, 'UTC') COMMENT 'the newest row of a view wins'
 )
@@ -301,38 +301,38 @@ ORDER BY (project, view_id);
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_minute
 (
-    project LowCardinality(String),
-    minute DateTime('UTC'),
-    kind LowCardinality(String),
-    route LowCardinality(String),
-    provider LowCardinality(String),
-    model LowCardinality(String) COMMENT 'response model, else requested model',
-    environment LowCardinality(String),
-    release LowCardinality(String),
-    status LowCardinality(String),
-    http_status UInt16,
-    error_type LowCardinality(String),
-    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
-    requests UInt64,
-    streamed UInt64,
-    cache_hits UInt64,
-    schema_checked UInt64,
-    schema_valid UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cached_input_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Float64 COMMENT 'USD of priced calls',
-    unpriced UInt64 COMMENT 'successful LLM calls with no price',
-    duration_sum_ms Float64,
-    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
-    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
-    ttft_buckets Array(UInt64),
-    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
-    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    minute DateTime('UTC') CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    route LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    model LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'response model, else requested model',
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    release LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    tags Array(LowCardinality(String)) CODEC(ZSTD(1)) COMMENT 'the calls\' tags (one row per tag set)',
+    requests UInt64 CODEC(ZSTD(1)),
+    streamed UInt64 CODEC(ZSTD(1)),
+    cache_hits UInt64 CODEC(ZSTD(1)),
+    schema_checked UInt64 CODEC(ZSTD(1)),
+    schema_valid UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cached_input_tokens UInt64 CODEC(ZSTD(1)),
+    reasoning_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD of priced calls',
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64 CODEC(ZSTD(1)),
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    latency_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64) CODEC(ZSTD(1)),
+    output_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) CODEC(ZSTD(1)) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -341,38 +341,38 @@ ORDER BY (project, minute, kind, route, provider, model, environment, release, s
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour
 (
-    project LowCardinality(String),
-    hour DateTime('UTC'),
-    kind LowCardinality(String),
-    route LowCardinality(String),
-    provider LowCardinality(String),
-    model LowCardinality(String) COMMENT 'response model, else requested model',
-    environment LowCardinality(String),
-    release LowCardinality(String),
-    status LowCardinality(String),
-    http_status UInt16,
-    error_type LowCardinality(String),
-    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
-    requests UInt64,
-    streamed UInt64,
-    cache_hits UInt64,
-    schema_checked UInt64,
-    schema_valid UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cached_input_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Float64 COMMENT 'USD of priced calls',
-    unpriced UInt64 COMMENT 'successful LLM calls with no price',
-    duration_sum_ms Float64,
-    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
-    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
-    ttft_buckets Array(UInt64),
-    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
-    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    hour DateTime('UTC') CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    route LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    model LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'response model, else requested model',
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    release LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    tags Array(LowCardinality(String)) CODEC(ZSTD(1)) COMMENT 'the calls\' tags (one row per tag set)',
+    requests UInt64 CODEC(ZSTD(1)),
+    streamed UInt64 CODEC(ZSTD(1)),
+    cache_hits UInt64 CODEC(ZSTD(1)),
+    schema_checked UInt64 CODEC(ZSTD(1)),
+    schema_valid UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cached_input_tokens UInt64 CODEC(ZSTD(1)),
+    reasoning_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD of priced calls',
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64 CODEC(ZSTD(1)),
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    latency_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64) CODEC(ZSTD(1)),
+    output_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) CODEC(ZSTD(1)) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -381,38 +381,38 @@ ORDER BY (project, hour, kind, route, provider, model, environment, release, sta
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day
 (
-    project LowCardinality(String),
-    day DateTime('UTC'),
-    kind LowCardinality(String),
-    route LowCardinality(String),
-    provider LowCardinality(String),
-    model LowCardinality(String) COMMENT 'response model, else requested model',
-    environment LowCardinality(String),
-    release LowCardinality(String),
-    status LowCardinality(String),
-    http_status UInt16,
-    error_type LowCardinality(String),
-    tags Array(LowCardinality(String)) COMMENT 'the calls\' tags (one row per tag set)',
-    requests UInt64,
-    streamed UInt64,
-    cache_hits UInt64,
-    schema_checked UInt64,
-    schema_valid UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cached_input_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Float64 COMMENT 'USD of priced calls',
-    unpriced UInt64 COMMENT 'successful LLM calls with no price',
-    duration_sum_ms Float64,
-    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
-    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
-    ttft_buckets Array(UInt64),
-    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
-    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    day DateTime('UTC') CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    route LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    model LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'response model, else requested model',
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    release LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    tags Array(LowCardinality(String)) CODEC(ZSTD(1)) COMMENT 'the calls\' tags (one row per tag set)',
+    requests UInt64 CODEC(ZSTD(1)),
+    streamed UInt64 CODEC(ZSTD(1)),
+    cache_hits UInt64 CODEC(ZSTD(1)),
+    schema_checked UInt64 CODEC(ZSTD(1)),
+    schema_valid UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cached_input_tokens UInt64 CODEC(ZSTD(1)),
+    reasoning_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD of priced calls',
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64 CODEC(ZSTD(1)),
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    latency_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64) CODEC(ZSTD(1)),
+    output_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) CODEC(ZSTD(1)) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -421,34 +421,34 @@ ORDER BY (project, day, kind, route, provider, model, environment, release, stat
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_hour_totals
 (
-    project LowCardinality(String),
-    hour DateTime('UTC'),
-    kind LowCardinality(String),
-    provider LowCardinality(String),
-    environment LowCardinality(String),
-    status LowCardinality(String),
-    http_status UInt16,
-    error_type LowCardinality(String),
-    requests UInt64,
-    streamed UInt64,
-    cache_hits UInt64,
-    schema_checked UInt64,
-    schema_valid UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cached_input_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Float64 COMMENT 'USD of priced calls',
-    unpriced UInt64 COMMENT 'successful LLM calls with no price',
-    duration_sum_ms Float64,
-    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
-    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
-    ttft_buckets Array(UInt64),
-    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
-    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    hour DateTime('UTC') CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    requests UInt64 CODEC(ZSTD(1)),
+    streamed UInt64 CODEC(ZSTD(1)),
+    cache_hits UInt64 CODEC(ZSTD(1)),
+    schema_checked UInt64 CODEC(ZSTD(1)),
+    schema_valid UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cached_input_tokens UInt64 CODEC(ZSTD(1)),
+    reasoning_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD of priced calls',
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64 CODEC(ZSTD(1)),
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    latency_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64) CODEC(ZSTD(1)),
+    output_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) CODEC(ZSTD(1)) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -457,34 +457,34 @@ ORDER BY (project, hour, kind, provider, environment, status, http_status, error
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_totals
 (
-    project LowCardinality(String),
-    day DateTime('UTC'),
-    kind LowCardinality(String),
-    provider LowCardinality(String),
-    environment LowCardinality(String),
-    status LowCardinality(String),
-    http_status UInt16,
-    error_type LowCardinality(String),
-    requests UInt64,
-    streamed UInt64,
-    cache_hits UInt64,
-    schema_checked UInt64,
-    schema_valid UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cached_input_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Float64 COMMENT 'USD of priced calls',
-    unpriced UInt64 COMMENT 'successful LLM calls with no price',
-    duration_sum_ms Float64,
-    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) COMMENT 'ms per output token after the first, streams',
-    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64),
-    latency_buckets Array(UInt64) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
-    ttft_buckets Array(UInt64),
-    output_buckets Array(UInt64) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
-    finish_counts Array(UInt64) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    day DateTime('UTC') CODEC(ZSTD(1)),
+    kind LowCardinality(String) CODEC(ZSTD(1)),
+    provider LowCardinality(String) CODEC(ZSTD(1)),
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)),
+    http_status UInt16 CODEC(ZSTD(1)),
+    error_type LowCardinality(String) CODEC(ZSTD(1)),
+    requests UInt64 CODEC(ZSTD(1)),
+    streamed UInt64 CODEC(ZSTD(1)),
+    cache_hits UInt64 CODEC(ZSTD(1)),
+    schema_checked UInt64 CODEC(ZSTD(1)),
+    schema_valid UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cached_input_tokens UInt64 CODEC(ZSTD(1)),
+    reasoning_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)) COMMENT 'USD of priced calls',
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price',
+    duration_sum_ms Float64 CODEC(ZSTD(1)),
+    duration_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    ttft_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    tpot_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)) COMMENT 'ms per output token after the first, streams',
+    output_tokens_q AggregateFunction(quantilesDD(0.01, 0.5, 0.95, 0.99), Float64) CODEC(ZSTD(1)),
+    latency_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'cumulative counts per LATENCY_BUCKETS_MS, then +Inf',
+    ttft_buckets Array(UInt64) CODEC(ZSTD(1)),
+    output_buckets Array(UInt64) CODEC(ZSTD(1)) COMMENT 'successful LLM calls with 0 output tokens, then per OUTPUT_BUCKETS range (non-cumulative), then over the last',
+    finish_counts Array(UInt64) CODEC(ZSTD(1)) COMMENT 'LLM calls per canonical finish reason (ingest/finish.py CANONICAL), then with none recorded',
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -493,18 +493,19 @@ ORDER BY (project, day, kind, provider, environment, status, http_status, error_
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_user
 (
-    project LowCardinality(String),
-    day Date,
-    user_id String,
-    customer String,
-    environment LowCardinality(String),
-    requests UInt64,
-    errors UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cost Float64,
-    sessions AggregateFunction(uniq, String),
-    last_seen DateTime64(6, 'UTC'),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    day Date CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)),
+    customer String CODEC(ZSTD(1)),
+    environment LowCardinality(String) CODEC(ZSTD(1)),
+    requests UInt64 CODEC(ZSTD(1)),
+    errors UInt64 CODEC(ZSTD(1)),
+    input_tokens UInt64 CODEC(ZSTD(1)),
+    output_tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)),
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price (a cost per call counts the priced ones)',
+    sessions AggregateFunction(uniq, String) CODEC(ZSTD(1)),
+    last_seen DateTime64(6, 'UTC') CODEC(ZSTD(1)),
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -514,19 +515,19 @@ TTL day + INTERVAL 365 DAY;
 
 CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_session
 (
-    project LowCardinality(String),
-    session_id String,
-    day Date,
-    user_id String COMMENT 'a user id seen in the session that day',
-    turns AggregateFunction(uniq, String) COMMENT 'distinct traces',
-    first_seen DateTime64(6, 'UTC'),
-    last_seen DateTime64(6, 'UTC') COMMENT 'latest span end',
-    last_start DateTime64(6, 'UTC') COMMENT 'latest span start (recency order)',
-    llm_calls UInt64,
-    tokens UInt64,
-    cost Float64,
-    errors UInt64,
-    routes Array(String),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    session_id String CODEC(ZSTD(1)),
+    day Date CODEC(ZSTD(1)),
+    user_id String CODEC(ZSTD(1)) COMMENT 'a user id seen in the session that day',
+    turns AggregateFunction(uniq, String) CODEC(ZSTD(1)) COMMENT 'distinct traces',
+    first_seen DateTime64(6, 'UTC') CODEC(ZSTD(1)),
+    last_seen DateTime64(6, 'UTC') CODEC(ZSTD(1)) COMMENT 'latest span end',
+    last_start DateTime64(6, 'UTC') CODEC(ZSTD(1)) COMMENT 'latest span start (recency order)',
+    llm_calls UInt64 CODEC(ZSTD(1)),
+    tokens UInt64 CODEC(ZSTD(1)),
+    cost Float64 CODEC(ZSTD(1)),
+    errors UInt64 CODEC(ZSTD(1)),
+    routes Array(String) CODEC(ZSTD(1)),
     version DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(version)
@@ -536,7 +537,7 @@ TTL day + INTERVAL 365 DAY;
 
 CREATE TABLE IF NOT EXISTS tokentrail.spans_by_user
 (
-    project LowCardinality(String),
+    project LowCardinality(String) CODEC(ZSTD(1)),
     customer String CODEC(ZSTD(1)),
     user_id String CODEC(ZSTD(1)),
     session_id String CODEC(ZSTD(1)),
@@ -580,11 +581,11 @@ SETTINGS ttl_only_drop_parts = 1, index_granularity = 2048;
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_rules
 (
-    name String,
-    project LowCardinality(String),
-    spec String COMMENT 'the rule as JSON (alerts/rules.py)',
-    deleted Bool,
-    updated_by String,
+    name String CODEC(ZSTD(1)),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    spec String CODEC(ZSTD(1)) COMMENT 'the rule as JSON (alerts/rules.py)',
+    deleted Bool CODEC(ZSTD(1)),
+    updated_by String CODEC(ZSTD(1)),
     updated_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(updated_at)
@@ -592,21 +593,21 @@ ORDER BY name;
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_state
 (
-    rule String,
-    key String COMMENT 'group of the alert: \'\' (whole scope) or \'route=checkout\' ...; \'__group__\' holds the rule\'s notification state',
-    project LowCardinality(String),
-    state LowCardinality(String) COMMENT 'pending, firing, resolved, inactive',
-    severity LowCardinality(String),
-    labels Map(String, String),
-    value Nullable(Float64),
-    threshold Nullable(Float64),
-    summary String,
-    explain String COMMENT 'JSON: metric, window and baseline window for the explainer',
-    since DateTime64(3, 'UTC') COMMENT 'when the condition started to hold',
-    fired_at Nullable(DateTime64(3, 'UTC')),
-    resolved_at Nullable(DateTime64(3, 'UTC')),
-    last_notified Nullable(DateTime64(3, 'UTC')),
-    notified_keys Array(String) COMMENT '__group__ row: the keys the last notification named',
+    rule String CODEC(ZSTD(1)),
+    key String CODEC(ZSTD(1)) COMMENT 'group of the alert: \'\' (whole scope) or \'route=checkout\' ...; \'__group__\' holds the rule\'s notification state',
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    state LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'pending, firing, resolved, inactive',
+    severity LowCardinality(String) CODEC(ZSTD(1)),
+    labels Map(String, String) CODEC(ZSTD(1)),
+    value Nullable(Float64) CODEC(ZSTD(1)),
+    threshold Nullable(Float64) CODEC(ZSTD(1)),
+    summary String CODEC(ZSTD(1)),
+    explain String CODEC(ZSTD(1)) COMMENT 'JSON: metric, window and baseline window for the explainer',
+    since DateTime64(3, 'UTC') CODEC(ZSTD(1)) COMMENT 'when the condition started to hold',
+    fired_at Nullable(DateTime64(3, 'UTC')) CODEC(ZSTD(1)),
+    resolved_at Nullable(DateTime64(3, 'UTC')) CODEC(ZSTD(1)),
+    last_notified Nullable(DateTime64(3, 'UTC')) CODEC(ZSTD(1)),
+    notified_keys Array(String) CODEC(ZSTD(1)) COMMENT '__group__ row: the keys the last notification named',
     updated_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(updated_at)
@@ -614,17 +615,17 @@ ORDER BY (rule, key);
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_events
 (
-    time DateTime64(3, 'UTC'),
-    rule String,
-    key String,
-    project LowCardinality(String),
-    state LowCardinality(String) COMMENT 'pending, firing, resolved, notified, silenced, error',
-    severity LowCardinality(String),
-    labels Map(String, String),
-    value Nullable(Float64),
-    threshold Nullable(Float64),
-    summary String,
-    explain String
+    time DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    rule String CODEC(ZSTD(1)),
+    key String CODEC(ZSTD(1)),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    state LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'pending, firing, resolved, notified, silenced, error',
+    severity LowCardinality(String) CODEC(ZSTD(1)),
+    labels Map(String, String) CODEC(ZSTD(1)),
+    value Nullable(Float64) CODEC(ZSTD(1)),
+    threshold Nullable(Float64) CODEC(ZSTD(1)),
+    summary String CODEC(ZSTD(1)),
+    explain String CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
@@ -632,15 +633,15 @@ ORDER BY (project, rule, time);
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_silences
 (
-    id String,
-    project LowCardinality(String),
-    rule String COMMENT '\'\' = any rule',
-    matchers Map(String, String) COMMENT 'labels that must all match (\'\' map = any)',
-    comment String,
-    created_by String,
-    starts_at DateTime64(3, 'UTC'),
-    ends_at DateTime64(3, 'UTC'),
-    deleted Bool,
+    id String CODEC(ZSTD(1)),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    rule String CODEC(ZSTD(1)) COMMENT '\'\' = any rule',
+    matchers Map(String, String) CODEC(ZSTD(1)) COMMENT 'labels that must all match (\'\' map = any)',
+    comment String CODEC(ZSTD(1)),
+    created_by String CODEC(ZSTD(1)),
+    starts_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    ends_at DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    deleted Bool CODEC(ZSTD(1)),
     updated_at DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(updated_at)
@@ -648,14 +649,14 @@ ORDER BY id;
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_deliveries
 (
-    time DateTime64(3, 'UTC'),
-    rule String,
-    project LowCardinality(String),
-    receiver String,
-    status LowCardinality(String) COMMENT 'firing or resolved',
-    ok Bool,
-    attempts UInt16,
-    error String
+    time DateTime64(3, 'UTC') CODEC(ZSTD(1)),
+    rule String CODEC(ZSTD(1)),
+    project LowCardinality(String) CODEC(ZSTD(1)),
+    receiver String CODEC(ZSTD(1)),
+    status LowCardinality(String) CODEC(ZSTD(1)) COMMENT 'firing or resolved',
+    ok Bool CODEC(ZSTD(1)),
+    attempts UInt16 CODEC(ZSTD(1)),
+    error String CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
@@ -663,9 +664,9 @@ ORDER BY (project, time);
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_lease
 (
-    term UInt64 COMMENT 'lease term number: floor(unix time / term seconds)',
-    holder String COMMENT 'server instance id',
-    claimed_at DateTime64(6, 'UTC')
+    term UInt64 CODEC(ZSTD(1)) COMMENT 'lease term number: floor(unix time / term seconds)',
+    holder String CODEC(ZSTD(1)) COMMENT 'server instance id',
+    claimed_at DateTime64(6, 'UTC') CODEC(ZSTD(1))
 )
 ENGINE = MergeTree
 ORDER BY (term, claimed_at, holder);

@@ -18,11 +18,11 @@ PRICED, UNPRICED = 3, 5
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     mixed, unpriced_only = now - timedelta(hours=3), now - timedelta(hours=1)
-    calls = [{"model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 200, "route": "a",
+    calls = [{"model": "gpt-4o-mini", "input_tokens": 1000, "output_tokens": 200, "route": "a", "user_id": "u-mixed",
               "start_time": (mixed + timedelta(seconds=i)).isoformat()} for i in range(PRICED)]
-    calls += [{"model": "acme-local-7b", "input_tokens": 1000, "output_tokens": 200, "route": "a",
+    calls += [{"model": "acme-local-7b", "input_tokens": 1000, "output_tokens": 200, "route": "a", "user_id": "u-mixed",
                "start_time": (mixed + timedelta(seconds=10 + i)).isoformat()} for i in range(UNPRICED)]
-    calls += [{"model": "acme-local-7b", "input_tokens": 50, "output_tokens": 5, "route": "a",
+    calls += [{"model": "acme-local-7b", "input_tokens": 50, "output_tokens": 5, "route": "a", "user_id": "u-unpriced",
                "start_time": (unpriced_only + timedelta(seconds=i)).isoformat()} for i in range(2)]
     with running_server(tmp_path_factory.mktemp("per1k")) as s:
         r = s.client.post("/api/ingest/batch", json=calls, headers={"x-tokentrail-project": P})
@@ -56,3 +56,17 @@ def test_an_interval_of_unpriced_calls_has_no_value(server: ServerThread) -> Non
     assert [n for n, _ in values] == [PRICED + UNPRICED, 2]
     assert values[0][1] == pytest.approx(1000 * get(server, "/api/metrics/summary")["cost_usd"] / PRICED, rel=1e-5)
     assert values[1][1] is None
+
+
+@pytest.mark.parametrize("range_", ["6h", "30d"])  # raw spans / the per-user daily rollup
+def test_users_cost_per_request_counts_priced_calls(server: ServerThread, range_: str) -> None:
+    doc = get(server, "/api/users", range=range_)
+    assert doc["source"] == ("raw" if range_ == "6h" else "rollup")
+    rows = {r["key"]: r for r in doc["rows"]}
+    mixed, unpriced = rows["u-mixed"], rows["u-unpriced"]
+    assert (mixed["requests"], mixed["unpriced"]) == (PRICED + UNPRICED, UNPRICED)
+    assert mixed["cost_usd"] > 0  # every priced call is this user's
+    assert mixed["cost_usd"] == pytest.approx(get(server, "/api/metrics/summary", range=range_)["cost_usd"], rel=1e-5)
+    assert mixed["cost_per_request"] == pytest.approx(mixed["cost_usd"] / PRICED, rel=1e-5)
+    assert (unpriced["requests"], unpriced["unpriced"], unpriced["cost_usd"]) == (2, 2, 0)
+    assert unpriced["cost_per_request"] is None

@@ -317,7 +317,8 @@ def _user_day_select(source: str, project: str, days: list[datetime]) -> str:
     return f"""
         SELECT project, toDate(start_time) AS day, user_id, customer, environment,
                count(), countIf(status = 'error'), sum(input_tokens), sum(output_tokens),
-               sum(coalesce(total_cost, 0)), uniqStateIf(session_id, session_id != ''), max(start_time), now64(3)
+               sum(coalesce(total_cost, 0)), countIf(total_cost IS NULL AND status = 'ok'),
+               uniqStateIf(session_id, session_id != ''), max(start_time), now64(3)
         FROM {source}
         WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'
           AND toDate(start_time) IN {_in_days(days)}

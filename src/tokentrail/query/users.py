@@ -45,7 +45,8 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
             GROUP BY key ORDER BY v DESC, key LIMIT {int(limit)} OFFSET {int(offset)}""", params)]
         rows = store.query(f"""
             SELECT {col} AS key, sum(requests) AS requests, sum(input_tokens) + sum(output_tokens) AS tokens,
-                   round(sum(cost), 6) AS cost_usd, sum(errors) AS errors, max(last_seen) AS last_seen,
+                   round(sum(cost), 6) AS cost_usd, sum(unpriced) AS unpriced, sum(errors) AS errors,
+                   max(last_seen) AS last_seen,
                    uniqMerge(sessions) AS sessions
             FROM {f.day_source(store.database, "rollup_day_user")} WHERE {where} AND {col} IN {{keys:Array(String)}}
             GROUP BY key ORDER BY {ORDERS[order]} DESC, key""", dict(params, keys=array_param(keys))) if keys else []
@@ -55,10 +56,15 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
         rows = store.query(f"""
             SELECT {col} AS key, count() AS requests, uniqIf(session_id, session_id != '') AS sessions,
                    sum(input_tokens) + sum(output_tokens) AS tokens,
-                   round(sum(coalesce(total_cost, 0)), 6) AS cost_usd, countIf(status = 'error') AS errors,
+                   round(sum(coalesce(total_cost, 0)), 6) AS cost_usd,
+                   countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding')) AS unpriced,
+                   countIf(status = 'error') AS errors,
                    max(start_time) AS last_seen
             FROM {f.span_source(store.database)}
             WHERE {where} AND {col} != ''
             GROUP BY key ORDER BY {ORDERS[order]} DESC, key LIMIT {int(limit)} OFFSET {int(offset)}""", params)
         source = "raw"
+    for row in rows:  # a call without a price has no known cost: in neither side of the average
+        priced = int(row["requests"]) - int(row["unpriced"])
+        row["cost_per_request"] = round(row["cost_usd"] / priced, 8) if priced > 0 else None
     return {"by": by, "source": source, "rows": rows, "limit": limit, "offset": offset}

@@ -299,3 +299,40 @@ def m017_rollups_by_tag_set(store: Store) -> None:
         store.command(f"ALTER TABLE {db}.{table} DELETE WHERE (project, {time_col}) IN "
                       f"(SELECT DISTINCT project, {trunc}(start_time) FROM {db}.spans) SETTINGS mutations_sync = 2")
     rollups.rebuild_all(store)
+
+
+@migration
+def m018_default_codec(store: Store) -> None:
+    """Stored columns that named no codec move from the engine's default (LZ4) to ``DEFAULT_CODEC`` (a store
+    made since has it in its CREATE statements). Only the table definitions change: parts written from now
+    on, and the parts merges rewrite, use it; nothing is rewritten at start."""
+    from tokentrail.storage.alert_tables import ALERT_TABLES
+    from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+    from tokentrail.storage.schema import DEFAULT_CODEC
+
+    db = store.database
+    tables = {t.name: t for t in (*TABLES, *ROLLUP_TABLES, *ALERT_TABLES) if t.stored}
+    rows = store.query("SELECT table, name, type FROM system.columns WHERE database = {d:String} "
+                       "AND compression_codec = '' AND default_kind != 'ALIAS'", {"d": db})
+    by_table: dict[str, list[str]] = {}
+    for r in rows:
+        table = tables.get(r["table"])
+        # the engine's own columns (a ReplacingMergeTree's version and is_deleted) cannot be altered
+        if table is not None and r["name"] not in table.engine_columns:
+            by_table.setdefault(r["table"], []).append(f"MODIFY COLUMN {r['name']} CODEC({DEFAULT_CODEC})")
+    for table, changes in sorted(by_table.items()):
+        store.command(f"ALTER TABLE {db}.{table} " + ", ".join(changes))
+
+
+@migration
+def m019_user_days_unpriced(store: Store) -> None:
+    """The per-user daily rollup counts each user's calls without a price, so the users page divides cost by
+    priced calls only (a store made since has the column); its rows are recomputed from the spans kept
+    (days whose spans expired keep 0: their calls count as priced)."""
+    from tokentrail.query.rollups import rebuild_day_rollups
+    from tokentrail.storage.schema import DEFAULT_CODEC
+
+    store.command(f"ALTER TABLE {store.database}.rollup_day_user ADD COLUMN IF NOT EXISTS unpriced UInt64 "
+                  f"CODEC({DEFAULT_CODEC}) COMMENT 'successful LLM calls with no price (a cost per call counts the "
+                  "priced ones)' AFTER cost")
+    rebuild_day_rollups(store)

@@ -133,6 +133,7 @@ ROLLUP_DAY_USER = Table(
         _c("input_tokens", "UInt64"),
         _c("output_tokens", "UInt64"),
         _c("cost", "Float64"),
+        _c("unpriced", "UInt64", "successful LLM calls with no price (a cost per call counts the priced ones)"),
         _c("sessions", "AggregateFunction(uniq, String)"),
         _c("last_seen", "DateTime64(6, 'UTC')"),
         _c("version", "DateTime64(3, 'UTC')"),

@@ -45,7 +45,9 @@ export default async function users(root) {
     { label: "errors", value: (r) => shown("errors", count(r.errors), r), raw: (r) => r.errors,
       cls: max === "errors" ? "bar-col" : "num" },
     { label: "sessions", num: true, value: (r) => count(r.sessions) },
-    { label: "cost / request", num: true, value: (r) => usd(r.requests ? r.cost_usd / r.requests : null) },
+    // over priced calls only: a call of a model without a price has no known cost ("–" when none has one)
+    { label: "cost / request", num: true, testid: "cell-cost-per-request",
+      value: (r) => (r.cost_per_request == null ? "–" : usd(r.cost_per_request)) },
     { label: "last seen", value: (r) => ago(r.last_seen), cls: "nowrap" },
   ], rows, { testid: "users-table", rowTestid: "user-row", href: (r) => state.href("traces", { [by]: r.key }) })));
   const keep = { by: by === "user" ? null : by, order: order === "cost" ? null : order };

@@ -1,0 +1,76 @@
+"""m018: the columns of a store made before ``DEFAULT_CODEC`` end up as a new store's (codec, type and
+comment), their rows intact, and running it again changes nothing (its own module: one chDB data
+directory per process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tokentrail.storage import schema
+from tokentrail.storage.alert_tables import ALERT_TABLES
+from tokentrail.storage.backend import open_store
+from tokentrail.storage.migrations import m018_default_codec, migrate
+from tokentrail.storage.rollup_tables import ROLLUP_TABLES
+
+COLUMNS = ("SELECT table, name, type, comment, compression_codec FROM system.columns WHERE database = {d:String} "
+           "ORDER BY table, position")
+
+
+def test_m018_gives_an_old_store_the_codecs_of_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store)
+        db = store.database
+        fresh = store.query(COLUMNS, {"d": db})
+        assert any(r["compression_codec"] == f"CODEC({schema.DEFAULT_CODEC})" for r in fresh if r["table"] == "spans")
+        # the tables as a store made before m018 has them: no codec where the definition names none
+        monkeypatch.setattr(schema, "DEFAULT_CODEC", "")
+        tables = [t for t in (*schema.TABLES, *ROLLUP_TABLES, *ALERT_TABLES) if t.stored and t is not schema.MIGRATIONS]
+        for table in tables:
+            store.command(f"DROP TABLE {db}.{table.name}")
+            store.command(table.create_sql(db))
+        monkeypatch.undo()
+        old = {(r["table"], r["name"]): r for r in store.query(COLUMNS, {"d": db})}
+        assert old[("spans", "duration_ms")]["compression_codec"] == ""  # the engine's default
+        assert old[("spans", "trace_id")]["compression_codec"] == "CODEC(ZSTD(1))"  # named in the definition
+        store.command(f"INSERT INTO {db}.spans (project, trace_id, span_id, kind, start_time, end_time, duration_ms, "
+                      "input_tokens, status) VALUES ('p', '{0}', '{1}', 'llm', now64(6), now64(6), 812.25, 41, 'ok')"
+                      .format("a" * 32, "b" * 16))
+        m018_default_codec(store)
+        assert store.query(COLUMNS, {"d": db}) == fresh
+        m018_default_codec(store)  # again: nothing left to change
+        assert store.query(COLUMNS, {"d": db}) == fresh
+        rows = store.query(f"SELECT trace_id, duration_ms, input_tokens FROM {db}.spans")
+        assert rows == [{"trace_id": "a" * 32, "duration_ms": 812.25, "input_tokens": 41}]
+    finally:
+        store.close()
+
+
+def test_m019_counts_each_users_unpriced_calls_on_a_store_made_before(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tokentrail.storage.migrations import m019_user_days_unpriced
+    from tokentrail.storage.rollup_tables import ROLLUP_DAY_USER
+
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store)
+        db = store.database
+        fresh = [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "rollup_day_user"]
+        store.command(f"DROP TABLE {db}.rollup_day_user")
+        store.command(dataclasses.replace(ROLLUP_DAY_USER, columns=tuple(
+            c for c in ROLLUP_DAY_USER.columns if c.name != "unpriced")).create_sql(db))
+        calls = [("gpt-4o-mini", "0.002"), ("gpt-4o-mini", "0.003"), ("acme-local-7b", "NULL")]
+        store.command(f"INSERT INTO {db}.spans (project, trace_id, span_id, kind, request_model, user_id, total_cost, "
+                      "start_time, end_time, status) VALUES " + ", ".join(
+                          f"('p', '{i:032x}', '{i:016x}', 'llm', '{model}', 'u-1', {cost}, now64(6) - {i}, "
+                          "now64(6) - {i}, 'ok')".replace("{i}", str(i)) for i, (model, cost) in enumerate(calls)))
+        m019_user_days_unpriced(store)
+        assert [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "rollup_day_user"] == fresh
+        rows = store.query(f"SELECT user_id, sum(requests) AS n, sum(unpriced) AS unpriced, round(sum(cost), 6) AS cost "
+                           f"FROM {db}.rollup_day_user FINAL GROUP BY user_id")
+        assert rows == [{"user_id": "u-1", "n": 3, "unpriced": 1, "cost": 0.005}]
+    finally:
+        store.close()
