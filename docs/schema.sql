@@ -538,7 +538,7 @@ TTL day + INTERVAL 365 DAY;
 CREATE TABLE IF NOT EXISTS tokentrail.spans_by_user
 (
     project LowCardinality(String) CODEC(ZSTD(1)),
-    customer String CODEC(ZSTD(1)),
+    customer LowCardinality(String) CODEC(ZSTD(1)),
     user_id String CODEC(ZSTD(1)),
     session_id String CODEC(ZSTD(1)),
     start_time DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
@@ -574,10 +574,10 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_by_user
     INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(version, deleted)
-PARTITION BY toDate(start_time)
+PARTITION BY toMonday(start_time)
 ORDER BY (project, customer, user_id, session_id, start_time, trace_id, span_id)
 TTL toDateTime(start_time) + INTERVAL 30 DAY
-SETTINGS ttl_only_drop_parts = 1, index_granularity = 2048;
+SETTINGS index_granularity = 2048;
 
 CREATE TABLE IF NOT EXISTS tokentrail.alert_rules
 (

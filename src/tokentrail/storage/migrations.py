@@ -336,3 +336,28 @@ def m019_user_days_unpriced(store: Store) -> None:
                   f"CODEC({DEFAULT_CODEC}) COMMENT 'successful LLM calls with no price (a cost per call counts the "
                   "priced ones)' AFTER cost")
     rebuild_day_rollups(store)
+
+
+@migration
+def m020_spans_by_user_by_week(store: Store) -> None:
+    """``spans_by_user`` partitioned by week instead of by day (a long-range person filter opens ~5 parts,
+    not 30), its expired rows deleted by TTL merges, its customer a LowCardinality column (a customer
+    breakdown groups dictionary indexes): the table is made again beside the old one, filled
+    from it, swapped in and the old one dropped. A start stopped on the way does it again, or only drops
+    the old table if the swap was done. It keeps the old table's TTL (the retention settings then find it
+    set: nothing is rewritten at start)."""
+    from tokentrail.storage.rollup_tables import SPANS_BY_USER
+
+    db, old = store.database, "spans_by_user_by_day"
+    key = store.query("SELECT partition_key FROM system.tables WHERE database = {d:String} AND name = 'spans_by_user'",
+                      {"d": db})
+    if key and "toMonday" in key[0]["partition_key"]:  # swapped by an earlier start
+        store.command(f"DROP TABLE IF EXISTS {db}.{old}")
+        return
+    ttl = _current_ttl(store, "spans_by_user")
+    days = int(ttl[len("toIntervalDay("):-1]) if ttl and ttl.startswith("toIntervalDay(") else None
+    store.command(f"DROP TABLE IF EXISTS {db}.{old}")
+    store.command(SPANS_BY_USER.create_sql(db, days).replace(f"{db}.spans_by_user", f"{db}.{old}", 1))
+    store.command(f"INSERT INTO {db}.{old} SELECT * FROM {db}.spans_by_user")
+    store.command(f"EXCHANGE TABLES {db}.spans_by_user AND {db}.{old}")
+    store.command(f"DROP TABLE {db}.{old}")

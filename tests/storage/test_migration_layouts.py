@@ -1,6 +1,6 @@
-"""m018: the columns of a store made before ``DEFAULT_CODEC`` end up as a new store's (codec, type and
-comment), their rows intact, and running it again changes nothing (its own module: one chDB data
-directory per process)."""
+"""Migrations of a store made before them (its own module: one chDB data directory per process):
+m018 (its columns end up as a new store's: codec, type and comment, rows intact, idempotent), m019 (each
+user's unpriced calls), m020 (spans_by_user by week: the same rows, its TTL kept, a stopped start)."""
 
 from __future__ import annotations
 
@@ -72,5 +72,52 @@ def test_m019_counts_each_users_unpriced_calls_on_a_store_made_before(tmp_path: 
         rows = store.query(f"SELECT user_id, sum(requests) AS n, sum(unpriced) AS unpriced, round(sum(cost), 6) AS cost "
                            f"FROM {db}.rollup_day_user FINAL GROUP BY user_id")
         assert rows == [{"user_id": "u-1", "n": 3, "unpriced": 1, "cost": 0.005}]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("stopped_after_swap", [False, True])
+def test_m020_moves_spans_by_user_to_weekly_partitions(tmp_path: Path, stopped_after_swap: bool) -> None:
+    import dataclasses
+
+    from tokentrail.storage.migrations import _current_ttl, m020_spans_by_user_by_week
+    from tokentrail.storage.rollup_tables import SPANS_BY_USER
+
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store, {"spans_by_user": 30})
+        db = store.database
+        fresh = store.query("SELECT partition_key, engine_full FROM system.tables WHERE database = {d:String} "
+                            "AND name = 'spans_by_user'", {"d": db})
+        fresh_columns = [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "spans_by_user"]
+        # the table as m014 made it: a day a partition, whole parts dropped on expiry, customer a String
+        store.command(f"DROP TABLE {db}.spans_by_user")
+        columns = tuple(dataclasses.replace(c, type="String") if c.name == "customer" else c
+                        for c in SPANS_BY_USER.columns)
+        store.command(dataclasses.replace(SPANS_BY_USER, columns=columns, partition_by="toDate(start_time)", settings={
+            "ttl_only_drop_parts": "1", "index_granularity": "2048"}).create_sql(db, 30))
+        rows = [(f"u-{i % 3}", f"c-{i % 2}", i * 7919 % 86400 * 3) for i in range(40)]  # 40 calls over ~3 days
+        store.command(f"INSERT INTO {db}.spans_by_user (project, customer, user_id, trace_id, span_id, start_time, "
+                      "end_time, kind, total_cost, version) VALUES " + ", ".join(
+                          f"('p', '{c}', '{u}', '{i:032x}', '{i:016x}', now64(6) - {s}, now64(6) - {s}, 'llm', "
+                          f"{i / 100}, now64(3))" for i, (u, c, s) in enumerate(rows)))
+        read = (f"SELECT user_id, customer, count() AS n, round(sum(total_cost), 6) AS cost FROM {db}.spans_by_user "
+                "FINAL GROUP BY user_id, customer ORDER BY user_id, customer")
+        before = store.query(read)
+        assert sum(r["n"] for r in before) == 40
+        if stopped_after_swap:  # an earlier start swapped the tables and stopped before dropping the old one
+            m020_spans_by_user_by_week(store)
+            store.command(f"CREATE TABLE {db}.spans_by_user_by_day (x UInt8) ENGINE = Memory")
+        m020_spans_by_user_by_week(store)
+        tables = store.query("SELECT name, partition_key, engine_full FROM system.tables WHERE database = {d:String} "
+                             "AND name LIKE 'spans_by_user%'", {"d": db})
+        assert [t["name"] for t in tables] == ["spans_by_user"]  # the old one is gone
+        assert tables[0]["partition_key"] == fresh[0]["partition_key"] == "toMonday(start_time)"
+        assert _current_ttl(store, "spans_by_user") == "toIntervalDay(30)"  # kept: nothing to rewrite at start
+        assert "ttl_only_drop_parts" not in tables[0]["engine_full"]
+        assert [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "spans_by_user"] == fresh_columns
+        assert store.query(read) == before
+        m020_spans_by_user_by_week(store)  # again: nothing to do
+        assert store.query(read) == before
     finally:
         store.close()
