@@ -373,8 +373,8 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     parts = []
     params: dict[str, Any] = {"ids": array_param(ids)}
-    recent = f.unfiltered()
-    if f.use_rollup():
+    recent = f.unfiltered()  # a session's totals are over all its spans: the filters chose the sessions only
+    if recent.use_rollup():  # so the per-session rollup answers under any filter (a customer's too)
         whole_days = f.end <= today  # a range ending before today: its last day is whole too
         params.update({"project": f.project, "d_from": f.since.date().isoformat(),
                        "d_to": (f.end.date() if whole_days else today.date() - timedelta(days=1)).isoformat()})
