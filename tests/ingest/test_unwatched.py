@@ -59,6 +59,13 @@ def test_a_trickle_batches_past_batch_seconds_until_someone_reads(server: Server
     second = _call(provider, "before the reader", (21, 22))
     time.sleep(2 * BATCH)
     assert _stored(server, second) == []
+    # while inserts fail (the store refuses them for a transient reason), a read does not wait for one
+    server.runtime.inserter.failing = True
+    try:
+        assert server.runtime.fresh(watch=False) is False
+    finally:
+        server.runtime.inserter.failing = False
+    assert _stored(server, second) == []
     got = server.client.get(f"/api/traces/{second}", params={"project": "trickle"})
     assert got.status_code == 200
     spans = got.json()["spans"]

@@ -238,14 +238,14 @@ class Runtime:
         ``watch``, the batching deadline stays at ``batch_seconds`` for the next WATCH_SECONDS. Cheap
         when there is nothing to wait for (one lock); returns whether it waited."""
         waited = self.spool.watch(WATCH_SECONDS) if watch else self.spool.oldest_open()
-        if waited < self.settings.batch_seconds:
+        if waited < self.settings.batch_seconds or self.inserter.failing:  # failing: no read waits on an outage
             return False
         self.wait_for_acknowledged(timeout)
         return True
 
     def _alerts_round(self) -> None:
-        """An alert round reads the calls up to now, without keeping the batching short (rules or not, a round
-        every alerts_interval is no reader watching)."""
+        """An alert round reads the calls up to now, without keeping the batching short (a round every
+        alerts_interval is no one watching)."""
         if self.alerts.config.rules:
             self.fresh(watch=False)
         self.alerts.tick()

@@ -358,6 +358,7 @@ def m020_spans_by_user_by_week(store: Store) -> None:
     days = int(ttl[len("toIntervalDay("):-1]) if ttl and ttl.startswith("toIntervalDay(") else None
     store.command(f"DROP TABLE IF EXISTS {db}.{old}")
     store.command(SPANS_BY_USER.create_sql(db, days).replace(f"{db}.spans_by_user", f"{db}.{old}", 1))
-    store.command(f"INSERT INTO {db}.{old} SELECT * FROM {db}.spans_by_user")
+    columns = ", ".join(c.name for c in SPANS_BY_USER.columns)
+    store.command(f"INSERT INTO {db}.{old} ({columns}) SELECT {columns} FROM {db}.spans_by_user")
     store.command(f"EXCHANGE TABLES {db}.spans_by_user AND {db}.{old}")
     store.command(f"DROP TABLE {db}.{old}")
