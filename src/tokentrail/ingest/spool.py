@@ -194,6 +194,10 @@ class Spool:
     def _cap(self, now: float) -> float:
         return self.segment_age if now < self._watched_until else self.unwatched_age
 
+    def _open_age(self, now: float) -> float:
+        """Seconds the oldest record of the open segment has waited at ``now`` (0.0: it is empty); lock held."""
+        return now - self._first_at if self._size else 0.0
+
     def watch(self, seconds: float) -> float:
         """A reader came: for ``seconds`` the deadline is capped at ``segment_age`` again (a segment that
         has waited that long closes now). Returns how long the oldest record not yet closed into a
@@ -204,13 +208,13 @@ class Spool:
             if self.deadline > self.segment_age:
                 self.deadline = self.segment_age
                 self._ready.notify_all()  # a waiting take re-reads the deadline
-            return now - self._first_at if self._size else 0.0
+            return self._open_age(now)
 
     def oldest_open(self) -> float:
         """Seconds the oldest record of the open segment has waited (0.0: it is empty); ``watch`` without
         watching (an alert round reads, but is no reason to insert more often)."""
         with self._lock:
-            return time.monotonic() - self._first_at if self._size else 0.0
+            return self._open_age(time.monotonic())
 
     # -- reading (the inserter) -------------------------------------------------
     def take(self, max_bytes: int, wait: float) -> list[tuple[Path, int]]:

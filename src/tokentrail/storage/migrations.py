@@ -7,6 +7,7 @@ that has shipped. ``migrate`` is safe to run at every start and from several pro
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -330,11 +331,11 @@ def m019_user_days_unpriced(store: Store) -> None:
     priced calls only (a store made since has the column); its rows are recomputed from the spans kept
     (days whose spans expired keep 0: their calls count as priced)."""
     from tokentrail.query.rollups import rebuild_day_rollups
-    from tokentrail.storage.schema import DEFAULT_CODEC
+    from tokentrail.storage.rollup_tables import ROLLUP_DAY_USER
 
-    store.command(f"ALTER TABLE {store.database}.rollup_day_user ADD COLUMN IF NOT EXISTS unpriced UInt64 "
-                  f"CODEC({DEFAULT_CODEC}) COMMENT 'successful LLM calls with no price (a cost per call counts the "
-                  "priced ones)' AFTER cost")
+    column = next(c for c in ROLLUP_DAY_USER.columns if c.name == "unpriced")
+    store.command(f"ALTER TABLE {store.database}.rollup_day_user ADD COLUMN IF NOT EXISTS "
+                  f"{ROLLUP_DAY_USER.column_sql(column)} AFTER cost")
     rebuild_day_rollups(store)
 
 
@@ -357,7 +358,7 @@ def m020_spans_by_user_by_week(store: Store) -> None:
     ttl = _current_ttl(store, "spans_by_user")
     days = int(ttl[len("toIntervalDay("):-1]) if ttl and ttl.startswith("toIntervalDay(") else None
     store.command(f"DROP TABLE IF EXISTS {db}.{old}")
-    store.command(SPANS_BY_USER.create_sql(db, days).replace(f"{db}.spans_by_user", f"{db}.{old}", 1))
+    store.command(dataclasses.replace(SPANS_BY_USER, name=old).create_sql(db, days))
     columns = ", ".join(c.name for c in SPANS_BY_USER.columns)
     store.command(f"INSERT INTO {db}.{old} ({columns}) SELECT {columns} FROM {db}.spans_by_user")
     store.command(f"EXCHANGE TABLES {db}.spans_by_user AND {db}.{old}")

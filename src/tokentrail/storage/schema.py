@@ -58,18 +58,20 @@ class Table:
         """The columns an INSERT writes (computed ones excluded)."""
         return [c.name for c in self.columns if not c.materialized]
 
+    def column_sql(self, c: Column) -> str:
+        """``c`` as this table declares it (CREATE TABLE, ALTER ... ADD COLUMN): type, codec, comment."""
+        line = f"{c.name} {c.type}"
+        if c.materialized:
+            line += f" MATERIALIZED {c.materialized}"
+        codec = c.codec or (DEFAULT_CODEC if self.stored and c.name not in self.engine_columns else "")
+        if codec:
+            line += f" CODEC({codec})"
+        if c.comment:
+            line += " COMMENT '" + c.comment.replace("'", "\\'") + "'"
+        return line
+
     def create_sql(self, database: str, ttl_days: int | None = None) -> str:
-        cols = []
-        for c in self.columns:
-            line = f"    {c.name} {c.type}"
-            if c.materialized:
-                line += f" MATERIALIZED {c.materialized}"
-            codec = c.codec or (DEFAULT_CODEC if self.stored and c.name not in self.engine_columns else "")
-            if codec:
-                line += f" CODEC({codec})"
-            if c.comment:
-                line += " COMMENT '" + c.comment.replace("'", "\\'") + "'"
-            cols.append(line)
+        cols = [f"    {self.column_sql(c)}" for c in self.columns]
         cols += [f"    {ix}" for ix in self.indexes]
         sql = f"CREATE TABLE IF NOT EXISTS {database}.{self.name}\n(\n" + ",\n".join(cols) + "\n)\n"
         sql += f"ENGINE = {self.engine}\n"
