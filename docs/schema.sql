@@ -90,12 +90,14 @@ CREATE TABLE IF NOT EXISTS tokentrail.scores
     comment String CODEC(ZSTD(1)),
     user_id String CODEC(ZSTD(1)),
     timestamp DateTime64(3, 'UTC') CODEC(ZSTD(1)),
-    ingested_at DateTime64(3, 'UTC')
+    ingested_at DateTime64(3, 'UTC'),
+    PROJECTION by_time (SELECT * ORDER BY project, timestamp)
 )
 ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (project, trace_id, score_id)
-TTL toDateTime(timestamp) + INTERVAL 365 DAY;
+TTL toDateTime(timestamp) + INTERVAL 365 DAY
+SETTINGS deduplicate_merge_projection_mode = 'rebuild';
 
 CREATE TABLE IF NOT EXISTS tokentrail.prices
 (

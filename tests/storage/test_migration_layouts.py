@@ -121,3 +121,40 @@ def test_m020_moves_spans_by_user_to_weekly_partitions(tmp_path: Path, stopped_a
         assert store.query(read) == before
     finally:
         store.close()
+
+
+def test_m021_gives_the_scores_a_copy_sorted_by_time(tmp_path: Path) -> None:
+    """A store made before m021: its scores get the ``by_time`` projection (rows stored before included),
+    a merge that replaces a score's older version keeps it right, and a range read uses it."""
+    import dataclasses
+
+    from tokentrail.storage.migrations import m021_scores_by_time
+
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store)
+        db = store.database
+        store.command(f"DROP TABLE {db}.scores")
+        store.command(dataclasses.replace(schema.SCORES, projections=(), settings={}).create_sql(db))
+        values = ", ".join(
+            f"('p', 's{i}', '{i:032x}', '', 'helpfulness', {i % 5 / 4}, '', 'eval', '', '', "
+            f"toDateTime64('2026-11-01 00:00:00', 3) + INTERVAL {i} MINUTE, toDateTime64('2026-12-01 00:00:00', 3))"
+            for i in range(3000))
+        store.command(f"INSERT INTO {db}.scores VALUES {values}")
+        m021_scores_by_time(store)
+        m021_scores_by_time(store)  # a start stopped after it: again, harmlessly
+        assert store.query("SELECT name FROM system.projections WHERE database = {d:String} AND table = 'scores'",
+                           {"d": db}) == [{"name": "by_time"}]
+        # a newer version of score s7 (value 0.75 -> 0), then a merge that replaces the old one
+        store.command(f"INSERT INTO {db}.scores VALUES ('p', 's7', '{7:032x}', '', 'helpfulness', 0, '', 'eval', '', "
+                      "'', toDateTime64('2026-11-01 00:07:00', 3), toDateTime64('2026-12-02 00:00:00', 3))")
+        store.command(f"OPTIMIZE TABLE {db}.scores FINAL")
+        window = (f"FROM {db}.scores WHERE project = 'p' AND timestamp >= '2026-11-01 00:05:00' "
+                  "AND timestamp < '2026-11-01 00:10:00'")
+        plan = "\n".join(str(next(iter(r.values())))
+                         for r in store.query(f"EXPLAIN projections = 1 SELECT score_id, value {window}"))
+        assert "by_time" in plan
+        rows = store.query(f"SELECT score_id, value {window} ORDER BY timestamp")
+        assert rows == [{"score_id": f"s{i}", "value": 0.0 if i == 7 else i % 5 / 4} for i in range(5, 10)]
+    finally:
+        store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokentrail.ingest import finish
+from tokentrail.query import scores
 from tokentrail.query.filters import DIMENSIONS, Filters
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import OUTPUT_BUCKETS
@@ -67,23 +68,16 @@ def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
         GROUP BY type ORDER BY values DESC, type""", params)
 
 
-def _score_range(f: Filters) -> dict[str, Any]:
-    return {"project": f.project, "since": f.since.replace(tzinfo=None).isoformat(sep=" "),
-            "until": f.end.replace(tzinfo=None).isoformat(sep=" ")}
-
-
 def feedback(store: Store, f: Filters) -> list[dict[str, Any]]:
-    """Per score name: how many, the mean of numeric values, and the count of each label.
-    Scores are filtered by project and time only (they carry no route or model)."""
-    params = _score_range(f)
+    """Per score name: how many, the mean of numeric values, and the count of each label. Scores follow the
+    range and a user, customer or session filter (``scores.in_range``); they carry no route or model."""
+    source, params = scores.in_range(store, f, ("name", "value", "label"))
     return store.query(f"""
         SELECT name, count() AS count, round(avgOrNull(value), 4) AS mean,
                countIf(value > 0) AS positive, countIf(value <= 0) AS non_positive,
                sumMapIf(map(label, toUInt64(1)), label != '') AS labels
-        FROM {store.database}.scores FINAL
-        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
-          AND timestamp < {{until:DateTime64(6)}}
-        GROUP BY name ORDER BY count DESC""", params)
+        FROM {source}
+        GROUP BY name ORDER BY count DESC, name""", params)
 
 
 NEGATIVE_LABELS = "down|bad|wrong|fail|negative|incorrect|unhelpful"
@@ -94,27 +88,26 @@ def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
 
     Low: a label such as thumbs-down / bad / wrong / fail, or a value under half the highest value
     of its score name in the range (0 of a 0/1 thumb, -1 of -1/1, 1-2 of a 1-5 rating, 0.4 of a
-    0..1 eval); when a name has no positive value yet, any value <= 0. Scores sent with only a span
+    0..1 eval); when a name has no positive value yet, any value <= 0. The highest value is the project's
+    (under a user filter, a user who only gave 2 of 5 still gave low ratings). Scores sent with only a span
     or request id get their trace from the stored span."""
-    params = _score_range(f)
+    source, params = scores.in_range(store, f, people=False)
+    person, more = scores.person_traces(store, f)
     rows = store.query(f"""
         SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
                count() OVER () AS total
         FROM (
             SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
                    max(value) OVER (PARTITION BY name) AS top
-            FROM {store.database}.scores FINAL
-            WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
-              AND timestamp < {{until:DateTime64(6)}})
-        WHERE match(lower(label), '{NEGATIVE_LABELS}')
-           OR (value IS NOT NULL AND (if(top > 0, value < top / 2, value <= 0)))
-        ORDER BY timestamp DESC LIMIT {int(limit)}""", params)
+            FROM {source})
+        WHERE (match(lower(label), '{NEGATIVE_LABELS}')
+               OR (value IS NOT NULL AND (if(top > 0, value < top / 2, value <= 0))))
+          AND {person}
+        ORDER BY timestamp DESC, score_id LIMIT {int(limit)}""", {**params, **more})
     total = rows[0]["total"] if rows else 0
     orphans = [r["span_id"] for r in rows if not r["trace_id"] and r["span_id"]]
     if orphans:
-        from tokentrail.query.scores import traces_of_spans
-
-        found = traces_of_spans(store, f.project, orphans)
+        found = scores.traces_of_spans(store, f.project, orphans)
         for r in rows:
             if not r["trace_id"]:
                 r["trace_id"] = found.get(r["span_id"], "")
@@ -124,14 +117,12 @@ def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
 
 
 def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
-    params = _score_range(f)
+    source, params = scores.in_range(store, f, ("name", "value", "timestamp"))
     return store.query(f"""
         SELECT toStartOfInterval(timestamp, INTERVAL {int(step)} SECOND) AS t, name, count() AS count,
                round(avgOrNull(value), 4) AS mean
-        FROM {store.database}.scores FINAL
-        WHERE project = {{project:String}} AND timestamp >= {{since:DateTime64(6)}}
-          AND timestamp < {{until:DateTime64(6)}}
-        GROUP BY t, name ORDER BY t""", params)
+        FROM {source}
+        GROUP BY t, name ORDER BY t, name""", params)
 
 
 # the filter bar's drop-downs (the UI's app.js) and provider (the alert form's choices)

@@ -1,11 +1,66 @@
-"""Scores linked to a trace or span, and the spans a request id names."""
+"""Scores linked to a trace or span, the spans a request id names, and the scores of a time range."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokentrail.query.filters import array_param
+from tokentrail.query.filters import PEOPLE_FILTERS, Filters, array_param
 from tokentrail.storage.backend import Store
+
+SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: its trace may start a day before it
+# Up to this many days a range's scores are read from the table's copy sorted by time (``by_time``) and
+# each score's newest version found by grouping that range alone; a longer range holds most of the table,
+# which FINAL merges faster than a grouping by id (10M calls, 1M scores: 7 days 43 vs 125 ms, 30 days 148
+# vs 88 ms).
+GROUPED_MAX_DAYS = 8.0
+SCORE_COLUMNS = ("score_id", "trace_id", "span_id", "name", "value", "label", "source", "comment", "user_id",
+                 "timestamp")
+
+
+def naive(t: datetime) -> str:
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
+def filtered_by(f: Filters) -> list[str]:
+    """The filters of ``f`` that the scores of its range follow: a user, customer or session (the scores of
+    that person's traces). Scores carry no route, model or release: the other filters leave them as they are."""
+    return sorted(PEOPLE_FILTERS & set(f.equals))
+
+
+def person_traces(store: Store, f: Filters) -> tuple[str, dict[str, Any]]:
+    """SQL condition on ``trace_id`` (and its parameters): under a user, customer or session filter, a trace
+    of that person with a span in ``f``'s range or the ``SCORE_SLACK`` before it; else always true."""
+    if not f.by_person():
+        return "1", {}
+    g = replace(f, since=f.since - SCORE_SLACK)
+    where, params = g.where(llm_only=False)
+    return f"trace_id IN (SELECT trace_id FROM {g.span_source(store.database, llm_only=False)} WHERE {where})", params
+
+
+def in_range(store: Store, f: Filters, columns: tuple[str, ...] = SCORE_COLUMNS,
+             people: bool = True) -> tuple[str, dict[str, Any]]:
+    """FROM-clause source of the scores made in ``f``'s range (``columns`` of each one's newest version) and its
+    parameters (named ``sc_...``). Under a user, customer or session filter (and ``people``), only the scores
+    of that person's traces (``person_traces``)."""
+    db = store.database
+    params: dict[str, Any] = {"sc_project": f.project, "sc_since": naive(f.since), "sc_until": naive(f.end)}
+    where = ("project = {sc_project:String} AND timestamp >= {sc_since:DateTime64(3)} "
+             "AND timestamp < {sc_until:DateTime64(3)}")
+    if people and f.by_person():
+        cond, more = person_traces(store, f)
+        where += f" AND {cond}"
+        params.update(more)
+    if f.hours > GROUPED_MAX_DAYS * 24:
+        return f"(SELECT {', '.join(columns)} FROM {db}.scores FINAL WHERE {where})", params
+    # the newest version of each score (its key: trace_id, score_id; the id hashed: grouping 64-bit numbers
+    # instead of strings halves the time, and only two ids of one trace could collide)
+    keys = {"trace_id": "trace_id"}
+    picked = ", ".join(f"{keys.get(c, f'argMax({c}, ingested_at)')} AS v_{c}" for c in columns)
+    renamed = ", ".join(f"v_{c} AS {c}" for c in columns)
+    return (f"(SELECT {renamed} FROM (SELECT {picked} FROM {db}.scores WHERE {where} "
+            f"GROUP BY trace_id, cityHash64(score_id)))"), params
 
 
 def for_trace_or_span(store: Store, project: str, trace_id: str = "", span_id: str = "") -> list[dict[str, Any]]:

@@ -11,9 +11,10 @@ from tokentrail.errors import BadRequest
 from tokentrail.privacy import encryption
 from tokentrail.query.filters import Filters, array_param
 from tokentrail.query.rollups import exact_people_source
+from tokentrail.query.scores import SCORE_SLACK, in_range
+from tokentrail.query.scores import naive as _naive
 from tokentrail.storage.backend import Store
 
-SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: read scores from a day before the range
 SCORES_PER_TRACE = 20
 
 
@@ -127,17 +128,12 @@ def _has_span_only_scores(store: Store, project: str, since: datetime) -> bool:
                             {"p": project, "since": _naive(since)})[0]["n"])
 
 
-def _naive(t: datetime) -> str:
-    return t.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-
-
 def score_names(store: Store, f: Filters, limit: int = 100) -> list[dict[str, Any]]:
     """The score names given in the range (most used first), each with its sources and how many scores."""
+    source, params = in_range(store, f, ("name", "source"))
     return store.query(f"""
-        SELECT name, count() AS scores, arraySort(groupUniqArray(source)) AS sources
-        FROM {store.database}.scores FINAL
-        WHERE project = {{p:String}} AND timestamp >= {{since:DateTime64(3)}}
-        GROUP BY name ORDER BY scores DESC, name LIMIT {int(limit)}""", {"p": f.project, "since": _naive(f.since)})
+        SELECT name, count() AS scores, arraySort(groupUniqArray(source)) AS sources FROM {source}
+        GROUP BY name ORDER BY scores DESC, name LIMIT {int(limit)}""", params)
 
 
 def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime,
@@ -145,21 +141,25 @@ def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime,
     """The scores of each of ``trace_ids`` (oldest first, at most ``SCORES_PER_TRACE`` each): name, value,
     label, source; those sent with only a span id count for that span's trace (looked for only when the
     project holds such scores since ``since``: ``span_only``, asked here when not known). Each score's
-    newest version by grouping only these traces' scores (FINAL merges every part of the table)."""
+    newest version by grouping only these traces' scores (FINAL merges every part of the table). Scores
+    are read from ``SCORE_SLACK`` before ``since`` (a score is made after its trace starts), so the engine
+    reads them by time (the table's ``by_time`` projection) when that is fewer rows than by trace id."""
     if not trace_ids:
         return {}
     db = store.database
-    params = {"p": project, "ids": array_param(trace_ids), "since": _naive(since)}
+    params = {"p": project, "ids": array_param(trace_ids), "since": _naive(since),
+              "sc_since": _naive(since - SCORE_SLACK)}
     fields = ("argMax(name, ingested_at) AS name, argMax(value, ingested_at) AS value, "
               "argMax(label, ingested_at) AS label, argMax(source, ingested_at) AS source, "
-              "argMax(timestamp, ingested_at) AS timestamp")
+              "argMax(timestamp, ingested_at) AS at")
     parts = [f"""SELECT trace_id AS t, {fields} FROM {db}.scores
-                 WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}} GROUP BY trace_id, score_id"""]
+                 WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
+                   AND timestamp >= {{sc_since:DateTime64(3)}} GROUP BY trace_id, score_id"""]
     if span_only is None:
         span_only = _has_span_only_scores(store, project, since)
     if span_only:
         parts.append(f"""
-            SELECT m.trace_id AS t, s.name, s.value, s.label, s.source, s.timestamp
+            SELECT m.trace_id AS t, s.name, s.value, s.label, s.source, s.at
             FROM (SELECT span_id, {fields} FROM {db}.scores WHERE project = {{p:String}} AND trace_id = ''
                     AND span_id != '' AND timestamp >= {{since:DateTime64(3)}} GROUP BY span_id, score_id) AS s
             INNER JOIN (SELECT DISTINCT span_id, trace_id FROM {db}.spans WHERE project = {{p:String}}
@@ -167,7 +167,7 @@ def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime,
             ON s.span_id = m.span_id""")
     rows = store.query(f"""
         SELECT t AS trace_id, name, value, label, source FROM ({" UNION ALL ".join(parts)})
-        ORDER BY timestamp LIMIT {SCORES_PER_TRACE} BY t""", params)
+        ORDER BY at LIMIT {SCORES_PER_TRACE} BY t""", params)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r.pop("trace_id"), []).append(r)
@@ -209,7 +209,10 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int, scored: ScoreFil
     # range: one pass; so does a customer's under a text or score filter (a customer's calls are many: the
     # windows pay alone, not when most of them are left out)
     sparse = {"user", "session"} & set(f.equals) or (f.by_person() and (scored or text))
-    for hours in (None,) if sparse else (1, 6, 24, 96, None):
+    # with a score or text filter a window's fixed cost (the scores of the day before it, the content index)
+    # is most of it: six hours cost what one does
+    hours: float | None = None if sparse else WINDOWS[1] if scored or text else WINDOWS[0]
+    while True:
         since = f.since if hours is None else max(f.since, end - timedelta(hours=hours))
         g = Filters(project=f.project, since=since, until=f.until, equals=f.equals, pending=f.pending)
         where, params = _with_text(store, g, text, *_with_scores(store, g, scored, *g.where(llm_only=False)))
@@ -217,9 +220,24 @@ def _newest_keys(store: Store, f: Filters, key: str, want: int, scored: ScoreFil
         rows = store.query(f"""
             SELECT {key} AS k, min(start_time) AS lo, max(start_time) AS hi FROM {source} WHERE {where} AND {key} != ''
             GROUP BY k ORDER BY hi DESC LIMIT {int(want)}""", params)
-        if len(rows) >= want or since == f.since:
+        if len(rows) >= want or since == f.since or hours is None:
             return [r["k"] for r in rows], since, {r["k"]: (utc(r["lo"]), utc(r["hi"])) for r in rows}
-    return [], f.since, {}
+        hours = next_window(hours, len(rows), want)
+
+
+WINDOWS = (1, 6, 24, 96)  # hours looked back by the newest-first lists, then the whole range
+
+
+def next_window(hours: float, found: int, want: int) -> float | None:
+    """The window to look back in after ``hours`` found ``found`` of ``want`` keys: the next of ``WINDOWS``,
+    or a later one when the rate found says that one would fall short too (keys found in proportion to the
+    window, with a margin of half); None for the whole range. Each window is a query: a sparse filter (a
+    score filter, a rare route and model) skips the windows it cannot fill."""
+    needed = hours * 1.5 * want / found if found else 0.0
+    for h in WINDOWS:
+        if h > hours and h >= min(needed, WINDOWS[-1]):
+            return h
+    return None
 
 
 def utc(value: str) -> datetime:

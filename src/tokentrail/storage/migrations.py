@@ -363,3 +363,18 @@ def m020_spans_by_user_by_week(store: Store) -> None:
     store.command(f"INSERT INTO {db}.{old} ({columns}) SELECT {columns} FROM {db}.spans_by_user")
     store.command(f"EXCHANGE TABLES {db}.spans_by_user AND {db}.{old}")
     store.command(f"DROP TABLE {db}.{old}")
+
+
+@migration
+def m021_scores_by_time(store: Store) -> None:
+    """The scores table keeps a copy of its rows sorted by time (the ``by_time`` projection: a store made since
+    has it in its CREATE statement), so a range of scores is read without scanning every score of the project;
+    the rows already stored get it now (one pass over the table, ~1.5 s per million scores)."""
+    from tokentrail.storage.schema import SCORES, SCORES_BY_TIME
+
+    db = store.database
+    settings = ", ".join(f"{k} = {v}" for k, v in SCORES.settings.items())
+    store.command(f"ALTER TABLE {db}.scores MODIFY SETTING {settings}")
+    store.command(f"ALTER TABLE {db}.scores ADD PROJECTION IF NOT EXISTS {SCORES_BY_TIME}")
+    name = SCORES_BY_TIME.split(" ", 1)[0]
+    store.command(f"ALTER TABLE {db}.scores MATERIALIZE PROJECTION {name} SETTINGS mutations_sync = 2")

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from tokentrail import audit
 from tokentrail.errors import BadRequest, NotFound
 from tokentrail.privacy import search
-from tokentrail.query import capture_why, cost, metrics, quality, traces, users
+from tokentrail.query import capture_why, cost, metrics, quality, scores, traces, users
 from tokentrail.query.filters import DIMENSIONS, Filters
 from tokentrail.server.auth import content_hidden, project_of, require
 from tokentrail.server.runtime import Runtime
@@ -125,6 +125,7 @@ async def quality_view(request: Request) -> dict[str, Any]:
             "scores_over_time": await _run(rt, quality.scores_over_time, rt.store, f, step),
             "redactions": await _run(rt, quality.redactions, rt.store, f),
             "low_scores": await _run(rt, quality.low_scores, rt.store, f),
+            "scores_filtered_by": scores.filtered_by(f),  # the filters the three score panels follow
             "summary": await _run(rt, metrics.summary, rt.store, f)}
 
 

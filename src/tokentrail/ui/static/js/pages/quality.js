@@ -33,10 +33,15 @@ export default async function quality(root) {
       sub: `responses served from cache · ${pct(s.input_tokens ? s.cached_input_tokens / s.input_tokens : null)} of input tokens from prompt cache` }),
     kpi("Requests", count(s.requests), s.requests, { testid: "kpi-requests", sub: "LLM and embedding calls" })));
 
-  const scoped = state.DIMENSIONS.some((k) => state.filters()[k]);
-  const scoreNote = scoped ? "all routes and models: scores are not filtered by route, model or user" : state.rangeLabel();
+  // scores follow a user, customer or session filter (that person's traces); they carry no route or model
+  const followed = q.scores_filtered_by || [];
+  const ignored = state.DIMENSIONS.filter((k) => state.filters()[k] && !followed.includes(k));
+  const scoreNote = ignored.length
+    ? `not filtered by ${ignored.join(", ")}: scores follow only the user, customer and session filters`
+    : followed.length ? `scores of this ${followed.join(" and ")}'s traces · ${state.rangeLabel()}` : state.rangeLabel();
   const fb = panel("Feedback and scores", { testid: "panel-feedback", subtitle: scoreNote });
-  const overTime = panel("Scores over time", { testid: "panel-scores-over-time", subtitle: "mean score per interval" });
+  const overTime = panel("Scores over time", { testid: "panel-scores-over-time",
+    subtitle: ignored.length ? scoreNote : "mean score per interval" });
   const rates = panel("Schema-valid and cache-hit rate", { testid: "panel-quality-rates" });
   const lengths = panel("Output length", { testid: "panel-output-length",
     subtitle: "successful LLM calls by output tokens" });
