@@ -76,11 +76,14 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
             metrics.breakdown(store, f, by, 15, "requests",
                               ["requests", "input_tokens", "output_tokens", "latency_ms", "errors"])
 
-    def quality_page() -> None:
+    def quality_page() -> None:  # GET /api/quality (server/routes/dashboards.py), then the rates chart
         chrome()
         quality.output_length(store, f)
+        quality.finish_reasons(store, f)
         quality.feedback(store, f)
         quality.scores_over_time(store, f, metrics.auto_interval(f.hours))
+        quality.redactions(store, f)
+        quality.low_scores(store, f)
         metrics.summary(store, f)
         metrics.timeseries(store, f, ["requests", "schema_checked", "schema_valid", "cache_hits"])
 

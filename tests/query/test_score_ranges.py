@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
              score(T_U1_RECENT, "help-1", "helpfulness", 0.2, NOW - timedelta(hours=1)),
              score(T_U2, "thumb-2", "thumbs", 0, NOW - timedelta(hours=2), "down"),
              score(T_U1_OLD, "thumb-old", "thumbs", 1, NOW - timedelta(days=10) + timedelta(minutes=5), "up"),
+             score(T_U1_OLD, "thumb-old2", "thumbs", 0, NOW - timedelta(days=10) + timedelta(minutes=9), "down"),
              # an annotation made today of the ten-day-old trace
              score(T_U1_OLD, "review-old", "helpfulness", 0.9, NOW - timedelta(minutes=30))]
     # the user changed their mind: thumb-1 sent again (a newer version), now up
@@ -85,9 +86,24 @@ def test_a_person_filter_keeps_that_persons_traces_scores(server: ServerThread) 
 def test_a_long_range_reads_with_final_and_agrees(server: ServerThread) -> None:
     q = quality(server, range="30d", user="u1")
     assert q["scores_filtered_by"] == ["user"]
-    assert by_name(q) == {"thumbs": (2, 1.0), "helpfulness": (2, pytest.approx((0.2 + 0.9) / 2))}
-    assert by_name(quality(server, range="30d")) == {"thumbs": (3, pytest.approx(2 / 3, abs=1e-4)),
+    assert by_name(q) == {"thumbs": (3, pytest.approx(2 / 3, abs=1e-4)),
+                          "helpfulness": (2, pytest.approx((0.2 + 0.9) / 2))}
+    assert by_name(quality(server, range="30d")) == {"thumbs": (4, 0.5),
                                                      "helpfulness": (2, pytest.approx((0.2 + 0.9) / 2))}
+
+
+def test_low_scores_are_the_newest_of_the_whole_range(server: ServerThread) -> None:
+    """The list looks in the last day first: a range whose low scores are older still finds them all, newest
+    first, with the range's total; the highest value of a name is the project's under a person filter."""
+    q = quality(server, range="30d")
+    assert [(r["score_id"], r["trace_id"]) for r in q["low_scores"]["rows"]] == [
+        ("help-1", T_U1_RECENT), ("thumb-2", T_U2), ("thumb-old2", T_U1_OLD)]
+    assert q["low_scores"]["total"] == 3
+    mine = quality(server, range="30d", user="u1")["low_scores"]
+    assert ([r["score_id"] for r in mine["rows"]], mine["total"]) == (["help-1", "thumb-old2"], 2)
+    r = server.client.get("/api/quality", params={"project": P, "range": "30d", "user": "u2"})
+    assert r.json()["low_scores"] == {"rows": [{**r.json()["low_scores"]["rows"][0]}], "total": 1}
+    assert r.json()["low_scores"]["rows"][0]["score_id"] == "thumb-2"
 
 
 @pytest.mark.parametrize("filters", [{}, {"user": "u1"}, {"route": "chat"}], ids=["none", "user", "route"])

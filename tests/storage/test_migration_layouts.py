@@ -158,3 +158,37 @@ def test_m021_gives_the_scores_a_copy_sorted_by_time(tmp_path: Path) -> None:
         assert rows == [{"score_id": f"s{i}", "value": 0.0 if i == 7 else i % 5 / 4} for i in range(5, 10)]
     finally:
         store.close()
+
+
+def test_m022_reads_redaction_counts_from_a_column_old_rows_included(tmp_path: Path) -> None:
+    """A store made before m022: the spans get ``redacted`` (the ``tokentrail.redacted`` attribute); rows
+    stored before read the same counts, before and after the engine writes the column for their parts."""
+    import dataclasses
+
+    from tokentrail.storage.migrations import m022_redacted_column
+
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store)
+        db = store.database
+        old_spans = dataclasses.replace(schema.SPANS, columns=tuple(c for c in schema.SPANS.columns
+                                                                       if c.name != "redacted"))
+        store.command(f"DROP TABLE {db}.spans")
+        store.command(old_spans.create_sql(db))
+        store.command(f"INSERT INTO {db}.spans (project, trace_id, span_id, kind, start_time, end_time, attributes) "
+                      "VALUES ('p', '{0}', '{1}', 'llm', now64(6), now64(6), map('tokentrail.redacted', 'EMAIL:2')), "
+                      "('p', '{0}', '{2}', 'llm', now64(6), now64(6), map('other', 'x'))"
+                      .format("a" * 32, "b" * 16, "c" * 16))
+        m022_redacted_column(store)
+        m022_redacted_column(store)  # a start stopped after it: again, harmlessly
+        query = f"SELECT span_id, redacted FROM {db}.spans ORDER BY span_id"
+        expected = [{"span_id": "b" * 16, "redacted": "EMAIL:2"}, {"span_id": "c" * 16, "redacted": ""}]
+        assert store.query(query) == expected
+        store.command(f"ALTER TABLE {db}.spans MATERIALIZE COLUMN redacted SETTINGS mutations_sync = 2")
+        assert store.query(query) == expected
+        store.command(f"INSERT INTO {db}.spans (project, trace_id, span_id, kind, start_time, end_time, attributes) "
+                      "VALUES ('p', '{0}', '{1}', 'llm', now64(6), now64(6), map('tokentrail.redacted', 'CARD:1'))"
+                      .format("a" * 32, "d" * 16))
+        assert store.query(f"SELECT redacted FROM {db}.spans WHERE span_id = '{'d' * 16}'") == [{"redacted": "CARD:1"}]
+    finally:
+        store.close()

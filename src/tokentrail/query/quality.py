@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from tokentrail.ingest import finish
 from tokentrail.query import scores
-from tokentrail.query.filters import DIMENSIONS, Filters
+from tokentrail.query.filters import DIMENSIONS, Filters, array_param
 from tokentrail.storage.backend import Store
 from tokentrail.storage.rollup_tables import OUTPUT_BUCKETS
 
@@ -56,13 +58,18 @@ def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
     """PII values redacted before storage, per type (``<EMAIL>``, ``<CARD>`` ...): how many values and on
     how many spans, from each span's ``tokentrail.redacted`` attribute (``privacy/walk.py``)."""
     where, params = f.where(llm_only=False)
+    source = f"{store.database}.spans FINAL WHERE {where} AND redacted != ''"
+    if f.by_person():  # a person's spans are few: the newest version of those with counts by grouping them,
+        # where FINAL would merge most granules of the range (over a month the user-id index leaves out few).
+        # A span's counts never change between its versions (the double-count check keeps its attributes)
+        source = (f"(SELECT argMax(s.redacted, s.ingested_at) AS redacted FROM {store.database}.spans AS s "
+                  f"WHERE {where} AND s.redacted != '' GROUP BY s.trace_id, s.span_id)")
     return store.query(f"""
         SELECT t.1 AS type, sum(t.2) AS values, count() AS spans
         FROM (
             SELECT arrayJoin(arrayMap(x -> (splitByChar(':', x)[1], toUInt64OrZero(splitByChar(':', x)[2])),
-                                      splitByChar(',', attributes['tokentrail.redacted']))) AS t
-            FROM {store.database}.spans FINAL
-            WHERE {where} AND attributes['tokentrail.redacted'] != ''
+                                      splitByChar(',', redacted))) AS t
+            FROM {source}
         )
         WHERE t.1 != ''
         GROUP BY type ORDER BY values DESC, type""", params)
@@ -91,28 +98,42 @@ def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
     0..1 eval); when a name has no positive value yet, any value <= 0. The highest value is the project's
     (under a user filter, a user who only gave 2 of 5 still gave low ratings). Scores sent with only a span
     or request id get their trace from the stored span."""
-    source, params = scores.in_range(store, f, people=False)
     person, more = scores.person_traces(store, f)
-    rows = store.query(f"""
-        SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
-               count() OVER () AS total
-        FROM (
-            SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp,
-                   max(value) OVER (PARTITION BY name) AS top
-            FROM {source})
-        WHERE (match(lower(label), '{NEGATIVE_LABELS}')
-               OR (value IS NOT NULL AND (if(top > 0, value < top / 2, value <= 0))))
-          AND {person}
-        ORDER BY timestamp DESC, score_id LIMIT {int(limit)}""", {**params, **more})
-    total = rows[0]["total"] if rows else 0
+    source, params = scores.in_range(store, f, ("trace_id", "name", "value", "label"), people=False)
+    low = f"(match(lower(label), '{NEGATIVE_LABELS}') OR (value IS NOT NULL AND if(top > 0, value < top / 2, value <= 0)))"
+    # 1. each name's highest value in the range, and how many low scores the range holds (of the person's
+    #    traces under a person filter): one pass
+    names = store.query(f"""
+        SELECT name, ifNull(max(value), 0) AS top,
+               arrayCount(x -> x.1 AND (x.2 OR (x.3 IS NOT NULL AND if(top > 0, x.3 < top / 2, x.3 <= 0))),
+                          groupArray((mine, match(lower(label), '{NEGATIVE_LABELS}'), value))) AS low
+        FROM (SELECT name, value, label, {person} AS mine FROM {source})
+        GROUP BY name""", {**params, **more})
+    total = sum(int(r["low"]) for r in names)
+    # 2. the newest of them: the last day first (where they nearly always are), the range if need be
+    rows: list[dict[str, Any]] = []
+    for days in (1, 7, None):
+        if not total:
+            break
+        since = f.since if days is None else f.end - timedelta(days=days)
+        g = f if since <= f.since else replace(f, since=since)
+        source, params = scores.in_range(store, g, people=False)
+        rows = store.query(f"""
+            SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp
+            FROM (SELECT *, transform(name, {{lo_names:Array(String)}}, {{lo_tops:Array(Float64)}}, 0.) AS top
+                  FROM {source})
+            WHERE {low} AND {person}
+            ORDER BY timestamp DESC, score_id LIMIT {int(limit)}""",
+                           {**params, **more, "lo_names": array_param([r["name"] for r in names]),
+                            "lo_tops": "[" + ",".join(repr(float(r["top"])) for r in names) + "]"})
+        if len(rows) >= min(limit, total) or g is f:
+            break
     orphans = [r["span_id"] for r in rows if not r["trace_id"] and r["span_id"]]
     if orphans:
         found = scores.traces_of_spans(store, f.project, orphans)
         for r in rows:
             if not r["trace_id"]:
                 r["trace_id"] = found.get(r["span_id"], "")
-    for r in rows:
-        del r["total"]
     return {"rows": rows, "total": total}
 
 

@@ -378,3 +378,17 @@ def m021_scores_by_time(store: Store) -> None:
     store.command(f"ALTER TABLE {db}.scores ADD PROJECTION IF NOT EXISTS {SCORES_BY_TIME}")
     name = SCORES_BY_TIME.split(" ", 1)[0]
     store.command(f"ALTER TABLE {db}.scores MATERIALIZE PROJECTION {name} SETTINGS mutations_sync = 2")
+
+
+@migration
+def m022_redacted_column(store: Store) -> None:
+    """``spans.redacted`` (the ``tokentrail.redacted`` attribute: PII values redacted per type) as a column of
+    its own, so the quality page's redaction counts read it instead of every span's attributes map. Rows
+    stored before read it computed from their attributes until the engine has written it for their parts
+    (a background mutation started here: the start does not wait for it)."""
+    from tokentrail.storage.schema import SPANS
+
+    column = next(c for c in SPANS.columns if c.name == "redacted")
+    store.command(f"ALTER TABLE {store.database}.spans ADD COLUMN IF NOT EXISTS {SPANS.column_sql(column)} "
+                  "AFTER response_id")
+    store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE COLUMN redacted")

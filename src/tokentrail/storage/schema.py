@@ -138,6 +138,8 @@ SPANS = Table(
            materialized=finish.sql()),
         _c("response_id", "String", "the provider's response id (gen_ai.response.id): one call seen by two "
            "instrumentations, even in two traces, shares it", materialized="attributes['gen_ai.response.id']"),
+        _c("redacted", "String", "PII values redacted before storage, per type (EMAIL:2,CARD:1): the quality "
+           "page reads this column, not every span's attributes", materialized="attributes['tokentrail.redacted']"),
         _c("streamed", "Bool"),
         _c("cache_hit", "Bool"),
         _c("schema_valid", "Nullable(Bool)"),
