@@ -81,6 +81,10 @@ def test_a_person_filter_keeps_that_persons_traces_scores(server: ServerThread) 
     assert by_name(quality(server, range="6h", customer="c2")) == {"thumbs": (1, 0.0)}
     assert by_name(quality(server, range="6h", session="s1")) == {"thumbs": (1, 1.0), "helpfulness": (1, 0.2)}
     assert quality(server, range="6h", session="nobody")["feedback"] == []
+    # with a person filter every other filter narrows that person's traces too
+    both = quality(server, range="6h", user="u1", route="chat")
+    assert (by_name(both), both["scores_filtered_by"]) == (by_name(q), ["route", "user"])
+    assert quality(server, range="6h", user="u1", route="elsewhere")["feedback"] == []
 
 
 def test_a_long_range_reads_with_final_and_agrees(server: ServerThread) -> None:

@@ -69,3 +69,37 @@ def test_a_reviewer_adds_a_score_to_a_trace(demo: Demo, page: Any) -> None:
     assert demo.server.client.get("/api/scores", params={"trace_id": trace_id}).json()["scores"] == []
     open_page(page, f"{demo.url}/ui/traces/{trace_id}?project={REVIEW_PROJECT}")
     assert page.locator("[data-testid=score-row]").count() == 1
+
+
+def test_the_score_panels_say_which_filters_they_follow(demo: Demo, page: Any) -> None:
+    """Under a route filter the score panels are the whole project's, and say so; under a user filter (with a
+    route too) they are that user's traces' scores, and a user's lone thumbs-down is drawn, not "nothing"."""
+    row = demo.server.query(
+        "SELECT s.user_id AS u, sp.route AS r, count() AS n FROM tokentrail.scores AS sc FINAL "
+        "INNER JOIN (SELECT trace_id, anyIf(user_id, user_id != '') AS user_id, anyIf(route, route != '') AS route "
+        "FROM tokentrail.spans FINAL WHERE project = 'default' GROUP BY trace_id) AS s ON s.trace_id = sc.trace_id "
+        "INNER JOIN (SELECT trace_id, anyIf(route, route != '') AS route FROM tokentrail.spans FINAL "
+        "WHERE project = 'default' GROUP BY trace_id) AS sp ON sp.trace_id = sc.trace_id "
+        "WHERE sc.project = 'default' AND sc.label = 'thumbs-down' AND s.user_id != '' "
+        "GROUP BY u, r ORDER BY n DESC, u LIMIT 1")[0]
+    open_page(page, demo.page_url("quality", route=row["r"]))
+    note = page.inner_text("[data-testid=panel-feedback]")
+    assert "whole project, not filtered by route" in note
+    assert "whole project" in page.inner_text("[data-testid=panel-low-scores]")
+    open_page(page, demo.page_url("quality", user=row["u"], route=row["r"]))
+    assert demo.api("quality", user=row["u"], route=row["r"])["scores_filtered_by"] == ["route", "user"]
+    note = page.inner_text("[data-testid=panel-feedback]")
+    assert "scores of the traces matching route, user" in note and "whole project" not in note
+    assert page.locator("[data-testid=feedback-table]").count() == 1
+    chart = page.inner_text("[data-testid=panel-scores-over-time]")
+    assert "nothing in this range" not in chart
+    _shot(page, "quality-user-route-filter")
+    unscored = demo.server.query(
+        "SELECT user_id AS u FROM tokentrail.spans FINAL WHERE project = 'default' AND user_id != '' "
+        "AND trace_id NOT IN (SELECT trace_id FROM tokentrail.scores WHERE project = 'default') "
+        "AND user_id NOT IN (SELECT DISTINCT user_id FROM tokentrail.spans FINAL WHERE project = 'default' "
+        "AND trace_id IN (SELECT trace_id FROM tokentrail.scores WHERE project = 'default')) "
+        "GROUP BY u ORDER BY u LIMIT 1")
+    assert unscored  # a user with calls and no scores: no first-run help, the filters left nothing
+    open_page(page, demo.page_url("quality", user=unscored[0]["u"]))
+    assert "No scores on the traces matching these filters" in page.inner_text("[data-testid=panel-feedback]")

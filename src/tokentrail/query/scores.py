@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokentrail.query.filters import PEOPLE_FILTERS, Filters, array_param
+from tokentrail.query.filters import Filters, array_param
 from tokentrail.storage.backend import Store
 
 SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: its trace may start a day before it
@@ -24,9 +24,10 @@ def naive(t: datetime) -> str:
 
 
 def filtered_by(f: Filters) -> list[str]:
-    """The filters of ``f`` that the scores of its range follow: a user, customer or session (the scores of
-    that person's traces). Scores carry no route, model or release: the other filters leave them as they are."""
-    return sorted(PEOPLE_FILTERS & set(f.equals))
+    """The filters of ``f`` that the scores of its range follow. Scores carry no route, model or release: with a
+    user, customer or session filter they are those of that person's traces matching every filter (so a route
+    filter narrows them too); without one, the filters leave them as they are (the whole project)."""
+    return sorted(f.equals) if f.by_person() else []
 
 
 def person_traces(store: Store, f: Filters) -> tuple[str, dict[str, Any]]:

@@ -142,7 +142,8 @@ function draw(box, tip, width, height, opts) {
   }
 
   if (times && opts.bands) drawBands(svg, opts.bands, times, opts.x.step || 60, m, pw, ph, band);
-  const empty = !series.some((sr) => sr.values.some((v) => typeof v === "number" && v !== 0));
+  // a series of zeros is "nothing" (no requests); where 0 is a value (a thumbs-down's mean), opts.zeroIsData
+  const empty = !series.some((sr) => sr.values.some((v) => typeof v === "number" && (v !== 0 || opts.zeroIsData)));
   if (empty) {
     svg.append(s("text", { x: m.l + pw / 2, y: m.t + ph / 2, class: "chart-empty", "text-anchor": "middle" },
       opts.emptyText || "nothing in this range"));

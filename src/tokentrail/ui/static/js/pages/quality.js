@@ -17,14 +17,23 @@ export default async function quality(root) {
     root.append(empty);
     return;
   }
+  // scores carry no route or model: they follow the filters through a user, customer or session filter (the
+  // scores of that person's traces matching every filter), else the range alone (scores_filtered_by)
+  const followed = q.scores_filtered_by || [];
+  const ignored = state.DIMENSIONS.filter((k) => state.filters()[k] && !followed.includes(k));
+  const scoreNote = ignored.length
+    ? `whole project, not filtered by ${ignored.join(", ")}: scores follow the filters only with a user, customer or session filter`
+    : followed.length ? `scores of the traces matching ${followed.join(", ")} · ${state.rangeLabel()}` : state.rangeLabel();
   const feedback = q.feedback || [];
   const main = feedback[0];
   root.append(grid("kpis",
     main
       ? kpi(`Positive ${main.name}`, pct(main.count ? main.positive / main.count : null),
         main.count ? main.positive / main.count : null, { testid: "kpi-feedback",
-          sub: `${count(main.positive)} of ${count(main.count)} scores above 0 · mean ${main.mean ?? "–"}` })
-      : kpi("Feedback", "none yet", null, { testid: "kpi-feedback", sub: "send it with tokentrail.feedback(value)" }),
+          sub: `${count(main.positive)} of ${count(main.count)} scores above 0 · mean ${main.mean ?? "–"}` +
+            (ignored.length ? " · whole project" : "") })
+      : followed.length ? kpi("Feedback", "none", null, { testid: "kpi-feedback", sub: "no scores match these filters" })
+        : kpi("Feedback", "none yet", null, { testid: "kpi-feedback", sub: "send it with tokentrail.feedback(value)" }),
     kpi("Schema-valid rate", pct(s.schema_valid_rate), s.schema_valid_rate, { testid: "kpi-schema-valid",
       tone: s.schema_valid_rate !== null && s.schema_valid_rate < 0.95 ? "warn" : null,
       sub: s.schema_checked ? `${count(s.schema_checked - s.schema_valid)} invalid of ${count(s.schema_checked)} checked`
@@ -33,12 +42,6 @@ export default async function quality(root) {
       sub: `responses served from cache · ${pct(s.input_tokens ? s.cached_input_tokens / s.input_tokens : null)} of input tokens from prompt cache` }),
     kpi("Requests", count(s.requests), s.requests, { testid: "kpi-requests", sub: "LLM and embedding calls" })));
 
-  // scores follow a user, customer or session filter (that person's traces); they carry no route or model
-  const followed = q.scores_filtered_by || [];
-  const ignored = state.DIMENSIONS.filter((k) => state.filters()[k] && !followed.includes(k));
-  const scoreNote = ignored.length
-    ? `not filtered by ${ignored.join(", ")}: scores follow only the user, customer and session filters`
-    : followed.length ? `scores of this ${followed.join(" and ")}'s traces · ${state.rangeLabel()}` : state.rangeLabel();
   const fb = panel("Feedback and scores", { testid: "panel-feedback", subtitle: scoreNote });
   const overTime = panel("Scores over time", { testid: "panel-scores-over-time",
     subtitle: ignored.length ? scoreNote : "mean score per interval" });
@@ -50,12 +53,13 @@ export default async function quality(root) {
   const redacted = panel("PII redacted", { testid: "panel-redactions",
     subtitle: "values replaced by a placeholder before storage, per type" });
   const low = panel("Thumbs-down and low scores", { testid: "panel-low-scores",
-    subtitle: "the most recent, each with its trace: click one to see what the model was asked and answered" });
+    subtitle: (ignored.length ? `${scoreNote} · ` : "") +
+      "the most recent, each with its trace: click one to see what the model was asked and answered" });
   root.append(grid("two", fb.el, overTime.el), low.el, grid("two", rates.el, lengths.el),
     grid("two", finishes.el, redacted.el));
   const ts = api.get("metrics/timeseries", { metric: "requests,schema_checked,schema_valid,cache_hits" });
   await Promise.all([
-    fill(fb.body, async () => feedbackTable(feedback)),
+    fill(fb.body, async () => feedbackTable(feedback, followed.length > 0)),
     fill(low.body, async () => lowScoresTable(q.low_scores || { rows: [], total: 0 })),
     fill(overTime.body, async () => scoresChart(q.scores_over_time || [])),
     fill(rates.body, async () => ratesChart(await ts)),
@@ -74,7 +78,11 @@ function redactionTable(rows) {
   ], rows, { testid: "redactions-table" });
 }
 
-function feedbackTable(rows) {
+function feedbackTable(rows, filtered) {
+  if (!rows.length && filtered) {
+    return h("p", { class: "empty-inline", testid: "feedback-empty" },
+      "No scores on the traces matching these filters in this range.");
+  }
   if (!rows.length) {
     return h("div", { class: "empty small", testid: "feedback-empty" }, h("h3", {}, "No feedback or scores yet"),
       h("p", {}, "Record a user's thumbs up or down with ", h("code", {}, "tokentrail.feedback(True)"),
@@ -141,7 +149,7 @@ function scoresChart(rows) {
   const grid = Array.from({ length: n }, (_, i) => start + i * stepMs);
   return chart({ x: { times: grid.map((t) => new Date(t).toISOString()), step: stepMs / 1000 }, type: "line",
     height: 210, testid: "chart-scores", format: (v) => (v === null ? "–" : (Math.round(v * 1000) / 1000).toString()),
-    series, legend: true });
+    series, legend: true, zeroIsData: true });
 }
 
 function ratesChart(ts) {
