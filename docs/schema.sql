@@ -529,6 +529,7 @@ CREATE TABLE IF NOT EXISTS tokentrail.rollup_day_session
     llm_calls UInt64 CODEC(ZSTD(1)),
     tokens UInt64 CODEC(ZSTD(1)),
     cost Float64 CODEC(ZSTD(1)),
+    unpriced UInt64 CODEC(ZSTD(1)) COMMENT 'successful LLM calls with no price (their cost is unknown, not 0)',
     errors UInt64 CODEC(ZSTD(1)),
     routes Array(String) CODEC(ZSTD(1)),
     version DateTime64(3, 'UTC')

@@ -81,6 +81,23 @@ def test_sessions_list_and_a_sessions_turns_in_order(demo: Demo, page) -> None:
     assert shown == [t["trace_id"] for t in turns]
 
 
+def test_a_session_of_unpriced_calls_shows_no_price_not_zero(demo: Demo, page) -> None:
+    # the sessions holding a call of a model without a price (the demo's legacy batch calls)
+    model = demo.server.query("SELECT any(request_model) AS m FROM tokentrail.spans FINAL WHERE project = 'default' "
+                              "AND kind = 'llm' AND total_cost IS NULL AND status = 'ok' AND session_id != ''")[0]["m"]
+    assert model
+    sessions = demo.api("sessions", limit=50, model=model)["sessions"]
+    open_page(page, demo.page_url("sessions", model=model))
+    costs = page.locator("[data-testid=sessions-table] [data-testid=cell-cost]").all_inner_texts()
+    assert len(costs) == len(sessions)
+    unpriced = [(r, text) for r, text in zip(sessions, costs, strict=True) if r["unpriced"]]
+    assert unpriced  # the demo's legacy batch calls name a model without a price
+    for r, text in unpriced:
+        assert ("no price" if not r["cost_usd"] else f"+ {r['unpriced']} unpriced") in text, (r, text)
+    assert all("unpriced" not in text and "no price" not in text
+               for r, text in zip(sessions, costs, strict=True) if not r["unpriced"])
+
+
 def test_users_and_customers_equal_the_api(demo: Demo, page) -> None:
     for by in ("user", "customer"):
         rows = demo.api("users", by=by, order="cost", limit=100)["rows"]

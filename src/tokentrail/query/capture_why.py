@@ -55,16 +55,18 @@ def _sender_hint(source: str, failed: bool) -> tuple[str, str]:
     """Why the sender kept the content back (the server would have stored it), and what turns it on there."""
     if source == "sdk":
         if failed:  # the SDK sends a failed call's content in every mode but off
-            return ("the tokentrail SDK did not send it: it sends a failed call's content unless capture is off "
+            return ("the tokentrail SDK held this call's content back: it sends a failed call's content unless "
+                    "capture is off "
                     "for the app or this route (TOKENTRAIL_CAPTURE=off, tokentrail.set_capture(\"off\", route=...)), "
                     "or the call failed before the app saw a response",
                     "TOKENTRAIL_CAPTURE=sampled (the default) or tokentrail.set_capture(\"always\", route=...)")
-        return ("the tokentrail SDK did not send it: by default it sends 1% of successful calls (and every failure)",
+        return ("the tokentrail SDK held this call's content back: by default it sends the content of 1% of "
+                "successful calls (and of every failure)",
                 "tokentrail.init(capture=\"always\") or tokentrail.set_capture(\"always\", route=...)")
     if source == "gateway":
-        return ("the gateway did not keep it: the call was sent with X-Tokentrail-Capture: false",
+        return ("the gateway held this call's content back: the call was sent with X-Tokentrail-Capture: false",
                 "send the calls without X-Tokentrail-Capture: false (or with X-Tokentrail-Capture: true)")
-    return ("the sender did not include it: the instrumentation's content capture is off",
+    return ("the sender did not include the content: the instrumentation's content capture is off",
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true (OTel GenAI), TRACELOOP_TRACE_CONTENT=true "
             "(OpenLLMetry); OpenInference captures it unless OPENINFERENCE_HIDE_INPUTS/OUTPUTS is set")
 
@@ -85,7 +87,9 @@ def explain(policy: capture.Policy, project: str, span: dict[str, Any]) -> dict[
     elif (failed and rule.errors) or in_sample:
         hint, fix = _sender_hint(source, failed)
         # the server would have stored it: the fix is at the sender, not in the server's policy
-        return {"code": "not-sent", "text": f"not captured: {words}, so {hint}", "rule": rule.to_dict(),
+        # in that order: who held it back, then that the server was not the cause
+        return {"code": "not-sent", "text": f"not sent: {hint}. The server would have kept it: {words}",
+                "rule": rule.to_dict(),
                 "scope": origin, "change": fix, "fix_in": "sender",
                 "note": "worked out from the capture policy in force now; it may have changed since the call was "
                         "recorded"}

@@ -332,6 +332,7 @@ def _session_day_select(source: str, project: str, days: list[datetime]) -> str:
         SELECT project, session_id, toDate(start_time) AS day, anyIf(user_id, user_id != ''), uniqState(trace_id),
                min(start_time), max(end_time), max(start_time), countIf(kind IN ('llm', 'embedding')),
                sum(input_tokens) + sum(output_tokens), sum(coalesce(total_cost, 0)),
+               countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding')),
                countIf(status = 'error' AND kind IN ('llm', 'embedding')), groupUniqArrayIf(route, route != ''), now64(3)
         FROM {source}
         WHERE project = {project} AND start_time >= '{lo}' AND start_time < '{hi}'

@@ -377,7 +377,8 @@ _SESSION_FROM_SPANS = """
     min(start_time) AS first_seen, max(end_time) AS last_seen,
     countIf(kind IN ('llm', 'embedding')) AS llm_calls,
     sum(input_tokens) + sum(output_tokens) AS tokens,
-    sum(coalesce(total_cost, 0)) AS cost, countIf(status = 'error' AND kind IN ('llm', 'embedding')) AS errors,
+    sum(coalesce(total_cost, 0)) AS cost, countIf(total_cost IS NULL AND status = 'ok' AND kind IN ('llm', 'embedding'))
+    AS unpriced, countIf(status = 'error' AND kind IN ('llm', 'embedding')) AS errors,
     groupUniqArrayIf(route, route != '') AS routes
 """
 
@@ -399,7 +400,7 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
         params.update({"project": f.project, "d_from": f.since.date().isoformat(),
                        "d_to": (f.end.date() if whole_days else today.date() - timedelta(days=1)).isoformat()})
         parts.append(f"""
-            SELECT session_id, user_id, turns, first_seen, last_seen, llm_calls, tokens, cost, errors, routes
+            SELECT session_id, user_id, turns, first_seen, last_seen, llm_calls, tokens, cost, unpriced, errors, routes
             FROM {f.day_source(db, "rollup_day_session")}
             WHERE project = {{project:String}} AND session_id IN {{ids:Array(String)}}
               AND day >= {{d_from:Date}} AND day <= {{d_to:Date}}""")
@@ -415,8 +416,8 @@ def sessions(store: Store, f: Filters, limit: int = 50, offset: int = 0) -> dict
     rows = store.query(f"""
         SELECT session_id, anyIf(user_id, user_id != '') AS user_id, uniqMerge(turns) AS turns,
                min(first_seen) AS first_seen, max(last_seen) AS last_seen, sum(llm_calls) AS llm_calls,
-               sum(tokens) AS tokens, round(sum(cost), 6) AS cost_usd, sum(errors) AS errors,
-               arraySort(groupUniqArrayArray(routes)) AS routes
+               sum(tokens) AS tokens, round(sum(cost), 6) AS cost_usd, sum(unpriced) AS unpriced,
+               sum(errors) AS errors, arraySort(groupUniqArrayArray(routes)) AS routes
         FROM ({" UNION ALL ".join(parts)})
         GROUP BY session_id ORDER BY max(last_seen) DESC, session_id LIMIT {int(limit)} OFFSET {int(offset)}
         SETTINGS prefer_column_name_to_alias = 1""", params)

@@ -392,3 +392,17 @@ def m022_redacted_column(store: Store) -> None:
     store.command(f"ALTER TABLE {store.database}.spans ADD COLUMN IF NOT EXISTS {SPANS.column_sql(column)} "
                   "AFTER response_id")
     store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE COLUMN redacted")
+
+
+@migration
+def m023_session_days_unpriced(store: Store) -> None:
+    """The per-session daily rollup counts each session's calls without a price, so the sessions list shows
+    "no price" instead of $0 for them (a store made since has the column); the per-user and per-session daily
+    rollups are recomputed from the spans kept (days whose spans expired keep 0)."""
+    from tokentrail.query.rollups import rebuild_day_rollups
+    from tokentrail.storage.rollup_tables import ROLLUP_DAY_SESSION
+
+    column = next(c for c in ROLLUP_DAY_SESSION.columns if c.name == "unpriced")
+    store.command(f"ALTER TABLE {store.database}.rollup_day_session ADD COLUMN IF NOT EXISTS "
+                  f"{ROLLUP_DAY_SESSION.column_sql(column)} AFTER cost")
+    rebuild_day_rollups(store)

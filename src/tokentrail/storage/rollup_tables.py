@@ -160,6 +160,7 @@ ROLLUP_DAY_SESSION = Table(
         _c("llm_calls", "UInt64"),
         _c("tokens", "UInt64"),
         _c("cost", "Float64"),
+        _c("unpriced", "UInt64", "successful LLM calls with no price (their cost is unknown, not 0)"),
         _c("errors", "UInt64"),
         _c("routes", "Array(String)"),
         _c("version", "DateTime64(3, 'UTC')"),

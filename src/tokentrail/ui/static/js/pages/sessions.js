@@ -3,11 +3,11 @@
 
 import * as api from "../api.js";
 import { badge, errorBox, h, table } from "../dom.js";
-import { ago, count, dateTime, ms, plural, usd } from "../fmt.js";
+import { ago, count, dateTime, ms, plural } from "../fmt.js";
 import { contentView } from "./conversation.js";
 import * as session from "../session.js";
 import * as state from "../state.js";
-import { pager, title, whenEmpty } from "./common.js";
+import { costText, pager, title, whenEmpty } from "./common.js";
 
 const LIMIT = 50;
 
@@ -31,7 +31,8 @@ export async function sessionList(root) {
     { label: "started", value: (r) => dateTime(r.first_seen), cls: "nowrap" },
     { label: "LLM calls", num: true, value: (r) => count(r.llm_calls) },
     { label: "tokens", num: true, value: (r) => count(r.tokens) },
-    { label: "cost", num: true, value: (r) => usd(r.cost_usd, true), raw: (r) => r.cost_usd },
+    { label: "cost", num: true, value: (r) => costText(r.cost_usd, r.unpriced, true), raw: (r) => r.cost_usd,
+      testid: "cell-cost" },
     { label: "errors", num: true, title: "failed LLM and embedding calls",
       value: (r) => (r.errors ? h("span", { class: "bad-text" }, count(r.errors)) : "0") },
     { label: "routes", value: (r) => (r.routes || []).join(", "), cls: "models ellipsis" },
@@ -54,10 +55,11 @@ export async function sessionDetail(root, { id }) {
   }
   const turns = doc.turns;
   const cost = turns.reduce((a, t) => a + t.cost_usd, 0);
+  const unpriced = turns.reduce((a, t) => a + (t.unpriced || 0), 0);
   const user = turns.find((t) => t.user_id)?.user_id;
   root.append(h("div", { class: "page-title" }, h("h1", { testid: "session-id" }, `Session ${doc.session_id}`),
     h("span", { class: "page-range", title: "every turn of the session, whatever the time range" },
-      `${turns.length === 1 ? "its one turn" : `all ${count(turns.length)} turns`} · ${usd(cost, true)}`,
+      `${turns.length === 1 ? "its one turn" : `all ${count(turns.length)} turns`} · `, costText(cost, unpriced, true),
       user ? [" · user ", h("a", { href: state.href("traces", { user }), "data-nav": true }, user)] : null)));
   if (!doc.content_permitted) {
     root.append(h("p", { class: "note", testid: "content-hidden" },
@@ -76,7 +78,8 @@ function turn(t, i, permitted) {
       t.status === "error" ? badge("error", "bad") : null,
       captured || !permitted ? null : h("span", { class: "faint small" }, "content not captured"),
       h("span", { class: "spacer" }),
-      h("span", { class: "muted" }, `${ms(t.duration_ms)} · ${plural(t.llm_calls, "LLM call")} · ${usd(t.cost_usd, true)}`),
+      h("span", { class: "muted" }, `${ms(t.duration_ms)} · ${plural(t.llm_calls, "LLM call")} · `,
+        costText(t.cost_usd, t.unpriced, true)),
       h("a", { href: state.href(`traces/${t.trace_id}`), "data-nav": true, testid: "turn-trace-link" }, "trace →")),
     // read as on the trace page: a conversation (roles, tool calls and results), the raw JSON one click away
     captured ? contentView({ input: t.input, output: t.output },
