@@ -70,3 +70,11 @@ def test_users_cost_per_request_counts_priced_calls(server: ServerThread, range_
     assert mixed["cost_per_request"] == pytest.approx(mixed["cost_usd"] / PRICED, rel=1e-5)
     assert (unpriced["requests"], unpriced["unpriced"], unpriced["cost_usd"]) == (2, 2, 0)
     assert unpriced["cost_per_request"] is None
+
+
+@pytest.mark.parametrize("range_", ["6h", "30d"])  # raw spans / the per-user daily rollup
+def test_the_cost_pages_user_breakdown_counts_unpriced_calls(server: ServerThread, range_: str) -> None:
+    doc = get(server, "/api/metrics/breakdown", by="user", range=range_, metric="requests,cost_usd,unpriced")
+    rows = {r["key"]: r for r in doc["rows"]}
+    assert (rows["u-mixed"]["requests"], rows["u-mixed"]["unpriced"]) == (PRICED + UNPRICED, UNPRICED)
+    assert (rows["u-unpriced"]["requests"], rows["u-unpriced"]["unpriced"]) == (2, 2)

@@ -227,7 +227,7 @@ BREAKDOWN_METRICS = ("requests", "errors", "rate_limited", "timeouts", "input_to
                      "unpriced", "latency_ms", "ttft_ms")
 # what the per-user daily rollup can answer for a user or customer breakdown over a long range
 _USER_ROLLUP = {"requests": "sum(requests)", "errors": "sum(errors)", "input_tokens": "sum(input_tokens)",
-                "output_tokens": "sum(output_tokens)", "cost_usd": "sum(cost)"}
+                "output_tokens": "sum(output_tokens)", "cost_usd": "sum(cost)", "unpriced": "sum(unpriced)"}
 
 
 def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "cost_usd",
