@@ -79,6 +79,7 @@ def test_sessions_list_and_a_sessions_turns_in_order(demo: Demo, page) -> None:
     turns = demo.server.client.get(f"/api/sessions/{first['session_id']}").json()["turns"]
     shown = page.locator("[data-testid=turn]").evaluate_all("turns => turns.map(t => t.dataset.traceId)")
     assert shown == [t["trace_id"] for t in turns]
+    assert not page.locator("[data-testid=live]").is_visible()  # one session: nothing to tail
 
 
 def test_a_session_of_unpriced_calls_shows_no_price_not_zero(demo: Demo, page) -> None:
