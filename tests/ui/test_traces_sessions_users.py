@@ -28,7 +28,7 @@ def test_errors_only_lists_failed_traces(demo: Demo, page) -> None:
     assert api and all(t["status"] == "error" for t in api)
     assert page.locator("[data-testid=trace-row]").count() == len(api)
     # each failed trace shows the error type of one of its failed calls (a 429 reads RateLimitError)
-    shown = page.locator("[data-testid=trace-row] td:last-child").all_inner_texts()
+    shown = page.locator("[data-testid=trace-row] [data-testid=cell-status]").all_inner_texts()
     assert shown == [t["error_type"] or "error" for t in api]
     first = api[0]
     types = {r["error_type"] for r in demo.server.query(

@@ -164,6 +164,9 @@ function traceColumns(rows) {
   const maxDur = Math.max(0, ...rows.map((r) => r.duration_ms));
   return [
     { label: "time", value: (r) => dateTime(r.start_time), cls: "nowrap" },
+    // beside the time: on a narrow screen the columns at the right scroll out of view
+    { label: "status", value: (r) => (r.status === "error" ? badge(r.error_type || "error", "bad") : badge("ok", "good")),
+      title: "error: the error type of a failed call in the trace (429 RateLimitError, timeouts ...)", testid: "cell-status" },
     { label: "trace", value: (r) => [h("span", { class: "trace-name" }, r.name || r.trace_id.slice(0, 12)), matchSnippet(r.match)],
       cls: "key" },
     { label: "route", value: (r) => r.route || "–", cls: "nowrap" },
@@ -177,8 +180,6 @@ function traceColumns(rows) {
       testid: "cell-cost" },
     ...scoreNames(rows).map((name) => ({ label: name, value: (r) => scoreCell(r, name), cls: "nowrap score-col",
       testid: "cell-score", title: `score "${name}": label or value of each (several: oldest first)` })),
-    { label: "status", value: (r) => (r.status === "error" ? badge(r.error_type || "error", "bad") : badge("ok", "good")),
-      title: "error: the error type of a failed call in the trace (429 RateLimitError, timeouts ...)" },
   ];
 }
 
