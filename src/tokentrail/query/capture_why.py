@@ -15,7 +15,7 @@ from typing import Any
 from tokentrail.privacy import policy as capture
 from tokentrail.storage.backend import Store
 
-_KINDS = ("llm", "embedding")
+_KINDS = ("llm", "embedding", "tool")  # a tool span's content is its arguments and result
 
 
 def _share(rate: float) -> str:
@@ -103,7 +103,7 @@ def explain(policy: capture.Policy, project: str, span: dict[str, Any]) -> dict[
 
 def for_trace(store: Store, settings: Any, project: str, spans: list[dict[str, Any]],
               content: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """span id -> why, for the trace's LLM and embedding spans without content."""
+    """span id -> why, for the trace's LLM, embedding and tool spans without content."""
     missing = [s for s in spans if s.get("kind") in _KINDS and s["span_id"] not in content]
     if not missing:
         return {}

@@ -141,18 +141,19 @@ function showSpan(el, s, doc) {
 function content(s, doc) {
   const c = doc.content[s.span_id];
   if (c) return contentView(c, s);
-  if (!["llm", "embedding"].includes(s.kind)) return null;
+  if (!["llm", "embedding", "tool"].includes(s.kind)) return null;
+  const what = s.kind === "tool" ? "Arguments and result" : "Prompt and response";  // a tool's content
   if (!doc.content_permitted) {
     return h("p", { class: "note", testid: "content-hidden" },
-      `Prompt and response are hidden: ${session.contentHiddenReason(session.project(state.filters()))}.`);
+      `${what} are hidden: ${session.contentHiddenReason(session.project(state.filters()))}.`);
   }
   const why = (doc.not_captured || {})[s.span_id];
   if (!why) {
     return h("p", { class: "note", testid: "content-not-captured" },
-      "Prompt and response were not captured for this call.");
+      `${what} were not captured for this ${s.kind === "tool" ? "tool call" : "call"}.`);
   }
   return h("div", { class: "note not-captured", testid: "content-not-captured", dataset: { code: why.code } },
-    h("p", { testid: "not-captured-why" }, `Prompt and response ${why.text}.`),
+    h("p", { testid: "not-captured-why" }, `${what} ${why.text}.`),
     why.fix_in === "sender"
       ? h("p", { class: "small" }, "To send them from now on, at the sender: ",
         h("code", { testid: "not-captured-change" }, why.change), ".")
