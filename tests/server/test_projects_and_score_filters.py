@@ -56,6 +56,22 @@ def test_projects_lists_each_project_with_its_calls_in_the_range(two: ServerThre
     assert doc["current"] == "default"
 
 
+def test_a_new_projects_first_calls_list_it_before_the_rollups_name_it(two: ServerThread) -> None:
+    """A project is listed once its first calls are stored, not a minute later when the rollups are refreshed
+    (they list the projects that hold data)."""
+    new = "brand-new"
+    now = datetime.now(UTC)
+    calls = [{"model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 2,
+              "start_time": (now - timedelta(seconds=i)).isoformat()} for i in range(3)]
+    assert two.client.post("/api/ingest/batch", json=calls, headers={"x-tokentrail-project": new}).status_code == 200
+    rt = two.runtime
+    assert rt.inserter.flush(30)  # stored; the rollups are refreshed later (admin/flush would do both)
+    assert new not in {r["project"] for r in rt.store.query("SELECT DISTINCT project FROM tokentrail.rollup_minute")}
+    assert new in rt.rollup_queue.projects()  # inserted, owed to the rollups
+    rows = {r["project"]: r for r in two.client.get("/api/projects", params=window()).json()["projects"]}
+    assert rows[new]["requests"] == 3
+
+
 def test_a_trace_or_session_in_another_project_says_where_it_is(two: ServerThread) -> None:
     trace = trace_ids(two, B)[0]
     r = two.client.get(f"/api/traces/{trace}", params={"project": A})

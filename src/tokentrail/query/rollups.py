@@ -429,5 +429,10 @@ class RollupQueue:
         with self._lock:
             return frozenset(m for p, m in self._pending | self._in_flight if p == project)
 
+    def projects(self) -> set[str]:
+        """The projects with minutes not refreshed yet (a project's first calls: not in any rollup yet)."""
+        with self._lock:
+            return {p for p, _ in self._pending | self._in_flight}
+
     def __len__(self) -> int:
         return len(self._pending)

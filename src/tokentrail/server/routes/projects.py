@@ -22,9 +22,11 @@ MAX_COUNTED = 200  # beyond, projects are listed without their counts (one summa
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
-def readable(store: Store, principal: Principal, default: str) -> list[str]:
-    """The projects ``principal`` may read: its own, or (every project) the default and those holding data."""
-    names = set(projects.with_data(store)) | {default} if principal.projects is None else set(principal.projects)
+def readable(store: Store, principal: Principal, default: str, owed: set[str] | None = None) -> list[str]:
+    """The projects ``principal`` may read: its own, or (every project) the default and those holding data
+    (in the rollups, or ``owed``: in minutes inserted and not rolled up yet, a new project's first calls)."""
+    names = (set(projects.with_data(store)) | {default} | (owed or set()) if principal.projects is None
+             else set(principal.projects))
     return sorted(p for p in names if principal.can("read", p))
 
 
@@ -50,7 +52,8 @@ async def project_list(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     principal = require(request, "read")
     f = filters(request)
-    names = await run_in_threadpool(readable, rt.store, principal, rt.settings.default_project)
+    names = await run_in_threadpool(readable, rt.store, principal, rt.settings.default_project,
+                                    rt.rollup_queue.projects())
     rows = await run_in_threadpool(_counted, rt, names, f)
     return {"projects": rows, "current": project_of(request, principal)}
 
