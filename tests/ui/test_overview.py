@@ -146,7 +146,10 @@ def test_no_self_hosted_traffic_is_one_line_across_the_row(demo: Demo, page) -> 
     open_page(page, demo.page_url("overview"))
     panel = page.locator("[data-testid=panel-self-hosted]")
     page.wait_for_selector("[data-testid=self-hosted-empty]")
-    grid = page.locator("[data-testid=panel-errors]").bounding_box()
+    half = page.locator("[data-testid=panel-volume]").bounding_box()
     box = panel.bounding_box()
-    assert box["width"] > 1.8 * grid["width"]  # the whole row, not half of it
-    assert box["height"] < 0.5 * grid["height"]
+    assert box["width"] > 1.8 * half["width"]  # the whole row, not half of it
+    assert box["height"] < 0.5 * half["height"]
+    # and the errors panel, alone in its row then, takes the whole row too (no empty half beside it)
+    errors = page.locator("[data-testid=panel-errors]").bounding_box()
+    assert errors["width"] > 1.8 * half["width"]

@@ -113,7 +113,8 @@ export function breakdownTable(doc, { testid, columns = "cost", limit = 10, tota
       { label: "input tokens", num: true, value: (r) => count(r.input_tokens), raw: (r) => r.input_tokens },
       { label: "output tokens", num: true, value: (r) => count(r.output_tokens), raw: (r) => r.output_tokens },
       { label: "tokens / req", num: true, value: (r) => count(Math.round((r.input_tokens + r.output_tokens) / (r.requests || 1))) },
-      { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95) },
+      { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95),
+      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
       { label: "errors", num: true, value: (r) => pct(r.error_rate) }],
   };
   return table(sets[columns], rows, { testid, empty: "Nothing in this range.",

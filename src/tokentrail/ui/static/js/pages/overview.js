@@ -32,7 +32,7 @@ export default async function overview(root) {
     fill(volume.body, async () => volumePanel(await ts, summary, volume)),
     fill(latency.body, async () => latencyPanel(await ts, summary)),
     fill(errors.body, async () => errorsPanel(await ts, summary, await byModel)),
-    fill(selfHosted.body, () => selfHostedPanel(selfHosted)),
+    fill(selfHosted.body, () => selfHostedPanel(selfHosted, errors)),
   ]);
 }
 
@@ -139,7 +139,7 @@ function stat(label, text, testid, color) {
 }
 
 /** Self-hosted servers' health; with none in the range, a one-line note across the row (not half of it). */
-async function selfHostedPanel(p) {
+async function selfHostedPanel(p, beside) {
   const providers = await api.get("metrics/breakdown", { by: "provider", order: "requests", limit: 50, metric: "requests,errors,latency_ms,ttft_ms" });
   const rows = providers.rows.filter((r) => isSelfHosted(r.key));
   const scrapeNote = h("p", { class: "muted" },
@@ -148,6 +148,7 @@ async function selfHostedPanel(p) {
   if (!rows.length) {
     const hosted = providers.rows.map((r) => r.key).filter(Boolean);
     p.el.classList.add("span-all", "slim");
+    beside.el.classList.add("span-all");  // the errors panel alone in its row: the whole row, not half of it
     return h("details", { class: "muted", testid: "self-hosted-empty" },
       h("summary", {}, "No self-hosted model metrics yet: no calls to a self-hosted server (vLLM, Ollama, TGI, SGLang …)",
         " in this range", hosted.length ? ` — only hosted APIs: ${hosted.join(", ")}.` : "."),
@@ -159,8 +160,10 @@ async function selfHostedPanel(p) {
     { label: "server", value: (r) => tracesLink(r.key, { provider: r.key }) },
     { label: "requests", num: true, value: (r) => count(r.requests) },
     { label: "error rate", num: true, value: (r) => pct(r.error_rate) },
-    { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95) },
-    { label: "TTFT p95", num: true, value: (r) => ms(r.ttft_ms.p95) },
+    { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95),
+      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
+    { label: "TTFT p95", num: true, value: (r) => ms(r.ttft_ms.p95),
+      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
     { label: "", value: (r) => (r.error_rate > 0.05 ? badge("unhealthy", "bad") : badge("ok", "good")) },
   ], rows, { testid: "self-hosted-table" }), scrapeNote];
 }
