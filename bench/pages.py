@@ -80,10 +80,9 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
         chrome()
         quality.output_length(store, f)
         quality.finish_reasons(store, f)
-        quality.feedback(store, f)
-        quality.scores_over_time(store, f, metrics.auto_interval(f.hours))
+        _, _, lows = quality.score_panels(store, f, metrics.auto_interval(f.hours))
         quality.redactions(store, f)
-        quality.low_scores(store, f)
+        quality.low_scores(store, f, lows=lows)
         metrics.summary(store, f)
         metrics.timeseries(store, f, ["requests", "schema_checked", "schema_valid", "cache_hits"])
 

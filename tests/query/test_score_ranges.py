@@ -131,3 +131,18 @@ def test_score_names_follow_the_range(server: ServerThread) -> None:
     assert r.status_code == 200, r.text
     names = {n["name"]: n["scores"] for n in r.json()["names"]}
     assert names == {"thumbs": 2, "helpfulness": 2}
+
+
+@pytest.mark.parametrize("rng", ["6h", "30d"])
+def test_low_scores_alone_agree_with_the_quality_pages_one_pass(server: ServerThread, rng: str) -> None:
+    """The quality page gives the low-score list each name's highest value and total from its one pass over the
+    scores; the list asked alone (no such figures) reads them itself: the same answer."""
+    from tokentrail.query import quality
+    from tokentrail.query.filters import Filters
+
+    hours = {"6h": 6, "30d": 720}[rng]
+    f = Filters(project=P, since=datetime.now(UTC) - timedelta(hours=hours))
+    alone = quality.low_scores(server.runtime.store, f)
+    _, _, lows = quality.score_panels(server.runtime.store, f, 3600)
+    assert lows is not None and sum(n["low"] for n in lows) == alone["total"] > 0
+    assert quality.low_scores(server.runtime.store, f, lows=lows) == alone

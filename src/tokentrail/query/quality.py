@@ -78,37 +78,91 @@ def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
 def feedback(store: Store, f: Filters) -> list[dict[str, Any]]:
     """Per score name: how many, the mean of numeric values, and the count of each label. Scores follow the
     range and a user, customer or session filter (``scores.in_range``); they carry no route or model."""
-    source, params = scores.in_range(store, f, ("name", "value", "label"))
-    return store.query(f"""
-        SELECT name, count() AS count, round(avgOrNull(value), 4) AS mean,
-               countIf(value > 0) AS positive, countIf(value <= 0) AS non_positive,
-               sumMapIf(map(label, toUInt64(1)), label != '') AS labels
-        FROM {source}
-        GROUP BY name ORDER BY count DESC, name""", params)
+    return score_panels(store, f, metrics_step(f))[0]
+
+
+def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
+    """Per interval of ``step`` seconds and score name: how many, and the mean of numeric values."""
+    return score_panels(store, f, step)[1]
+
+
+def metrics_step(f: Filters) -> int:
+    from tokentrail.query.metrics import auto_interval
+
+    return auto_interval(f.hours)
 
 
 NEGATIVE_LABELS = "down|bad|wrong|fail|negative|incorrect|unhelpful"
+# a low score, over rows with ``top`` (the highest value of its name in the range)
+_LOW = (f"(match(lower(label), '{NEGATIVE_LABELS}') OR "
+        "(value IS NOT NULL AND if(top > 0, value < top / 2, value <= 0)))")
+
+Lows = list[dict[str, Any]]  # per score name: its highest value in the range ("top") and its low scores ("low")
 
 
-def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
+def score_panels(store: Store, f: Filters, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Lows | None]:
+    """``feedback``, ``scores_over_time`` and (without a person filter) what ``low_scores`` first needs, from ONE
+    pass over the range's scores (each query of a range groups every score's versions again, and the quality
+    page asks all three): sums per interval and name, added up per name. Under a person filter the low scores
+    are the person's but their scale is the project's: ``low_scores`` reads that itself (None here)."""
+    source, params = scores.in_range(store, f, ("name", "value", "label", "timestamp"))
+    lows = not f.by_person()
+    if lows:
+        source = f"(SELECT *, max(value) OVER (PARTITION BY name) AS top FROM {source})"
+    rows = store.query(f"""
+        SELECT toStartOfInterval(timestamp, INTERVAL {int(step)} SECOND) AS t, name, count() AS count,
+               sum(value) AS value_sum, count(value) AS valued, countIf(value > 0) AS positive,
+               countIf(value <= 0) AS non_positive, sumMapIf(map(label, toUInt64(1)), label != '') AS labels
+               {f", ifNull(any(top), 0) AS name_top, countIf({_LOW}) AS low" if lows else ""}
+        FROM {source}
+        GROUP BY t, name ORDER BY t, name""", params)
+    by_name: dict[str, dict[str, Any]] = {}
+    trend = []
+    for r in rows:
+        valued = int(r["valued"])
+        trend.append({"t": r["t"], "name": r["name"], "count": int(r["count"]),
+                      "mean": round(r["value_sum"] / valued, 4) if valued else None})
+        n = by_name.setdefault(r["name"], {"name": r["name"], "count": 0, "value_sum": 0.0, "valued": 0,
+                                           "positive": 0, "non_positive": 0, "labels": {}, "top": 0.0, "low": 0})
+        n["count"] += int(r["count"])
+        n["value_sum"] += r["value_sum"] or 0.0
+        n["valued"] += valued
+        n["positive"] += int(r["positive"])
+        n["non_positive"] += int(r["non_positive"])
+        for label, k in (r["labels"] or {}).items():
+            n["labels"][label] = n["labels"].get(label, 0) + int(k)
+        if lows:
+            n["top"], n["low"] = float(r["name_top"]), n["low"] + int(r["low"])
+    feedback = []
+    for n in by_name.values():
+        n["mean"] = round(n["value_sum"] / n["valued"], 4) if n["valued"] else None
+        feedback.append({k: n[k] for k in ("name", "count", "mean", "positive", "non_positive", "labels")})
+    feedback.sort(key=lambda n: (-n["count"], n["name"]))
+    return feedback, trend, [{"name": n["name"], "top": n["top"], "low": n["low"]} for n in by_name.values()] \
+        if lows else None
+
+
+def low_scores(store: Store, f: Filters, limit: int = 20, lows: Lows | None = None) -> dict[str, Any]:
     """The most recent low scores of the range, each with its trace (to go from feedback to traces).
 
     Low: a label such as thumbs-down / bad / wrong / fail, or a value under half the highest value
     of its score name in the range (0 of a 0/1 thumb, -1 of -1/1, 1-2 of a 1-5 rating, 0.4 of a
     0..1 eval); when a name has no positive value yet, any value <= 0. The highest value is the project's
     (under a user filter, a user who only gave 2 of 5 still gave low ratings). Scores sent with only a span
-    or request id get their trace from the stored span."""
+    or request id get their trace from the stored span. ``lows``: each name's highest value and low scores in
+    the range, when known (``score_panels``, without a person filter)."""
     person, more = scores.person_traces(store, f)
-    source, params = scores.in_range(store, f, ("trace_id", "name", "value", "label"), people=False)
-    low = f"(match(lower(label), '{NEGATIVE_LABELS}') OR (value IS NOT NULL AND if(top > 0, value < top / 2, value <= 0)))"
-    # 1. each name's highest value in the range, and how many low scores the range holds (of the person's
-    #    traces under a person filter): one pass
-    names = store.query(f"""
-        SELECT name, ifNull(max(value), 0) AS top,
-               arrayCount(x -> x.1 AND (x.2 OR (x.3 IS NOT NULL AND if(top > 0, x.3 < top / 2, x.3 <= 0))),
-                          groupArray((mine, match(lower(label), '{NEGATIVE_LABELS}'), value))) AS low
-        FROM (SELECT name, value, label, {person} AS mine FROM {source})
-        GROUP BY name""", {**params, **more})
+    names = lows
+    if names is None:
+        # 1. each name's highest value in the range, and how many low scores the range holds (of the person's
+        #    traces under a person filter): one pass
+        source, params = scores.in_range(store, f, ("trace_id", "name", "value", "label"), people=False)
+        names = store.query(f"""
+            SELECT name, ifNull(max(value), 0) AS top,
+                   arrayCount(x -> x.1 AND (x.2 OR (x.3 IS NOT NULL AND if(top > 0, x.3 < top / 2, x.3 <= 0))),
+                              groupArray((mine, match(lower(label), '{NEGATIVE_LABELS}'), value))) AS low
+            FROM (SELECT name, value, label, {person} AS mine FROM {source})
+            GROUP BY name""", {**params, **more})
     total = sum(int(r["low"]) for r in names)
     # 2. the newest of them: the last day first (where they nearly always are), the range if need be
     rows: list[dict[str, Any]] = []
@@ -122,7 +176,7 @@ def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
             SELECT score_id, trace_id, span_id, name, value, label, source, comment, user_id, timestamp
             FROM (SELECT *, transform(name, {{lo_names:Array(String)}}, {{lo_tops:Array(Float64)}}, 0.) AS top
                   FROM {source})
-            WHERE {low} AND {person}
+            WHERE {_LOW} AND {person}
             ORDER BY timestamp DESC, score_id LIMIT {int(limit)}""",
                            {**params, **more, "lo_names": array_param([r["name"] for r in names]),
                             "lo_tops": "[" + ",".join(repr(float(r["top"])) for r in names) + "]"})
@@ -135,15 +189,6 @@ def low_scores(store: Store, f: Filters, limit: int = 20) -> dict[str, Any]:
             if not r["trace_id"]:
                 r["trace_id"] = found.get(r["span_id"], "")
     return {"rows": rows, "total": total}
-
-
-def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
-    source, params = scores.in_range(store, f, ("name", "value", "timestamp"))
-    return store.query(f"""
-        SELECT toStartOfInterval(timestamp, INTERVAL {int(step)} SECOND) AS t, name, count() AS count,
-               round(avgOrNull(value), 4) AS mean
-        FROM {source}
-        GROUP BY t, name ORDER BY t, name""", params)
 
 
 # the filter bar's drop-downs (the UI's app.js) and provider (the alert form's choices)

@@ -119,12 +119,13 @@ async def quality_view(request: Request) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
     step = metrics.auto_interval(f.hours)
+    feedback, trend, lows = await _run(rt, quality.score_panels, rt.store, f, step)
     return {"output_length": await _run(rt, quality.output_length, rt.store, f),
             "finish_reasons": await _run(rt, quality.finish_reasons, rt.store, f),
-            "feedback": await _run(rt, quality.feedback, rt.store, f),
-            "scores_over_time": await _run(rt, quality.scores_over_time, rt.store, f, step),
+            "feedback": feedback,
+            "scores_over_time": trend,
             "redactions": await _run(rt, quality.redactions, rt.store, f),
-            "low_scores": await _run(rt, quality.low_scores, rt.store, f),
+            "low_scores": await _run(rt, quality.low_scores, rt.store, f, lows=lows),
             "scores_filtered_by": scores.filtered_by(f),  # the filters the three score panels follow
             "summary": await _run(rt, metrics.summary, rt.store, f)}
 
