@@ -54,15 +54,23 @@ def finish_reasons(store: Store, f: Filters) -> list[dict[str, Any]]:
     return [{"finish": label, "count": int(c)} for label, c in zip(labels, counts, strict=True)]
 
 
+REDACTED_GROUPED_MAX = 50_000  # stored spans (versions included) with redaction counts read by grouping them
+
+
 def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
     """PII values redacted before storage, per type (``<EMAIL>``, ``<CARD>`` ...): how many values and on
     how many spans, from each span's ``tokentrail.redacted`` attribute (``privacy/walk.py``)."""
     where, params = f.where(llm_only=False)
-    source = f"{store.database}.spans FINAL WHERE {where} AND redacted != ''"
-    if f.by_person():  # a person's spans are few: the newest version of those with counts by grouping them,
-        # where FINAL would merge most granules of the range (over a month the user-id index leaves out few).
-        # A span's counts never change between its versions (the double-count check keeps its attributes)
-        source = (f"(SELECT argMax(s.redacted, s.ingested_at) AS redacted FROM {store.database}.spans AS s "
+    db = store.database
+    source = f"{db}.spans FINAL WHERE {where} AND redacted != ''"
+    # The newest version of each span with counts, by grouping those spans only, where FINAL merges every span
+    # of the range (a span's counts never change between its versions: the double-count check keeps its
+    # attributes). Few spans hold PII in most apps: a person's spans, or a range where a cheap count (the
+    # column alone) finds few, are grouped (10M calls, 30 days, none: 94 -> 4 ms); many are merged by FINAL
+    # (a third of the month's spans: 262 ms FINAL, 784 grouped).
+    if f.by_person() or int(store.query(f"SELECT count() AS n FROM {db}.spans WHERE {where} AND redacted != ''",
+                                        params)[0]["n"]) <= REDACTED_GROUPED_MAX:
+        source = (f"(SELECT argMax(s.redacted, s.ingested_at) AS redacted FROM {db}.spans AS s "
                   f"WHERE {where} AND s.redacted != '' GROUP BY s.trace_id, s.span_id)")
     return store.query(f"""
         SELECT t.1 AS type, sum(t.2) AS values, count() AS spans
