@@ -83,23 +83,6 @@ def redactions(store: Store, f: Filters) -> list[dict[str, Any]]:
         GROUP BY type ORDER BY values DESC, type""", params)
 
 
-def feedback(store: Store, f: Filters) -> list[dict[str, Any]]:
-    """Per score name: how many, the mean of numeric values, and the count of each label. Scores follow the
-    range and a user, customer or session filter (``scores.in_range``); they carry no route or model."""
-    return score_panels(store, f, metrics_step(f))[0]
-
-
-def scores_over_time(store: Store, f: Filters, step: int) -> list[dict[str, Any]]:
-    """Per interval of ``step`` seconds and score name: how many, and the mean of numeric values."""
-    return score_panels(store, f, step)[1]
-
-
-def metrics_step(f: Filters) -> int:
-    from tokentrail.query.metrics import auto_interval
-
-    return auto_interval(f.hours)
-
-
 NEGATIVE_LABELS = "down|bad|wrong|fail|negative|incorrect|unhelpful"
 # a low score, over rows with ``top`` (the highest value of its name in the range)
 _LOW = (f"(match(lower(label), '{NEGATIVE_LABELS}') OR "
@@ -109,8 +92,10 @@ Lows = list[dict[str, Any]]  # per score name: its highest value in the range ("
 
 
 def score_panels(store: Store, f: Filters, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Lows | None]:
-    """``feedback``, ``scores_over_time`` and (without a person filter) what ``low_scores`` first needs, from ONE
-    pass over the range's scores (each query of a range groups every score's versions again, and the quality
+    """The feedback (per score name: how many, the mean of numeric values, the count of each label), the score
+    trend (per interval of ``step`` seconds and name: how many, the mean) and, without a person filter, what
+    ``low_scores`` first needs, from ONE pass over the range's scores. Scores follow the range and a user,
+    customer or session filter (``scores.in_range``); they carry no route or model (each query of a range groups every score's versions again, and the quality
     page asks all three): sums per interval and name, added up per name. Under a person filter the low scores
     are the person's but their scale is the project's: ``low_scores`` reads that itself (None here)."""
     source, params = scores.in_range(store, f, ("name", "value", "label", "timestamp"))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tokentrail.storage.backend import Store
-from tokentrail.storage.schema import BATCH_FILES, MIGRATIONS, TABLES, TABLES_BY_NAME, VIEWS
+from tokentrail.storage.schema import BATCH_FILES, MIGRATIONS, TABLES, TABLES_BY_NAME, VIEWS, Table
 
 Migration = Callable[[Store], None]
 MIGRATION_LIST: list[tuple[str, Migration]] = []
@@ -45,6 +45,14 @@ def m002b_batch_rollups_from(store: Store) -> None:
     column = next(c for c in BATCH_FILES.columns if c.name == "rollups_from")
     store.command(f"ALTER TABLE {store.database}.batch_files ADD COLUMN IF NOT EXISTS rollups_from {column.type} "
                   f"COMMENT '{column.comment}' AFTER status")
+
+def _add_column(store: Store, table: Table, name: str, after: str) -> None:
+    """Add ``table``'s column ``name`` as its definition declares it (type, codec, comment) to a store made
+    before it (a store made since has it: nothing happens)."""
+    column = next(c for c in table.columns if c.name == name)
+    store.command(f"ALTER TABLE {store.database}.{table.name} ADD COLUMN IF NOT EXISTS {table.column_sql(column)} "
+                  f"AFTER {after}")
+
 
 def applied(store: Store) -> set[str]:
     rows = store.query(f"SELECT name FROM {store.database}.schema_migrations FINAL")
@@ -333,9 +341,7 @@ def m019_user_days_unpriced(store: Store) -> None:
     from tokentrail.query.rollups import rebuild_day_rollups
     from tokentrail.storage.rollup_tables import ROLLUP_DAY_USER
 
-    column = next(c for c in ROLLUP_DAY_USER.columns if c.name == "unpriced")
-    store.command(f"ALTER TABLE {store.database}.rollup_day_user ADD COLUMN IF NOT EXISTS "
-                  f"{ROLLUP_DAY_USER.column_sql(column)} AFTER cost")
+    _add_column(store, ROLLUP_DAY_USER, "unpriced", after="cost")
     rebuild_day_rollups(store)
 
 
@@ -388,9 +394,7 @@ def m022_redacted_column(store: Store) -> None:
     (a background mutation started here: the start does not wait for it)."""
     from tokentrail.storage.schema import SPANS
 
-    column = next(c for c in SPANS.columns if c.name == "redacted")
-    store.command(f"ALTER TABLE {store.database}.spans ADD COLUMN IF NOT EXISTS {SPANS.column_sql(column)} "
-                  "AFTER response_id")
+    _add_column(store, SPANS, "redacted", after="response_id")
     store.command(f"ALTER TABLE {store.database}.spans MATERIALIZE COLUMN redacted")
 
 
@@ -402,9 +406,7 @@ def m023_session_days_unpriced(store: Store) -> None:
     from tokentrail.query.rollups import rebuild_day_rollups
     from tokentrail.storage.rollup_tables import ROLLUP_DAY_SESSION
 
-    column = next(c for c in ROLLUP_DAY_SESSION.columns if c.name == "unpriced")
-    store.command(f"ALTER TABLE {store.database}.rollup_day_session ADD COLUMN IF NOT EXISTS "
-                  f"{ROLLUP_DAY_SESSION.column_sql(column)} AFTER cost")
+    _add_column(store, ROLLUP_DAY_SESSION, "unpriced", after="cost")
     rebuild_day_rollups(store)
     # the rebuild wrote a second version of every row: merged now, or the users and sessions pages read both
     # through FINAL until background merges catch up (10M calls: the users page 181 ms -> ~1 s; 9 s to merge)

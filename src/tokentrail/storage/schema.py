@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tokentrail.ingest import finish
+from tokentrail.privacy.redact import REDACTED_KEY
 
 SPAN_KINDS = ("llm", "embedding", "tool", "retrieval", "agent", "chain", "other")
 SOURCES = ("sdk", "otlp", "gateway", "batch")
@@ -139,7 +140,7 @@ SPANS = Table(
         _c("response_id", "String", "the provider's response id (gen_ai.response.id): one call seen by two "
            "instrumentations, even in two traces, shares it", materialized="attributes['gen_ai.response.id']"),
         _c("redacted", "String", "PII values redacted before storage, per type (EMAIL:2,CARD:1): the quality "
-           "page reads this column, not every span's attributes", materialized="attributes['tokentrail.redacted']"),
+           "page reads this column, not every span's attributes", materialized=f"attributes['{REDACTED_KEY}']"),
         _c("streamed", "Bool"),
         _c("cache_hit", "Bool"),
         _c("schema_valid", "Nullable(Bool)"),

@@ -15,6 +15,9 @@ export function title(root, text, note) {
 }
 
 /** A grid row of panels or tiles. */
+/** The title of a column of percentiles read from the rollups' sketches. */
+export const SKETCH_TITLE = "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value";
+
 export function grid(cls, ...children) {
   return h("div", { class: `grid ${cls}` }, ...children);
 }
@@ -113,8 +116,7 @@ export function breakdownTable(doc, { testid, columns = "cost", limit = 10, tota
       { label: "input tokens", num: true, value: (r) => count(r.input_tokens), raw: (r) => r.input_tokens },
       { label: "output tokens", num: true, value: (r) => count(r.output_tokens), raw: (r) => r.output_tokens },
       { label: "tokens / req", num: true, value: (r) => count(Math.round((r.input_tokens + r.output_tokens) / (r.requests || 1))) },
-      { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95),
-      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
+      { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95), title: SKETCH_TITLE },
       { label: "errors", num: true, value: (r) => pct(r.error_rate) }],
   };
   return table(sets[columns], rows, { testid, empty: "Nothing in this range.",

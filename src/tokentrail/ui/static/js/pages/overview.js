@@ -6,8 +6,8 @@ import { chart, COLORS, seriesValues } from "../charts.js";
 import { badge, clear, fill, h, kpi, panel, table } from "../dom.js";
 import { count, ms, msAxis, pct, plural, step, usd, usdAxis } from "../fmt.js";
 import * as state from "../state.js";
-import { brushToExplain, drillToTraces, familyName, grid, isSelfHosted, title, tracesLink, whenEmpty,
-  whyLink } from "./common.js";
+import { brushToExplain, drillToTraces, familyName, grid, isSelfHosted, SKETCH_TITLE, title, tracesLink,
+  whenEmpty, whyLink } from "./common.js";
 
 const METRICS = "requests,cost_usd,errors,rate_limited,timeouts,latency_ms,ttft_ms,tpot_ms";
 
@@ -160,10 +160,8 @@ async function selfHostedPanel(p, beside) {
     { label: "server", value: (r) => tracesLink(r.key, { provider: r.key }) },
     { label: "requests", num: true, value: (r) => count(r.requests) },
     { label: "error rate", num: true, value: (r) => pct(r.error_rate) },
-    { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95),
-      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
-    { label: "TTFT p95", num: true, value: (r) => ms(r.ttft_ms.p95),
-      title: "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value" },
+    { label: "latency p95", num: true, value: (r) => ms(r.latency_ms.p95), title: SKETCH_TITLE },
+    { label: "TTFT p95", num: true, value: (r) => ms(r.ttft_ms.p95), title: SKETCH_TITLE },
     { label: "", value: (r) => (r.error_rate > 0.05 ? badge("unhealthy", "bad") : badge("ok", "good")) },
   ], rows, { testid: "self-hosted-table" }), scrapeNote];
 }
