@@ -3,6 +3,7 @@ the per-session daily rollup (a long range) alike, and again after m023's rebuil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,9 +29,13 @@ def _calls(start: datetime) -> list[dict]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now < midnight + timedelta(seconds=10):  # the recent calls must be today's, and not in the future
+        time.sleep((midnight + timedelta(seconds=10) - now).total_seconds())
+    recent = max(now - timedelta(minutes=30), midnight)  # today (read from the spans), whatever the hour
     earlier = (now - timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
     with running_server(tmp_path_factory.mktemp("sess-unpriced")) as s:
-        r = s.client.post("/api/ingest/batch", json=_calls(earlier) + _calls(now - timedelta(minutes=30)),
+        r = s.client.post("/api/ingest/batch", json=_calls(earlier) + _calls(recent),
                           headers={"x-tokentrail-project": P})
         assert r.status_code == 200, r.text
         s.flush()

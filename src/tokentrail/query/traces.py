@@ -11,7 +11,7 @@ from tokentrail.errors import BadRequest
 from tokentrail.privacy import encryption
 from tokentrail.query.filters import Filters, array_param
 from tokentrail.query.rollups import exact_people_source
-from tokentrail.query.scores import SCORE_SLACK, in_range
+from tokentrail.query.scores import SCORE_SLACK, in_range, newest
 from tokentrail.query.scores import naive as _naive
 from tokentrail.storage.backend import Store
 
@@ -57,15 +57,7 @@ class ScoreFilter:
         return " AND ".join(parts), params
 
 
-def _latest_scores(db: str, since: str, which: str, key: str) -> str:
-    """Each score's newest version (by ``ingested_at``) among those made since ``since``: ``key`` (trace_id or
-    span_id) and its fields as ``s_name``, ``s_source``, ``s_label``, ``s_value``. Grouping only the scores of
-    the window is far cheaper than FINAL, which merges every score of the project whatever the window (the id
-    hashed: grouping numbers, not strings; only two ids of one trace could collide)."""
-    return (f"SELECT {key}, argMax(name, ingested_at) AS s_name, argMax(source, ingested_at) AS s_source, "
-            f"argMax(label, ingested_at) AS s_label, argMax(value, ingested_at) AS s_value FROM {db}.scores "
-            f"WHERE project = {{project:String}} AND timestamp >= {since} AND {which} "
-            f"GROUP BY {key}, cityHash64(score_id)")
+_SCORE_FIELDS = ("name", "source", "label", "value")  # what a score filter tests, as s_name ...
 
 
 @dataclass(frozen=True)
@@ -111,11 +103,12 @@ def _with_scores(store: Store, f: Filters, scored: ScoreFilter | None, where: st
     cond, more = scored.condition("s_")
     db = store.database
     since = "{sc_since:DateTime64(3)}"
-    latest = _latest_scores(db, since, "trace_id != ''" + _people_traces(store, f, where), "trace_id")
+    scored_where = f"project = {{project:String}} AND timestamp >= {since} AND "
+    latest = newest(db, scored_where + "trace_id != ''" + _people_traces(store, f, where), _SCORE_FIELDS)
     sql = f"trace_id IN (SELECT trace_id FROM ({latest}) WHERE {cond}"
     params = {**params, **more, "sc_since": _naive(f.since - SCORE_SLACK)}
     if scored.span_only:
-        only = _latest_scores(db, since, "trace_id = '' AND span_id != ''", "span_id")
+        only = newest(db, scored_where + "trace_id = '' AND span_id != ''", _SCORE_FIELDS, "span_id")
         sql += (f" UNION ALL SELECT trace_id FROM {db}.spans WHERE project = {{project:String}} AND span_id IN ("
                 f"SELECT span_id FROM ({only}) WHERE {cond})")
     return f"{where} AND {sql})", params
@@ -151,25 +144,22 @@ def scores_of(store: Store, project: str, trace_ids: list[str], since: datetime,
     db = store.database
     params = {"p": project, "ids": array_param(trace_ids), "since": _naive(since),
               "sc_since": _naive(since - SCORE_SLACK)}
-    fields = ("argMax(name, ingested_at) AS name, argMax(value, ingested_at) AS value, "
-              "argMax(label, ingested_at) AS label, argMax(source, ingested_at) AS source, "
-              "argMax(timestamp, ingested_at) AS at")
-    parts = [f"""SELECT trace_id AS t, {fields} FROM {db}.scores
-                 WHERE project = {{p:String}} AND trace_id IN {{ids:Array(String)}}
-                   AND timestamp >= {{sc_since:DateTime64(3)}} GROUP BY trace_id, cityHash64(score_id)"""]
+    fields = ("name", "value", "label", "source", "timestamp")
+    picked = "s_name, s_value, s_label, s_source, s_timestamp"
+    mine = "project = {p:String} AND trace_id IN {ids:Array(String)} AND timestamp >= {sc_since:DateTime64(3)}"
+    parts = [f"SELECT trace_id AS t, {picked} FROM ({newest(db, mine, fields)})"]
     if span_only is None:
         span_only = _has_span_only_scores(store, project, since)
     if span_only:
+        only = "project = {p:String} AND trace_id = '' AND span_id != '' AND timestamp >= {since:DateTime64(3)}"
         parts.append(f"""
-            SELECT m.trace_id AS t, s.name, s.value, s.label, s.source, s.at
-            FROM (SELECT span_id, {fields} FROM {db}.scores WHERE project = {{p:String}} AND trace_id = ''
-                    AND span_id != '' AND timestamp >= {{since:DateTime64(3)}} GROUP BY span_id, cityHash64(score_id)) AS s
+            SELECT m.trace_id AS t, {picked} FROM ({newest(db, only, fields, "span_id")}) AS s
             INNER JOIN (SELECT DISTINCT span_id, trace_id FROM {db}.spans WHERE project = {{p:String}}
                         AND trace_id IN {{ids:Array(String)}} AND start_time >= {{since:DateTime64(6)}}) AS m
             ON s.span_id = m.span_id""")
     rows = store.query(f"""
-        SELECT t AS trace_id, name, value, label, source FROM ({" UNION ALL ".join(parts)})
-        ORDER BY at LIMIT {SCORES_PER_TRACE} BY t""", params)
+        SELECT t AS trace_id, s_name AS name, s_value AS value, s_label AS label, s_source AS source
+        FROM ({" UNION ALL ".join(parts)}) ORDER BY s_timestamp LIMIT {SCORES_PER_TRACE} BY t""", params)
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(r.pop("trace_id"), []).append(r)
