@@ -60,7 +60,7 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
 
     def cost_page() -> None:
         chrome()
-        metrics.summary(store, f)
+        metrics.summary(store, f, ["requests", "cost_usd"])
         cost.budget(store, f.project, 100.0)
         metrics.timeseries(store, wide, ["cost_usd", "requests"], step=day)
         metrics.timeseries(store, f, ["cost_usd", "requests"], group_by="route", top=6)
@@ -69,7 +69,8 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
 
     def usage() -> None:
         chrome()
-        metrics.summary(store, f)
+        metrics.summary(store, f, ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "streamed",
+                                   metrics.PEOPLE])
         metrics.timeseries(store, f, ["requests", "input_tokens", "output_tokens"])
         for by in ("route", "model"):
             metrics.timeseries(store, f, ["requests"], group_by=by, top=7)
@@ -83,7 +84,7 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
         _, _, lows = quality.score_panels(store, f, metrics.auto_interval(f.hours))
         quality.redactions(store, f)
         quality.low_scores(store, f, lows=lows)
-        metrics.summary(store, f)
+        metrics.summary(store, f, metrics.QUALITY_SUMMARY)
         metrics.timeseries(store, f, ["requests", "schema_checked", "schema_valid", "cache_hits"])
 
     def searched(q: str) -> None:
@@ -100,8 +101,9 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
         "traces_search_rare": lambda: searched("ord-4242424"),
         "traces_scored": lambda: (chrome(), traces.search(store, f, 50, scored=traces.ScoreFilter(
             name="helpfulness", source="eval", max=0.25))),
-        "sessions": lambda: (chrome(), traces.sessions(store, f, 50)),
-        "users": lambda: (chrome(), users.leaderboard(store, f, "user", "cost", 100)),
+        "sessions": lambda: (chrome(), metrics.summary(store, f, ["requests"]), traces.sessions(store, f, 50)),
+        "users": lambda: (chrome(), metrics.summary(store, f, ["requests"]),
+                          users.leaderboard(store, f, "user", "cost", 100)),
     }
 
 

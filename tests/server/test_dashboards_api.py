@@ -53,6 +53,22 @@ def test_summary_equals_the_sum_of_its_breakdown(demo: ServerThread) -> None:
     assert s["ttft_ms"]["p50"] is not None and s["error_rate"] == pytest.approx(s["errors"] / s["requests"], abs=1e-4)
 
 
+@pytest.mark.parametrize("rng", ["24h", "7d"])  # raw spans, rollups
+def test_a_summary_of_some_metrics_equals_those_of_the_whole_summary(demo: ServerThread, rng: str) -> None:
+    whole = get(demo, "/api/metrics/summary", range=rng)
+    cost = get(demo, "/api/metrics/summary", range=rng, metric="requests,cost_usd")
+    # the unpriced count comes with the cost (the cost per call counts priced calls only), no sketch is merged
+    assert set(cost) == {"requests", "cost_usd", "unpriced", "cost_per_1k_requests", "source"}
+    assert cost == {k: whole[k] for k in cost}
+    usage = get(demo, "/api/metrics/summary", range=rng, metric="requests,streamed,users")
+    assert usage["streamed_rate"] == whole["streamed_rate"] and "latency_ms" not in usage
+    assert ("users" in usage) == ("users" in whole) == (rng == "24h")  # distinct people: raw ranges only
+    assert {k: usage[k] for k in usage} == {k: whole[k] for k in usage}
+    q = get(demo, "/api/quality", range=rng)["summary"]
+    assert "latency_ms" not in q and q == {k: whole[k] for k in q}
+    assert {"schema_valid_rate", "cache_hit_rate", "requests", "input_tokens", "cached_input_tokens"} <= set(q)
+
+
 def test_rollup_answers_long_ranges_with_the_same_numbers_as_raw(demo: ServerThread) -> None:
     until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(hours=60)
@@ -180,6 +196,7 @@ def test_prometheus_metrics_have_bounded_labels(demo: ServerThread) -> None:
 @pytest.mark.parametrize("path,params,needle", [
     ("/api/metrics/summary", {"range": "abc"}, "range"),
     ("/api/metrics/summary", {"since": "yesterday"}, "ISO"),
+    ("/api/metrics/summary", {"metric": "requests,latency_p50"}, "unknown metric(s) latency_p50"),
     ("/api/metrics/breakdown", {"by": "password"}, "break down"),
     ("/api/metrics/timeseries", {"metric": "nope"}, "unknown metric"),
     ("/api/traces/xyz", {}, "32 hex"),

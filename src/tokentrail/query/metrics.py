@@ -117,21 +117,42 @@ def _time_column(rollup: bool, f: Filters, dims: tuple[str, ...] = ()) -> str:
     return f.rollup_time(dims) if rollup else "start_time"
 
 
+PEOPLE = "users"  # a summary name: distinct users and sessions (raw spans only: up to about a day)
+
+
 def summary(store: Store, f: Filters, names: list[str] | None = None) -> dict[str, Any]:
-    """Every metric over the range (or only ``names``: a quantile merges a sketch per row read, and
-    distinct users and sessions come only with every metric)."""
+    """Every metric over the range, with distinct users and sessions where raw spans answer it; or only
+    ``names`` (a quantile merges a sketch per row read, the slowest part of a rollup read: a page asks
+    only what it shows), ``PEOPLE`` among them for the distinct users and sessions."""
     rollup = f.use_rollup()
     where, params = f.where(rollup)
     source = _whole_range(store, rollup, f, (), params)
     # raw spans also give distinct users and sessions, in the same pass
-    people = "" if rollup or names else (", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
-                                         "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
-    wanted = list(dict.fromkeys(["requests", *names, *(["unpriced"] if "cost_usd" in names else [])])) \
+    people = "" if rollup or (names and PEOPLE not in names) else (
+        ", uniq(user_id) - (countIf(user_id = '') > 0) AS users, "
+        "uniq(session_id) - (countIf(session_id = '') > 0) AS sessions")
+    asked = [n for n in names or [] if n != PEOPLE]
+    wanted = list(dict.fromkeys(["requests", *asked, *(["unpriced"] if "cost_usd" in asked else [])])) \
         if names else list(METRICS)
     rows = store.query(f"SELECT {_select(wanted, rollup)}{people} FROM {source} WHERE {where}", params)
     out = _derive(rows[0]) if rows else {}
     out["source"] = "rollup" if rollup else "raw"
     return out
+
+
+def summary_names(metric: str | None) -> list[str] | None:
+    """The ``metric`` query parameter of a summary (comma-separated; none: every metric), checked."""
+    if not metric:
+        return None
+    names = [m.strip() for m in metric.split(",") if m.strip()]
+    unknown = [n for n in names if n not in METRICS and n != PEOPLE]
+    if unknown:
+        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, PEOPLE])}")
+    return names
+
+
+# what the quality page shows of the summary: its schema-valid, cache-hit and request tiles
+QUALITY_SUMMARY = ["requests", "input_tokens", "cached_input_tokens", "cache_hits", "schema_checked", "schema_valid"]
 
 
 def auto_interval(hours: float) -> int:

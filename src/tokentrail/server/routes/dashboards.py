@@ -80,10 +80,12 @@ async def _run(rt: Runtime, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 @router.get("/metrics/summary", summary="Headline numbers: volume, cost, errors, latency/TTFT/TPOT percentiles")
-async def summary(request: Request) -> dict[str, Any]:
+async def summary(request: Request, metric: str | None = Query(
+        None, description="comma-separated metrics (default: all, with distinct users and sessions where raw spans "
+                          "answer); 'users' asks for the distinct users and sessions")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
-    return await _run(rt, metrics.summary, rt.store, f)
+    return await _run(rt, metrics.summary, rt.store, f, metrics.summary_names(metric))
 
 
 @router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
@@ -127,7 +129,8 @@ async def quality_view(request: Request) -> dict[str, Any]:
             "redactions": await _run(rt, quality.redactions, rt.store, f),
             "low_scores": await _run(rt, quality.low_scores, rt.store, f, lows=lows),
             "scores_filtered_by": scores.filtered_by(f),  # the filters the three score panels follow
-            "summary": await _run(rt, metrics.summary, rt.store, f)}
+            # the tiles it shows (no latency: merging sketches is the slow part of a long range)
+            "summary": await _run(rt, metrics.summary, rt.store, f, metrics.QUALITY_SUMMARY)}
 
 
 @router.get("/filters/values", summary="Values seen in the range, for filter drop-downs")

@@ -30,7 +30,7 @@ export async function whenEmpty(summary) {
   if (summary.requests > 0) return null;
   const f = state.filters();
   const base = f.project ? { project: f.project } : {};
-  const ever = await api.get("metrics/summary", { range: "400d" }, base);
+  const ever = await api.get("metrics/summary", { range: "400d", metric: "requests" }, base);
   if (ever.requests > 0) {
     return emptyState("No LLM calls match these filters in this time range",
       h("p", {}, `This project has ${plural(ever.requests, "call")} in the last 400 days. Try a longer time range or fewer filters.`),

@@ -12,7 +12,7 @@ const DAY = 86400;
 
 export default async function cost(root) {
   title(root, "Cost");
-  const summary = await api.get("metrics/summary");
+  const summary = await api.get("metrics/summary", { metric: "requests,cost_usd" });  // what its tiles show
   const empty = await whenEmpty(summary);
   if (empty) {
     root.append(empty);

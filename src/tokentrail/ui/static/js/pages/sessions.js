@@ -16,7 +16,7 @@ export async function sessionList(root) {
   const offset = Math.max(0, Number(state.option("offset", "0")) || 0);
   const doc = await api.get("sessions", { limit: LIMIT, offset });
   if (!doc.sessions.length && offset === 0) {
-    const empty = await whenEmpty(await api.get("metrics/summary"));
+    const empty = await whenEmpty(await api.get("metrics/summary", { metric: "requests" }));
     root.append(empty || h("div", { class: "empty", testid: "empty-state" }, h("h3", {}, "No sessions in this range"),
       h("p", {}, "Calls join a session when they carry a session id: ", h("code", {}, "tokentrail.context(session_id=...)"),
         ", the ", h("code", {}, "session.id"), " span attribute, or the gateway's ", h("code", {}, "X-Tokentrail-Session"),

@@ -24,7 +24,7 @@ export default async function users(root) {
   const offset = Math.max(0, Number(state.option("offset", "0")) || 0);
   const doc = await api.get("users", { by, order, limit: LIMIT, offset });
   if (!doc.rows.length && offset === 0) {
-    const empty = await whenEmpty(await api.get("metrics/summary"));
+    const empty = await whenEmpty(await api.get("metrics/summary", { metric: "requests" }));
     root.append(empty || h("div", { class: "empty", testid: "empty-state" }, h("h3", {}, `No ${by}s in this range`),
       h("p", {}, "Calls are attributed when they carry ", h("code", {}, by === "user" ? "user.id" : "tokentrail.customer"),
         " (SDK: ", h("code", {}, `tokentrail.context(${by === "user" ? "user_id" : "customer"}=...)`), ").")));
