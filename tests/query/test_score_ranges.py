@@ -88,6 +88,7 @@ def test_a_person_filter_keeps_that_persons_traces_scores(server: ServerThread) 
 
 
 def test_a_long_range_reads_with_final_and_agrees(server: ServerThread) -> None:
+    """Beyond 8 days the project's scores are merged with FINAL; a person's are grouped (few whatever the range)."""
     q = quality(server, range="30d", user="u1")
     assert q["scores_filtered_by"] == ["user"]
     assert by_name(q) == {"thumbs": (3, pytest.approx(2 / 3, abs=1e-4)),
@@ -134,15 +135,20 @@ def test_score_names_follow_the_range(server: ServerThread) -> None:
 
 
 @pytest.mark.parametrize("rng", ["6h", "30d"])
-def test_low_scores_alone_agree_with_the_quality_pages_one_pass(server: ServerThread, rng: str) -> None:
+@pytest.mark.parametrize("equals", [{}, {"user": "u1"}, {"user": "u2"}], ids=["all", "u1", "u2"])
+def test_low_scores_alone_agree_with_the_quality_pages_one_pass(server: ServerThread, rng: str,
+                                                                equals: dict) -> None:
     """The quality page gives the low-score list each name's highest value and total from its one pass over the
-    scores; the list asked alone (no such figures) reads them itself: the same answer."""
+    scores (under a person filter: the person's scores, each name's highest value the project's); the list asked
+    alone (no such figures) reads them itself: the same answer."""
     from tokentrail.query import quality
     from tokentrail.query.filters import Filters
 
     hours = {"6h": 6, "30d": 720}[rng]
-    f = Filters(project=P, since=datetime.now(UTC) - timedelta(hours=hours))
+    f = Filters(project=P, since=datetime.now(UTC) - timedelta(hours=hours), equals=equals)
     alone = quality.low_scores(server.runtime.store, f)
     _, _, lows = quality.score_panels(server.runtime.store, f, 3600)
-    assert lows is not None and sum(n["low"] for n in lows) == alone["total"] > 0
+    assert sum(n["low"] for n in lows) == alone["total"]
     assert quality.low_scores(server.runtime.store, f, lows=lows) == alone
+    if equals == {"user": "u2"}:  # u2 gave 0 of a 0/1 thumb: low on the project's scale
+        assert {n["name"]: (n["top"], n["low"]) for n in lows} == {"thumbs": (1.0, 1)}

@@ -91,22 +91,28 @@ _LOW = (f"(match(lower(label), '{NEGATIVE_LABELS}') OR "
 Lows = list[dict[str, Any]]  # per score name: its highest value in the range ("top") and its low scores ("low")
 
 
-def score_panels(store: Store, f: Filters, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Lows | None]:
+def score_panels(store: Store, f: Filters, step: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Lows]:
     """The feedback (per score name: how many, the mean of numeric values, the count of each label), the score
-    trend (per interval of ``step`` seconds and name: how many, the mean) and, without a person filter, what
-    ``low_scores`` first needs, from ONE pass over the range's scores. Scores follow the range and a user,
-    customer or session filter (``scores.in_range``); they carry no route or model (each query of a range groups every score's versions again, and the quality
-    page asks all three): sums per interval and name, added up per name. Under a person filter the low scores
-    are the person's but their scale is the project's: ``low_scores`` reads that itself (None here)."""
+    trend (per interval of ``step`` seconds and name: how many, the mean) and what ``low_scores`` first needs
+    (each name's highest value and low scores), from ONE pass over the range's scores (each query of a range
+    groups every score's versions again, and the quality page asks all three). Scores follow the range and a
+    user, customer or session filter (``scores.in_range``); they carry no route or model. Under a person filter
+    the scores are the person's but the low scores' scale is the project's (a user who only gave 2 of 5 still
+    gave low ratings): each name's highest value comes from a narrow pass over the project's scores of the
+    range. Sums per interval and name, added up per name."""
     source, params = scores.in_range(store, f, ("name", "value", "label", "timestamp"))
-    lows = not f.by_person()
-    if lows:
+    if f.by_person():
+        project, more = scores.in_range(store, f, ("name", "value"), people=False)  # same parameters, no person
+        source = (f"(SELECT p.*, t.top FROM {source} AS p LEFT JOIN (SELECT name, ifNull(max(value), 0) AS top "
+                  f"FROM {project} GROUP BY name) AS t ON p.name = t.name)")
+        params.update(more)
+    else:
         source = f"(SELECT *, max(value) OVER (PARTITION BY name) AS top FROM {source})"
     rows = store.query(f"""
         SELECT toStartOfInterval(timestamp, INTERVAL {int(step)} SECOND) AS t, name, count() AS count,
                sum(value) AS value_sum, count(value) AS valued, countIf(value > 0) AS positive,
-               countIf(value <= 0) AS non_positive, sumMapIf(map(label, toUInt64(1)), label != '') AS labels
-               {f", ifNull(any(top), 0) AS name_top, countIf({_LOW}) AS low" if lows else ""}
+               countIf(value <= 0) AS non_positive, sumMapIf(map(label, toUInt64(1)), label != '') AS labels,
+               ifNull(any(top), 0) AS name_top, countIf({_LOW}) AS low
         FROM {source}
         GROUP BY t, name ORDER BY t, name""", params)
     by_name: dict[str, dict[str, Any]] = {}
@@ -124,15 +130,13 @@ def score_panels(store: Store, f: Filters, step: int) -> tuple[list[dict[str, An
         n["non_positive"] += int(r["non_positive"])
         for label, k in (r["labels"] or {}).items():
             n["labels"][label] = n["labels"].get(label, 0) + int(k)
-        if lows:
-            n["top"], n["low"] = float(r["name_top"]), n["low"] + int(r["low"])
+        n["top"], n["low"] = float(r["name_top"]), n["low"] + int(r["low"])
     feedback = []
     for n in by_name.values():
         n["mean"] = round(n["value_sum"] / n["valued"], 4) if n["valued"] else None
         feedback.append({k: n[k] for k in ("name", "count", "mean", "positive", "non_positive", "labels")})
     feedback.sort(key=lambda n: (-n["count"], n["name"]))
-    return feedback, trend, [{"name": n["name"], "top": n["top"], "low": n["low"]} for n in by_name.values()] \
-        if lows else None
+    return feedback, trend, [{"name": n["name"], "top": n["top"], "low": n["low"]} for n in by_name.values()]
 
 
 def low_scores(store: Store, f: Filters, limit: int = 20, lows: Lows | None = None) -> dict[str, Any]:
@@ -143,7 +147,7 @@ def low_scores(store: Store, f: Filters, limit: int = 20, lows: Lows | None = No
     0..1 eval); when a name has no positive value yet, any value <= 0. The highest value is the project's
     (under a user filter, a user who only gave 2 of 5 still gave low ratings). Scores sent with only a span
     or request id get their trace from the stored span. ``lows``: each name's highest value and low scores in
-    the range, when known (``score_panels``, without a person filter)."""
+    the range, when known (``score_panels``)."""
     person, more = scores.person_traces(store, f)
     names = lows
     if names is None:

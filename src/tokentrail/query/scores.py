@@ -10,7 +10,7 @@ from tokentrail.query.filters import Filters, array_param
 from tokentrail.storage.backend import Store
 
 SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: its trace may start a day before it
-# Up to this many days a range's scores are read from the table's copy sorted by time (``by_time``) and
+# Up to this many days (any range for a person's scores) a range's scores are read from the table's copy sorted by time (``by_time``) and
 # each score's newest version found by grouping that range alone; a longer range holds most of the table,
 # which FINAL merges faster than a grouping by id (10M calls, 1M scores: 7 days 43 vs 125 ms, 30 days 148
 # vs 88 ms).
@@ -49,11 +49,14 @@ def in_range(store: Store, f: Filters, columns: tuple[str, ...] = SCORE_COLUMNS,
     params: dict[str, Any] = {"sc_project": f.project, "sc_since": naive(f.since), "sc_until": naive(f.end)}
     where = ("project = {sc_project:String} AND timestamp >= {sc_since:DateTime64(3)} "
              "AND timestamp < {sc_until:DateTime64(3)}")
-    if people and f.by_person():
+    mine = people and f.by_person()
+    if mine:
         cond, more = person_traces(store, f)
         where += f" AND {cond}"
         params.update(more)
-    if f.hours > GROUPED_MAX_DAYS * 24:
+    # a person's scores are few whatever the range: grouping them beats FINAL over every part of the table
+    # (a user's month: 108 -> 52 ms)
+    if f.hours > GROUPED_MAX_DAYS * 24 and not mine:
         return f"(SELECT {', '.join(columns)} FROM {db}.scores FINAL WHERE {where})", params
     picked = newest(db, where, tuple(c for c in columns if c != "trace_id"), "trace_id", "v_")
     renamed = ", ".join("trace_id" if c == "trace_id" else f"v_{c} AS {c}" for c in columns)
