@@ -572,10 +572,13 @@ CREATE TABLE IF NOT EXISTS tokentrail.spans_by_user
     streamed Bool CODEC(ZSTD(1)),
     cache_hit Bool CODEC(ZSTD(1)),
     schema_valid Nullable(Bool) CODEC(ZSTD(1)),
+    user_key UInt64 MATERIALIZED if(user_id = '', 0, cityHash64(user_id)) CODEC(ZSTD(1)) COMMENT 'the user id hashed (0: none)',
+    cost_pico Int64 MATERIALIZED if(total_cost IS NULL, if(status = 'ok' AND kind IN ('llm', 'embedding'), -1, 0), toInt64(round(assumeNotNull(total_cost) * 1e12))) CODEC(T64, ZSTD(1)) COMMENT 'total_cost in 1e-12 USD; -1: a successful call without a price',
     version DateTime64(6, 'UTC') CODEC(ZSTD(1)),
     deleted UInt8 CODEC(ZSTD(1)) COMMENT '1: no such span any more (FINAL drops it)',
     INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 1,
-    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX idx_session session_id TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_user_key user_key TYPE set(256) GRANULARITY 1
 )
 ENGINE = ReplacingMergeTree(version, deleted)
 PARTITION BY toMonday(start_time)

@@ -19,6 +19,8 @@ from tests.support import ServerThread, running_server
 from tokentrail.demo.traffic import Traffic
 from tokentrail.query import cost, metrics, quality, rollups, traces, users
 from tokentrail.query.filters import Filters
+from tokentrail.query.rollups import PEOPLE_DERIVED
+from tokentrail.storage.schema import SPANS
 
 PROJECT = "layouts"
 FILTERS = ("user", "customer", "session", "route", "model", "model_family", "release", "environment", "status", "tag")
@@ -96,9 +98,12 @@ def _queries(store: Any, f: Filters) -> dict[str, Callable[[], Any]]:
 
 
 def _spans_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every raw-span read from the spans, as before spans_by_user."""
+    """Every raw-span read from the spans, as before spans_by_user (with the columns the engine computes for
+    spans_by_user rows, user_key and cost_pico, computed from the spans' own)."""
+    derived = ", ".join([*(c.name for c in SPANS.columns if c.materialized),  # not in *
+                         *(f"{sql} AS {name}" for name, sql in PEOPLE_DERIVED.items())])
     monkeypatch.setattr(Filters, "span_source", lambda self, database, llm_only=True, people=None:
-                        f"{database}.spans FINAL")
+                        f"(SELECT *, {derived} FROM {database}.spans FINAL)")
     monkeypatch.setattr(traces, "exact_people_source", lambda database, project, pending: f"{database}.spans FINAL")
 
 

@@ -192,3 +192,41 @@ def test_m022_reads_redaction_counts_from_a_column_old_rows_included(tmp_path: P
         assert store.query(f"SELECT redacted FROM {db}.spans WHERE span_id = '{'d' * 16}'") == [{"redacted": "CARD:1"}]
     finally:
         store.close()
+
+
+def test_m024_gives_spans_by_user_its_user_keys_and_integer_costs(tmp_path: Path) -> None:
+    """A store made before m024: its rows get user_key (the user id hashed, 0 for none) and cost_pico (the
+    cost in 1e-12 USD, -1 for a successful LLM call without a price), and the user-key index; idempotent."""
+    import dataclasses
+
+    from tokentrail.storage.migrations import m024_people_keys
+    from tokentrail.storage.rollup_tables import SPANS_BY_USER, USER_KEY_INDEX
+
+    store = open_store(f"chdb://{tmp_path / 'db'}")
+    try:
+        migrate(store)
+        db = store.database
+        fresh_columns = [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "spans_by_user"]
+        store.command(f"DROP TABLE {db}.spans_by_user")
+        store.command(dataclasses.replace(
+            SPANS_BY_USER, columns=tuple(c for c in SPANS_BY_USER.columns if c.name not in ("user_key", "cost_pico")),
+            indexes=tuple(i for i in SPANS_BY_USER.indexes if i != USER_KEY_INDEX)).create_sql(db))
+        calls = [("u-1", "ok", "0.00123"), ("u-1", "ok", "NULL"), ("u-2", "error", "NULL"), ("", "ok", "0.5"),
+                 ("u-3", "ok", "0")]
+        store.command(f"INSERT INTO {db}.spans_by_user (project, customer, user_id, trace_id, span_id, start_time, "
+                      "end_time, kind, status, total_cost, version) VALUES " + ", ".join(
+                          f"('p', 'c', '{u}', '{i:032x}', '{i:016x}', now64(6), now64(6), 'llm', '{s}', {c}, now64(3))"
+                          for i, (u, s, c) in enumerate(calls)))
+        m024_people_keys(store)
+        m024_people_keys(store)  # again: nothing to add
+        assert [r for r in store.query(COLUMNS, {"d": db}) if r["table"] == "spans_by_user"] == fresh_columns
+        indexes = store.query("SELECT name, type_full FROM system.data_skipping_indices WHERE database = {d:String} "
+                              "AND table = 'spans_by_user' ORDER BY name", {"d": db})
+        assert {"name": "idx_user_key", "type_full": "set(256)"} in indexes
+        rows = store.query(f"SELECT user_id, user_key = if(user_id = '', 0, cityHash64(user_id)) AS hashed, "
+                           f"cost_pico FROM {db}.spans_by_user ORDER BY span_id")
+        assert [(r["user_id"], r["hashed"], r["cost_pico"]) for r in rows] == [
+            ("u-1", 1, 1_230_000_000), ("u-1", 1, -1), ("u-2", 1, 0), ("", 1, 500_000_000_000), ("u-3", 1, 0)]
+        assert store.query(f"SELECT count() AS n FROM {db}.spans_by_user WHERE user_key = 0")[0]["n"] == 1
+    finally:
+        store.close()

@@ -267,6 +267,8 @@ def breakdown(store: Store, f: Filters, by: str, limit: int = 20, order: str = "
     names = list(dict.fromkeys(["requests", "cost_usd", "unpriced", order, *names]))
     if by in ("user", "customer") and users.rollup_answers(f) and order in _USER_ROLLUP:
         return _user_breakdown(store, f, by, limit, order, names)
+    if by in ("user", "customer"):
+        return _people_breakdown(store, f, by, limit, order, names)
     rollup = f.use_rollup() and DIMENSIONS[by][1] is not None
     dims = (by,)
     where, params = f.where(rollup, dims=dims)
@@ -319,6 +321,25 @@ def _shares(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         d["cost_share"] = round(d["cost_usd"] / total_cost, 4) if total_cost else None  # of the whole range
         out.append(d)
     return out
+
+
+def _people_breakdown(store: Store, f: Filters, by: str, limit: int, order: str, names: list[str]) -> dict[str, Any]:
+    """Users or customers from ``spans_by_user`` (every LLM call's narrow columns; under a route, model ...
+    filter, every call of the range): grouped by the hashed user key or the customer's dictionary index, the
+    cost summed as integers; the top users are named afterwards from their granules (``users.names_of``).
+    A month of 10M calls under a route filter: the spans' strings and nullable costs 400 -> ~190 ms."""
+    where, params = f.where()
+    exprs = {**{n: METRICS[n][0] for n in names}, "cost_usd": users.PEOPLE_COST, "unpriced": users.PEOPLE_UNPRICED}
+    select = ", ".join(f"{exprs[n]} AS m_{n}" for n in names)
+    rows = store.query(f"""
+        SELECT {"user_key" if by == "user" else "customer"} AS key, {select}, sum(m_cost_usd) OVER () AS all_cost
+        FROM {f.span_source(store.database, people=True)} WHERE {where}
+        GROUP BY key ORDER BY m_{order} DESC, m_requests DESC LIMIT {int(limit)}""", params)
+    if by == "user":
+        found = users.names_of(store, f, [int(r["key"]) for r in rows])
+        for r in rows:
+            r["key"] = found.get(int(r["key"]), {}).get("name", "")
+    return {"by": by, "source": "raw", "rows": _shares(rows)}
 
 
 def _user_breakdown(store: Store, f: Filters, by: str, limit: int, order: str, names: list[str]) -> dict[str, Any]:

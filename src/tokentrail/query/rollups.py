@@ -230,7 +230,10 @@ def _refresh_coarser(r: _Refresh, project: str, periods: list[datetime], source:
 
 
 # -- spans_by_user: the spans again, sorted by customer, user and session --------------------------------
-PEOPLE_COLUMNS = tuple(c.name for c in SPANS_BY_USER.columns if c.name not in ("version", "deleted"))
+PEOPLE_COLUMNS = tuple(c.name for c in SPANS_BY_USER.columns
+                       if c.name not in ("version", "deleted") and not c.materialized)
+# columns the engine computes at insert (user_key, cost_pico): a read of spans' rows computes them the same way
+PEOPLE_DERIVED = {c.name: c.materialized for c in SPANS_BY_USER.columns if c.materialized}
 # the spans it holds: every LLM / embedding call, and any other span that names someone
 PEOPLE_ROWS = "(kind IN ('llm', 'embedding') OR user_id != '' OR customer != '' OR session_id != '')"
 
@@ -269,9 +272,11 @@ def exact_people_source(database: str, project: str, pending: frozenset[datetime
     if not pending:
         return f"{database}.spans_by_user FINAL"
     minutes = sorted(pending)
-    clean = (f"SELECT {', '.join(PEOPLE_COLUMNS)} FROM {database}.spans_by_user FINAL WHERE project = {project} "
-             f"AND toStartOfMinute(start_time) NOT IN {_in_minutes(minutes)}")
-    return f"({clean} UNION ALL {_people_select(f'{database}.spans FINAL', project, minutes)})"
+    clean = (f"SELECT {', '.join([*PEOPLE_COLUMNS, *PEOPLE_DERIVED])} FROM {database}.spans_by_user FINAL "
+             f"WHERE project = {project} AND toStartOfMinute(start_time) NOT IN {_in_minutes(minutes)}")
+    derived = ", ".join(f"{sql} AS {name}" for name, sql in PEOPLE_DERIVED.items())
+    fresh = f"SELECT *, {derived} FROM ({_people_select(f'{database}.spans FINAL', project, minutes)})"
+    return f"({clean} UNION ALL {fresh})"
 
 
 # -- exact reads: rollups plus what they do not hold yet ----------------------------------------------
