@@ -166,6 +166,11 @@ class Filters:
             raw, rolled = DIMENSIONS[name]
             if name == "tag":
                 parts.append(f"has(tags, {{f{i}:String}})")
+            elif name == "model" and not rollup:
+                # MODEL's if() makes a String per row; each side compared alone stays on the LowCardinality
+                # columns' dictionaries (a month of 10M calls: 150-240 -> 90 ms)
+                parts.append(f"(response_model = {{f{i}:String}} OR (response_model = '' "
+                             f"AND request_model = {{f{i}:String}}))")
             else:
                 parts.append(f"{rolled if rollup else raw} = {{f{i}:String}}")
             params[f"f{i}"] = normalize_model(value) if name == "model_family" else value
