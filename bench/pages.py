@@ -52,9 +52,9 @@ def pages(store: Store, f: Filters) -> dict[str, Callable[[], object]]:
 
     def overview() -> None:
         chrome()
-        metrics.summary(store, f)
+        metrics.summary(store, f, ["requests", "cost_usd", "errors", "rate_limited", "timeouts", metrics.PEOPLE])
         metrics.timeseries(store, f, ["requests", "cost_usd", "errors", "rate_limited", "timeouts", "latency_ms",
-                                      "ttft_ms", "tpot_ms"])
+                                      "ttft_ms", "tpot_ms"], total=True)
         metrics.breakdown(store, f, "model", 4, "errors", ["requests", "errors", "rate_limited", "timeouts"])
         metrics.breakdown(store, f, "provider", 50, "requests", ["requests", "errors", "latency_ms", "ttft_ms"])
 

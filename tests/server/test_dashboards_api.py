@@ -69,6 +69,24 @@ def test_a_summary_of_some_metrics_equals_those_of_the_whole_summary(demo: Serve
     assert {"schema_valid_rate", "cache_hit_rate", "requests", "input_tokens", "cached_input_tokens"} <= set(q)
 
 
+@pytest.mark.parametrize("rng", ["24h", "4d", "20d"])  # raw spans, the hourly rollup, the daily one
+@pytest.mark.parametrize("route", [None, "support-chat"])
+def test_a_timeseries_total_equals_the_summary(demo: ServerThread, rng: str, route: str | None) -> None:
+    """The overview takes its latency percentiles from the timeseries' total (one pass merges each sketch once)."""
+    extra = {"route": route} if route else {}
+    names = "requests,cost_usd,errors,rate_limited,timeouts,latency_ms,ttft_ms,tpot_ms,error_rate"
+    ts = get(demo, "/api/metrics/timeseries", range=rng, metric=names, total="true", **extra)
+    whole = get(demo, "/api/metrics/summary", range=rng, **extra)
+    assert whole["requests"] > 0
+    for n in names.split(","):
+        assert ts["total"][n] == (pytest.approx(whole[n], rel=1e-9) if n == "cost_usd" else whole[n]), n
+    series = ts["series"][0]["metrics"]
+    assert sum(series["requests"]) == whole["requests"]
+    assert "total" not in get(demo, "/api/metrics/timeseries", range=rng, metric="requests", **extra)
+    none = get(demo, "/api/metrics/timeseries", range=rng, metric=names, total="true", route="no-such-route")
+    assert none["total"]["requests"] == 0 and none["total"]["latency_ms"] == {"p50": None, "p95": None, "p99": None}
+
+
 def test_rollup_answers_long_ranges_with_the_same_numbers_as_raw(demo: ServerThread) -> None:
     until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     since = until - timedelta(hours=60)

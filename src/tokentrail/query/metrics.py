@@ -187,8 +187,10 @@ def top_groups(store: Store, f: Filters, by: str, limit: int, order: str = "requ
 
 
 def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None = None, top: int = 8,
-               step: int | None = None) -> dict[str, Any]:
-    """Each metric (or rate) per time bucket; buckets with no calls hold 0 (counts) or None."""
+               step: int | None = None, total: bool = False) -> dict[str, Any]:
+    """Each metric (or rate) per time bucket; buckets with no calls hold 0 (counts) or None. With ``total`` (no
+    ``group_by``), also the metrics over the whole range (``total``, as ``summary`` gives them) from the same
+    pass: a page that shows both merges each latency sketch once, not twice."""
     unknown = [n for n in names if n not in METRICS and n not in RATES]
     if unknown:
         raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, *RATES])}")
@@ -210,10 +212,13 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
         expr = DIMENSIONS[group_by][1 if rollup else 0]
         params["groups"] = array_param(groups)
         group_sql = f"if({expr} IN {{groups:Array(String)}}, {expr}, 'other')"
+    whole = total and not group_by
     rows = store.query(f"""
         SELECT toStartOfInterval({time_col}, INTERVAL {int(step)} SECOND) AS t, {group_sql} AS g,
-               {_select(wanted, rollup)}
-        FROM {_table(store, rollup, f, dims)} WHERE {where} GROUP BY t, g ORDER BY t""", params)
+               {_select(wanted, rollup)}{", grouping(t) AS whole" if whole else ""}
+        FROM {_table(store, rollup, f, dims)} WHERE {where}
+        GROUP BY {"GROUPING SETS ((t, g), ())" if whole else "t, g"} ORDER BY t""", params)
+    totals = [r for r in rows if whole and r.pop("whole")]
     buckets = _buckets(f, step)
     index = {b.strftime("%Y-%m-%d %H:%M:%S"): i for i, b in enumerate(buckets)}
     rank = {g: i for i, g in enumerate(groups)}
@@ -230,11 +235,19 @@ def timeseries(store: Store, f: Filters, names: list[str], group_by: str | None 
                     s[f"{n}_{p}"][i] = d[n][p]
             else:
                 s[n][i] = d[n]
-    return {"step_seconds": step, "source": "rollup" if rollup else "raw",
+    out: dict[str, Any] = {"total": _whole(totals, wanted, names)} if whole else {}
+    return {"step_seconds": step, "source": "rollup" if rollup else "raw", **out,
             "timestamps": [b.isoformat().replace("+00:00", "Z") for b in buckets],
             # the top groups in their order (largest first), then "other": never the order rows came in
             "series": [{"group": g, "metrics": m} for g, m in sorted(
                 series.items(), key=lambda kv: (kv[0] == "other", rank.get(kv[0], len(rank)), kv[0]))]}
+
+
+def _whole(totals: list[dict[str, Any]], wanted: list[str], names: list[str]) -> dict[str, Any]:
+    """The range's ``names`` from the grouping sets' total row (none when no call matched: zeros and Nones)."""
+    row = totals[0] if totals else {f"m_{n}": ([] if n in QUANTILE_METRICS else 0) for n in wanted}
+    d = _derive({k: v for k, v in row.items() if k.startswith("m_")})
+    return {n: d.get(n) for n in dict.fromkeys([*wanted, *names])}
 
 
 def _flat(names: list[str]) -> list[str]:

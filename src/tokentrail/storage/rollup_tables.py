@@ -198,7 +198,7 @@ SPANS_BY_USER = Table(
     columns=(
         _c("project", "LowCardinality(String)"),
         # a customer breakdown groups its dictionary indexes (hundreds or thousands of customers: 403 -> 220 ms
-        # over a month of 10M calls); user ids stay strings (a consumer app has millions)
+        # over a month of 10M calls); user ids stay strings (a consumer app has millions): user_key below
         _z("customer", "LowCardinality(String)"),
         _z("user_id", "String"),
         _z("session_id", "String"),

@@ -90,10 +90,12 @@ async def summary(request: Request, metric: str | None = Query(
 
 @router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
 async def timeseries(request: Request, metric: str = Query("requests,cost_usd"), group_by: str | None = None,
-                     top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60, le=366 * 86400)) -> dict[str, Any]:
+                     top: int = Query(8, ge=1, le=50), step: int | None = Query(None, ge=60, le=366 * 86400),
+                     total: bool = Query(False, description="also the metrics over the whole range (without "
+                                         "group_by), from the same pass: 'total'")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     names = [m.strip() for m in metric.split(",") if m.strip()]
-    return await _run(rt, metrics.timeseries, rt.store, filters(request), names, group_by, top, step)
+    return await _run(rt, metrics.timeseries, rt.store, filters(request), names, group_by, top, step, total)
 
 
 @router.get("/metrics/breakdown", summary="Metrics by route, model, model family (with its versions), provider, "

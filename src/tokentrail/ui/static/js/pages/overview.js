@@ -13,19 +13,22 @@ const METRICS = "requests,cost_usd,errors,rate_limited,timeouts,latency_ms,ttft_
 
 export default async function overview(root) {
   title(root, "Overview");
-  const summary = await api.get("metrics/summary");
+  // the latency tiles' percentiles come with the timeseries (its total: one pass merges each sketch once)
+  const ts = api.get("metrics/timeseries", { metric: METRICS, total: 1 });
+  const summary = await api.get("metrics/summary", { metric: "requests,cost_usd,errors,rate_limited,timeouts,users" });
   const empty = await whenEmpty(summary);
   if (empty) {
     root.append(empty);
     return;
   }
+  const { latency_ms, ttft_ms, tpot_ms } = (await ts).total;
+  Object.assign(summary, { latency_ms, ttft_ms, tpot_ms });
   root.append(kpis(summary));
   const volume = panel("Volume and cost", { testid: "panel-volume" });
   const latency = panel("Latency", { testid: "panel-latency", subtitle: "percentiles of LLM call duration" });
   const errors = panel("Errors", { testid: "panel-errors", actions: whyLink("errors") });
   const selfHosted = panel("Self-hosted models", { testid: "panel-self-hosted" });
   root.append(grid("quad", volume.el, latency.el, errors.el, selfHosted.el));
-  const ts = api.get("metrics/timeseries", { metric: METRICS });
   const byModel = api.get("metrics/breakdown", { by: "model_family", order: "errors", limit: 4,
     metric: "requests,errors,rate_limited,timeouts" });
   await Promise.all([
