@@ -45,9 +45,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
 ORDER = {"cost": "cost_usd", "requests": "requests", "tokens": "tokens", "errors": "errors"}
 
 
-def _truth(server: ServerThread, by: str, order: str, route: str | None, limit: int, offset: int) -> list[dict]:
+FILTERS = [{}, {"route": "r1"}, {"customer": "c-1"}]  # every call; a route; a person filter (a few granules)
+
+
+def _truth(server: ServerThread, by: str, order: str, flt: dict, limit: int, offset: int) -> list[dict]:
     col = "user_id" if by == "user" else "customer"
-    where = " AND route = {r:String}" if route else ""
+    where = "".join(f" AND {k} = {{{k}:String}}" for k in flt)
     return server.query(f"""
         SELECT {col} AS key, count() AS requests, uniqIf(session_id, session_id != '') AS sessions,
                sum(input_tokens) + sum(output_tokens) AS tokens, round(sum(coalesce(total_cost, 0)), 6) AS cost_usd,
@@ -55,44 +58,43 @@ def _truth(server: ServerThread, by: str, order: str, route: str | None, limit: 
         FROM tokentrail.spans FINAL
         WHERE project = {{p:String}} AND kind IN ('llm', 'embedding') AND {col} != ''
           AND start_time >= now64() - INTERVAL 1 DAY{where}
-        GROUP BY key ORDER BY {ORDER[order]} DESC, key LIMIT {limit} OFFSET {offset}""", {"p": P, "r": route or ""})
+        GROUP BY key ORDER BY {ORDER[order]} DESC, key LIMIT {limit} OFFSET {offset}""", {"p": P, **flt})
 
 
-@pytest.mark.parametrize("route", [None, "r1"])
+@pytest.mark.parametrize("flt", FILTERS, ids=["all", "route", "customer"])
 @pytest.mark.parametrize("order", list(ORDER))
 @pytest.mark.parametrize("by", ["user", "customer"])
-def test_leaderboard_pages_equal_a_plain_group_by(server: ServerThread, by: str, order: str,
-                                                  route: str | None) -> None:
+def test_leaderboard_pages_equal_a_plain_group_by(server: ServerThread, by: str, order: str, flt: dict) -> None:
     seen = []
     for offset in (0, 7, 14, 21, 28):
         params = {"project": P, "range": "24h", "by": by, "order": order, "limit": 7, "offset": offset}
-        r = server.client.get("/api/users", params={**params, **({"route": route} if route else {})})
+        r = server.client.get("/api/users", params={**params, **flt})
         assert r.status_code == 200, r.text
         doc = r.json()
         assert doc["source"] == "raw"
         got = [{k: row[k] for k in ("key", "requests", "sessions", "tokens", "cost_usd", "unpriced", "errors")}
                for row in doc["rows"]]
-        assert got == _truth(server, by, order, route, 7, offset), (offset, got)
+        assert got == _truth(server, by, order, flt, 7, offset), (offset, got)
         seen += [row["key"] for row in got]
     assert len(seen) == len(set(seen))  # no user on two pages
-    assert len(seen) == (USERS if by == "user" and not route else len(seen)) > 0
+    assert len(seen) == (USERS if by == "user" and not flt else len(seen)) > 0
 
 
-@pytest.mark.parametrize("route", [None, "r1"])
+@pytest.mark.parametrize("flt", FILTERS, ids=["all", "route", "customer"])
 @pytest.mark.parametrize("by", ["user", "customer"])
-def test_breakdowns_by_person_equal_a_plain_group_by(server: ServerThread, by: str, route: str | None) -> None:
+def test_breakdowns_by_person_equal_a_plain_group_by(server: ServerThread, by: str, flt: dict) -> None:
     params = {"project": P, "range": "24h", "by": by, "limit": 500, "metric": "requests,cost_usd,errors"}
-    r = server.client.get("/api/metrics/breakdown", params={**params, **({"route": route} if route else {})})
+    r = server.client.get("/api/metrics/breakdown", params={**params, **flt})
     assert r.status_code == 200, r.text
     got = {row["key"]: (row["requests"], row["cost_usd"], row["errors"]) for row in r.json()["rows"]}
     col = "user_id" if by == "user" else "customer"
     truth = server.query(f"""
         SELECT {col} AS key, count() AS n, round(sum(coalesce(total_cost, 0)), 6) AS c, countIf(status = 'error') AS e
         FROM tokentrail.spans FINAL WHERE project = {{p:String}} AND kind IN ('llm', 'embedding')
-          AND start_time >= now64() - INTERVAL 1 DAY{" AND route = {r:String}" if route else ""}
-        GROUP BY key""", {"p": P, "r": route or ""})
+          AND start_time >= now64() - INTERVAL 1 DAY{"".join(f" AND {k} = {{{k}:String}}" for k in flt)}
+        GROUP BY key""", {"p": P, **flt})
     assert got == {t["key"]: (t["n"], t["c"], t["e"]) for t in truth}
-    assert ("" in got) == (by == "user")  # the customer's calls without a user: one row with no name
+    assert ("" in got) == (by == "user" and "customer" not in flt)  # c-9's calls without a user: no name
 
 
 def test_calls_not_yet_in_spans_by_user_are_counted_and_named(server: ServerThread) -> None:

@@ -84,10 +84,11 @@ def leaderboard(store: Store, f: Filters, by: str = "user", order: str = "cost",
 
 
 def _raw_leaderboard(store: Store, f: Filters, by: str, order: str, limit: int, offset: int) -> list[dict[str, Any]]:
-    """The leaderboard from ``spans_by_user``. Customers: one pass (their dictionary indexes). Users: every user
-    of the range grouped by hashed key on the order's figure alone (numbers: a route filter over a month of 10M
-    calls 590 -> ~190 ms for that pass), the top ones kept with every user tied with the last; then their
-    names and every figure from their granules only; ordered by name among ties and cut to the page here."""
+    """The leaderboard from ``spans_by_user``. Customers, and users under a person filter (a few granules): one
+    pass. Users over every call of the range: grouped by hashed key on the order's figure alone (numbers: a
+    route filter over a month of 10M calls 590 -> ~190 ms for that pass), the top ones kept with every user
+    tied with the last; then their names and every figure from their granules only; ordered by name among
+    ties and cut to the page here."""
     where, params = f.where()
     sums = {"requests": "count()", "tokens": "sum(input_tokens) + sum(output_tokens)",
             "cost_usd": f"round({PEOPLE_COST}, 6)",
@@ -96,9 +97,10 @@ def _raw_leaderboard(store: Store, f: Filters, by: str, order: str, limit: int, 
             "sessions": "uniqIf(session_id, session_id != '')"}
     every = ", ".join(f"{sql} AS {name}" for name, sql in sums.items())
     source = f.span_source(store.database, people=True)
-    if by == "customer":
+    if by == "customer" or f.by_person():
+        col = "customer" if by == "customer" else "user_id"
         return store.query(f"""
-            SELECT customer AS key, {every} FROM {source} WHERE {where} AND customer != ''
+            SELECT {col} AS key, {every} FROM {source} WHERE {where} AND {col} != ''
             GROUP BY key ORDER BY {ORDERS[order]} DESC, key LIMIT {int(limit)} OFFSET {int(offset)}""", params)
     top = store.query(f"""
         SELECT user_key AS k, {sums[ORDERS[order]]} AS v FROM {source} WHERE {where} AND user_key != 0
