@@ -131,9 +131,9 @@ def _compare(server: ServerThread, equals: dict[str, str], range_: str, monkeypa
     """Every query under ``equals`` over ``range_``: with spans_by_user, then from the spans only. Returns
     how many calls matched the filter (so a test can tell it checked something)."""
     rt = server.runtime
-    since = datetime.now(UTC) - RANGES[range_]
-    f = Filters(project=PROJECT, since=since, equals=equals, pending=rt.pending_minutes(PROJECT),
-                stale_days=rt.stale_days(PROJECT))
+    now = datetime.now(UTC) + timedelta(minutes=1)  # one end for both sides (not "now" twice: a bucket apart)
+    f = Filters(project=PROJECT, since=now - RANGES[range_], until=now, equals=equals,
+                pending=rt.pending_minutes(PROJECT), stale_days=rt.stale_days(PROJECT))
     store = rt.store
     got = {name: q() for name, q in _queries(store, f).items()}
     with monkeypatch.context() as m:
