@@ -10,10 +10,10 @@ from tokentrail.query.filters import Filters, array_param
 from tokentrail.storage.backend import Store
 
 SCORE_SLACK = timedelta(days=1)  # a score is made after its trace starts: its trace may start a day before it
-# Up to this many days (any range for a person's scores) a range's scores are read from the table's copy sorted by time (``by_time``) and
-# each score's newest version found by grouping that range alone; a longer range holds most of the table,
-# which FINAL merges faster than a grouping by id (10M calls, 1M scores: 7 days 43 vs 125 ms, 30 days 148
-# vs 88 ms).
+# Up to this many days (any range for a person's scores) a range's scores are read from the table's copy
+# sorted by time (``by_time``) and each score's newest version found by grouping that range alone; a longer
+# range holds most of the table, which FINAL merges faster than a grouping by id (10M calls, 1M scores:
+# 7 days 43 vs 125 ms, 30 days 148 vs 88 ms).
 GROUPED_MAX_DAYS = 8.0
 SCORE_COLUMNS = ("score_id", "trace_id", "span_id", "name", "value", "label", "source", "comment", "user_id",
                  "timestamp")
