@@ -149,17 +149,9 @@ def low_scores(store: Store, f: Filters, limit: int = 20, lows: Lows | None = No
     or request id get their trace from the stored span. ``lows``: each name's highest value and low scores in
     the range, when known (``score_panels``)."""
     person, more = scores.person_traces(store, f)
-    names = lows
-    if names is None:
-        # 1. each name's highest value in the range, and how many low scores the range holds (of the person's
-        #    traces under a person filter): one pass
-        source, params = scores.in_range(store, f, ("trace_id", "name", "value", "label"), people=False)
-        names = store.query(f"""
-            SELECT name, ifNull(max(value), 0) AS top,
-                   arrayCount(x -> x.1 AND (x.2 OR (x.3 IS NOT NULL AND if(top > 0, x.3 < top / 2, x.3 <= 0))),
-                              groupArray((mine, match(lower(label), '{NEGATIVE_LABELS}'), value))) AS low
-            FROM (SELECT name, value, label, {person} AS mine FROM {source})
-            GROUP BY name""", {**params, **more})
+    # 1. each name's highest value in the range, and how many low scores the range holds (of the person's traces
+    #    under a person filter): the score panels' pass, whose totals do not depend on its intervals
+    names = lows if lows is not None else score_panels(store, f, 86400)[2]
     total = sum(int(r["low"]) for r in names)
     # 2. the newest of them: the last day first (where they nearly always are), the range if need be
     rows: list[dict[str, Any]] = []
