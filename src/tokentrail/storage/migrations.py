@@ -46,6 +46,7 @@ def m002b_batch_rollups_from(store: Store) -> None:
     store.command(f"ALTER TABLE {store.database}.batch_files ADD COLUMN IF NOT EXISTS rollups_from {column.type} "
                   f"COMMENT '{column.comment}' AFTER status")
 
+
 def _add_column(store: Store, table: Table, name: str, after: str) -> None:
     """Add ``table``'s column ``name`` as its definition declares it (type, codec, comment) to a store made
     before it (a store made since has it: nothing happens)."""

@@ -14,10 +14,10 @@ export function title(root, text, note) {
     note ? h("span", { class: "page-note" }, note) : null));
 }
 
-/** A grid row of panels or tiles. */
 /** The title of a column of percentiles read from the rollups' sketches. */
 export const SKETCH_TITLE = "a sketch (DDSketch) accurate to 1%: rows whose calls took about as long show the same value";
 
+/** A grid row of panels or tiles. */
 export function grid(cls, ...children) {
   return h("div", { class: `grid ${cls}` }, ...children);
 }
