@@ -124,6 +124,9 @@ def summary(store: Store, f: Filters, names: list[str] | None = None) -> dict[st
     """Every metric over the range, with distinct users and sessions where raw spans answer it; or only
     ``names`` (a quantile merges a sketch per row read, the slowest part of a rollup read: a page asks
     only what it shows), ``PEOPLE`` among them for the distinct users and sessions."""
+    unknown = [n for n in names or [] if n not in METRICS and n != PEOPLE]
+    if unknown:
+        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, PEOPLE])}")
     rollup = f.use_rollup()
     where, params = f.where(rollup)
     source = _whole_range(store, rollup, f, (), params)
@@ -140,15 +143,10 @@ def summary(store: Store, f: Filters, names: list[str] | None = None) -> dict[st
     return out
 
 
-def summary_names(metric: str | None) -> list[str] | None:
-    """The ``metric`` query parameter of a summary (comma-separated; none: every metric), checked."""
-    if not metric:
-        return None
-    names = [m.strip() for m in metric.split(",") if m.strip()]
-    unknown = [n for n in names if n not in METRICS and n != PEOPLE]
-    if unknown:
-        raise BadRequest(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join([*METRICS, PEOPLE])}")
-    return names
+def metric_names(metric: str | None) -> list[str] | None:
+    """A ``metric`` query parameter (comma-separated names) as a list; none or empty: None (every metric)."""
+    names = [m.strip() for m in (metric or "").split(",") if m.strip()]
+    return names or None
 
 
 # what the quality page shows of the summary: its schema-valid, cache-hit and request tiles

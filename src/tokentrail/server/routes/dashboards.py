@@ -85,7 +85,7 @@ async def summary(request: Request, metric: str | None = Query(
                           "answer); 'users' asks for the distinct users and sessions")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
     f = filters(request)
-    return await _run(rt, metrics.summary, rt.store, f, metrics.summary_names(metric))
+    return await _run(rt, metrics.summary, rt.store, f, metrics.metric_names(metric))
 
 
 @router.get("/metrics/timeseries", summary="Metrics over time, optionally one series per group")
@@ -94,7 +94,7 @@ async def timeseries(request: Request, metric: str = Query("requests,cost_usd"),
                      total: bool = Query(False, description="also the metrics over the whole range (without "
                                          "group_by), from the same pass: 'total'")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    names = [m.strip() for m in metric.split(",") if m.strip()]
+    names = metrics.metric_names(metric) or []
     return await _run(rt, metrics.timeseries, rt.store, filters(request), names, group_by, top, step, total)
 
 
@@ -105,7 +105,7 @@ async def breakdown(request: Request, by: str = "route", limit: int = Query(20, 
                     metric: str | None = Query(None, description="comma-separated metrics (default: all); "
                                                "quantiles cost the most over long ranges")) -> dict[str, Any]:
     rt: Runtime = request.app.state.runtime
-    names = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
+    names = metrics.metric_names(metric)
     return await _run(rt, metrics.breakdown, rt.store, filters(request), by, limit, order, names)
 
 
